@@ -1,0 +1,4 @@
+pub mod proto;
+
+#[cfg(feature = "client")]
+pub mod client;

@@ -1,0 +1,112 @@
+//! Limits and timings of a session, each a named default with an override.
+
+use core::time::Duration;
+
+/// Default largest body payload per frame (docs/protocol.md, "Limits").
+pub const DEFAULT_MAX_PAYLOAD: u32 = 64 * 1024;
+/// Smallest `max_payload` a peer may ask for.
+pub const MIN_MAX_PAYLOAD: u32 = 1024;
+/// Hard ceiling on a frame's body payload, well under the 1 MiB per message that older
+/// Cloudflare runtimes accept.
+pub const MAX_PAYLOAD_LIMIT: u32 = 512 * 1024;
+/// Default receive window: body bytes the receiver is ready to hold unacknowledged.
+pub const DEFAULT_WINDOW: u32 = 1024 * 1024;
+/// Largest window either side may advertise.
+pub const MAX_WINDOW: u32 = 64 * 1024 * 1024;
+/// Default limit on an encoded header block (response head or trailers).
+pub const DEFAULT_MAX_HEADER_BYTES: u32 = 64 * 1024;
+/// Hard ceiling on `max_header_bytes`.
+pub const MAX_HEADER_BYTES_LIMIT: u32 = 256 * 1024;
+/// Longest reason or message text carried by abort and error frames, in bytes.
+pub const MAX_REASON_BYTES: usize = 1024;
+/// Default delay before acknowledging consumed body bytes that did not reach the ack threshold.
+pub const DEFAULT_ACK_DELAY: Duration = Duration::from_millis(10);
+/// Default time a session waits for a dropped socket to come back.
+pub const DEFAULT_RESUME_GRACE: Duration = Duration::from_secs(10);
+/// Default time the gateway waits for the function's first connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Limits and timings of one session, shared by both ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Largest body payload this side sends and accepts in one frame.
+    pub max_payload: u32,
+    /// Body bytes this side is ready to hold received but unacknowledged.
+    pub window: u32,
+    /// Largest encoded header block this side sends and accepts.
+    pub max_header_bytes: u32,
+    /// How long consumed bytes below the ack threshold may wait for an acknowledgement.
+    pub ack_delay: Duration,
+    /// How long a session survives without a socket before it fails.
+    pub resume_grace: Duration,
+    /// Gateway only: how long to wait for the function's first connection.
+    pub connect_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_payload: DEFAULT_MAX_PAYLOAD,
+            window: DEFAULT_WINDOW,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            ack_delay: DEFAULT_ACK_DELAY,
+            resume_grace: DEFAULT_RESUME_GRACE,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+}
+
+impl Config {
+    /// Checks every field against its bounds.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(MIN_MAX_PAYLOAD..=MAX_PAYLOAD_LIMIT).contains(&self.max_payload) {
+            return Err(ConfigError::OutOfRange {
+                field: "max_payload",
+                value: self.max_payload.into(),
+                min: MIN_MAX_PAYLOAD.into(),
+                max: MAX_PAYLOAD_LIMIT.into(),
+            });
+        }
+        if !(self.max_payload..=MAX_WINDOW).contains(&self.window) {
+            return Err(ConfigError::OutOfRange {
+                field: "window",
+                value: self.window.into(),
+                min: self.max_payload.into(),
+                max: MAX_WINDOW.into(),
+            });
+        }
+        if !(1024..=MAX_HEADER_BYTES_LIMIT).contains(&self.max_header_bytes) {
+            return Err(ConfigError::OutOfRange {
+                field: "max_header_bytes",
+                value: self.max_header_bytes.into(),
+                min: 1024,
+                max: MAX_HEADER_BYTES_LIMIT.into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The largest message this side accepts, derived from its limits.
+    pub fn max_message_len(&self) -> usize {
+        let body = super::frame::SEQ_HEADER_LEN + 4 + self.max_payload as usize;
+        let head = super::frame::SEQ_HEADER_LEN + 2 + self.max_header_bytes as usize;
+        body.max(head)
+    }
+}
+
+/// A configuration value outside its bounds.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A numeric setting is below its minimum or above its maximum.
+    #[error("{field} = {value} is out of range {min}..={max}")]
+    OutOfRange {
+        /// The setting's name.
+        field: &'static str,
+        /// The value given.
+        value: u64,
+        /// Smallest allowed value.
+        min: u64,
+        /// Largest allowed value.
+        max: u64,
+    },
+}

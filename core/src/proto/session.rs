@@ -1,0 +1,168 @@
+//! What both session ends share: the input, output and state calls a driver makes.
+//!
+//! A driver owns one session and, for every event of its socket, calls in this order:
+//! input (`socket_opened`, `handle_message`, `handle_text_message`, `socket_closed`,
+//! `handle_timeout`), then output: `poll_transmit` until it returns `None` (send each as one
+//! binary message), `poll_timeout` (arm the one timer), `poll_close` (close the socket with
+//! that code). Application calls (`read`, `write`, …) can come at any time between; the
+//! driver runs the output calls after them too.
+
+use bytes::Bytes;
+
+use super::codes::CloseCode;
+use super::config::{Config, ConfigError};
+use super::error::{Error, ProtocolError};
+use super::frame::{Abort, Item};
+use super::link::{Link, LinkStats, Received};
+use super::time::Timestamp;
+
+/// One end of a relay session: a [`Link`] and the rules of its [`Role`].
+pub struct Session<R> {
+    pub(crate) link: Link,
+    pub(crate) role: R,
+}
+
+/// The rules of one end: which items it accepts, in what order, and when it is done.
+pub trait Role: sealed::Sealed {
+    /// Whether the end closes the socket with [`CloseCode::NORMAL`] once done.
+    #[doc(hidden)]
+    const CLOSES_WHEN_DONE: bool;
+    /// Judges the next in-order item from the peer.
+    #[doc(hidden)]
+    fn accept(&mut self, item: &Item) -> Result<(), ProtocolError>;
+    /// Turns the peer's abort into the session's error, or refuses it.
+    #[doc(hidden)]
+    fn abort_received(&mut self, abort: Abort) -> Result<Error, ProtocolError>;
+    /// Whether nothing is left to exchange.
+    #[doc(hidden)]
+    fn is_done(&self, all_acked: bool) -> bool;
+}
+
+pub(crate) mod sealed {
+    pub trait Sealed {}
+}
+
+impl<R: Role> Session<R> {
+    pub(crate) fn with_role(config: Config, now: Timestamp, role: R) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Self { link: Link::new(config, now), role })
+    }
+
+    // ---- input ----
+
+    /// A socket for this session is open: the next transmit is our hello.
+    pub fn socket_opened(&mut self, now: Timestamp) {
+        self.link.socket_opened(now);
+    }
+
+    /// The socket closed; `code` is the peer's close code if it sent a close frame. A final
+    /// code ends the session; otherwise it waits `resume_grace` for a new socket.
+    pub fn socket_closed(&mut self, now: Timestamp, code: Option<CloseCode>) {
+        let resumable = !self.role.is_done(self.link.all_acked());
+        self.link.socket_closed(now, code, resumable);
+    }
+
+    /// Hands in one binary message from the socket.
+    pub fn handle_message(&mut self, now: Timestamp, msg: &Bytes) -> Result<(), Error> {
+        match self.link.receive(now, msg)? {
+            Received::Nothing => Ok(()),
+            Received::Item(item) => match self.role.accept(&item) {
+                Ok(()) => self.link.enqueue(item),
+                Err(e) => Err(self.link.fail(Error::Protocol(e))),
+            },
+            Received::Abort(abort) => {
+                let error = self.role.abort_received(abort).unwrap_or_else(Error::Protocol);
+                Err(self.link.fail(error))
+            }
+        }
+    }
+
+    /// A text message arrived, which the protocol forbids.
+    pub fn handle_text_message(&mut self) -> Error {
+        self.link.fail(Error::Protocol(ProtocolError::TextMessage))
+    }
+
+    /// The deadline from [`Session::poll_timeout`] has passed.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.link.handle_timeout(now);
+    }
+
+    // ---- output ----
+
+    /// The next message to send, if any.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.link.poll_transmit()
+    }
+
+    /// When to call [`Session::handle_timeout`] next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.link.poll_timeout()
+    }
+
+    /// The code to close the socket with, once the session is over and everything it had to
+    /// say was transmitted.
+    #[must_use]
+    pub fn poll_close(&self) -> Option<CloseCode> {
+        if self.link.abort_pending() && self.link.is_up() {
+            return None;
+        }
+        if let Some(error) = self.link.error() {
+            return Some(error.close_code());
+        }
+        (R::CLOSES_WHEN_DONE && self.role.is_done(self.link.all_acked())).then_some(CloseCode::NORMAL)
+    }
+
+    // ---- state ----
+
+    /// The error that ended the session, if one did.
+    pub fn error(&self) -> Option<&Error> {
+        self.link.error()
+    }
+
+    /// Whether nothing is left to exchange.
+    pub fn is_done(&self) -> bool {
+        self.role.is_done(self.link.all_acked())
+    }
+
+    /// Whether a socket is open now.
+    pub fn is_connected(&self) -> bool {
+        self.link.is_up()
+    }
+
+    /// Whether a socket was ever opened.
+    pub fn has_connected(&self) -> bool {
+        self.link.connected_once()
+    }
+
+    /// Body bytes [`write`](Session::write_body) takes now.
+    pub fn send_capacity(&self) -> usize {
+        self.link.send_capacity()
+    }
+
+    /// Buffer figures, for bounds checks and metrics.
+    pub fn stats(&self) -> LinkStats {
+        self.link.stats()
+    }
+
+    /// The session's configuration.
+    pub fn config(&self) -> &Config {
+        self.link.config()
+    }
+
+    pub(crate) fn write_body(
+        &mut self,
+        data: &mut Bytes,
+        make: fn(Bytes) -> Item,
+    ) -> Result<usize, super::error::StreamError> {
+        self.link.check()?;
+        if data.is_empty() {
+            return Ok(0);
+        }
+        match self.link.write_body(data, make) {
+            0 => Err(super::error::StreamError::Blocked),
+            n => Ok(n),
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The task that owns the socket: connect, pump messages between the socket and the
+//! session, keep alive, reconnect and resume.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::time::{sleep_until, timeout, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+
+use super::{ClientConfig, Error, Inner, Invocation};
+use crate::proto::{self, CloseCode, Timestamp};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Why one socket's life ended.
+enum SocketEnd {
+    /// We closed it because the session is over (done or failed).
+    SessionOver,
+    /// The peer closed it, with this code if it sent one, or it broke.
+    Lost(Option<CloseCode>),
+}
+
+pub(crate) async fn run(inner: Arc<Inner>, config: ClientConfig, invocation: Invocation) {
+    let started = Instant::now();
+    let mut backoff = config.backoff_initial;
+    loop {
+        let resume = inner.lock().session.has_connected();
+        match connect(&config, &invocation, resume).await {
+            Ok(socket) => {
+                backoff = config.backoff_initial;
+                let now = inner.now();
+                inner.lock().session.socket_opened(now);
+                let end = pump(&inner, &config, socket).await;
+                let mut shared = inner.lock();
+                let code = match end {
+                    SocketEnd::SessionOver => break,
+                    SocketEnd::Lost(code) => code,
+                };
+                let now = inner.now();
+                shared.session.socket_closed(now, code);
+                if shared.session.error().is_some() || shared.session.is_done() {
+                    break;
+                }
+            }
+            Err(ConnectError::Refused(status)) => {
+                inner.lock().fatal = Some(Error::Refused { status });
+                break;
+            }
+            Err(ConnectError::Invalid(e)) => {
+                inner.lock().fatal = Some(Error::Config(e));
+                break;
+            }
+            Err(ConnectError::Transient(e)) => {
+                let shared = inner.lock();
+                if !shared.session.has_connected() && started.elapsed() >= config.first_connect_timeout {
+                    drop(shared);
+                    inner.lock().fatal = Some(Error::Connect(e));
+                    break;
+                }
+            }
+        }
+        // Wait before the next attempt, but no longer than the session's own deadline.
+        let wait = jitter(backoff);
+        backoff = (backoff * 2).min(config.backoff_max);
+        let deadline = inner.lock().session.poll_timeout();
+        let wake = Instant::now() + wait;
+        let wake = deadline.map_or(wake, |d| wake.min(instant_of(&inner, d)));
+        sleep_until(wake).await;
+        let mut shared = inner.lock();
+        let now = inner.now();
+        shared.session.handle_timeout(now);
+        if shared.session.error().is_some() {
+            break;
+        }
+    }
+    let mut shared = inner.lock();
+    shared.driver_done = true;
+    shared.wake_all();
+    let failed = shared.failure().is_some();
+    drop(shared);
+    if failed {
+        inner.cancelled.send_replace(true);
+    }
+}
+
+/// Moves messages until the socket ends or the session is over.
+async fn pump(inner: &Inner, config: &ClientConfig, socket: Socket) -> SocketEnd {
+    let (mut sink, mut stream) = socket.split();
+    let mut last_heard = Instant::now();
+    let mut ping = tokio::time::interval_at(Instant::now() + config.keepalive, config.keepalive);
+    loop {
+        // Output: everything the session wants sent, then its timer and close.
+        let (out, deadline, close, cancelled) = {
+            let mut shared = inner.lock();
+            let mut out = Vec::new();
+            while let Some(m) = shared.session.poll_transmit() {
+                out.push(m);
+            }
+            let cancelled = shared.session.error().is_some();
+            shared.wake_all();
+            (out, shared.session.poll_timeout(), shared.session.poll_close(), cancelled)
+        };
+        if cancelled {
+            inner.cancelled.send_replace(true);
+        }
+        for m in out {
+            if sink.feed(Message::Binary(m)).await.is_err() {
+                return SocketEnd::Lost(None);
+            }
+        }
+        if sink.flush().await.is_err() {
+            return SocketEnd::Lost(None);
+        }
+        if let Some(code) = close {
+            let frame = CloseFrame { code: WsCloseCode::from(code.0), reason: code.name().unwrap_or("").into() };
+            let _ = sink.send(Message::Close(Some(frame))).await;
+            // Give the peer a moment to answer the close, then drop the connection.
+            let _ = timeout(Duration::from_secs(1), async { while stream.next().await.is_some() {} }).await;
+            return SocketEnd::SessionOver;
+        }
+        let timer = async {
+            match deadline {
+                Some(d) => sleep_until(instant_of(inner, d)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            msg = stream.next() => {
+                last_heard = Instant::now();
+                let now = inner.now();
+                match msg {
+                    Some(Ok(Message::Binary(data))) => {
+                        // A protocol error is sticky in the session; poll_close reports it.
+                        let _ = inner.lock().session.handle_message(now, &data);
+                    }
+                    Some(Ok(Message::Text(_))) => {
+                        let _ = inner.lock().session.handle_text_message();
+                    }
+                    Some(Ok(Message::Close(frame))) => {
+                        return SocketEnd::Lost(frame.map(|f| CloseCode(u16::from(f.code))));
+                    }
+                    Some(Ok(_)) => {} // ping (tungstenite queues the pong), pong, raw frame
+                    Some(Err(_)) | None => return SocketEnd::Lost(None),
+                }
+            }
+            () = inner.notify.notified() => {}
+            () = timer => {
+                let now = inner.now();
+                inner.lock().session.handle_timeout(now);
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() >= config.keepalive_timeout {
+                    return SocketEnd::Lost(None);
+                }
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    return SocketEnd::Lost(None);
+                }
+            }
+        }
+    }
+}
+
+enum ConnectError {
+    /// The gateway answered the upgrade with a 4xx: retrying cannot help.
+    Refused(u16),
+    /// The URL or request could not be built.
+    Invalid(String),
+    /// Anything else (unreachable, reset, 5xx, timeout): worth another try.
+    Transient(String),
+}
+
+async fn connect(config: &ClientConfig, invocation: &Invocation, resume: bool) -> Result<Socket, ConnectError> {
+    let url = proto::socket_url(&config.gateway_url, &invocation.relay_id)
+        .map_err(|e| ConnectError::Invalid(e.to_string()))?;
+    let mut request = url.as_str().into_client_request().map_err(|e| ConnectError::Invalid(e.to_string()))?;
+    let headers = request.headers_mut();
+    headers.insert("sec-websocket-protocol", HeaderValue::from_static(proto::SUBPROTOCOL));
+    let token = HeaderValue::from_str(&invocation.token).map_err(|_| ConnectError::Invalid("token is not a valid header value".into()))?;
+    headers.insert(proto::RELAY_TOKEN_HEADER, token);
+    if resume {
+        headers.insert(proto::RELAY_RESUME_HEADER, HeaderValue::from_static("1"));
+    }
+    let max = config.session.max_message_len();
+    let ws_config = WebSocketConfig::default().max_message_size(Some(max)).max_frame_size(Some(max));
+    let connector = url.starts_with("wss://").then(|| Connector::Rustls(tls_config()));
+    let attempt = tokio_tungstenite::connect_async_tls_with_config(request, Some(ws_config), true, connector);
+    let (socket, response) = match timeout(config.connect_attempt_timeout, attempt).await {
+        Err(_) => return Err(ConnectError::Transient("connection attempt timed out".into())),
+        Ok(Err(tungstenite::Error::Http(response))) => {
+            let status = response.status().as_u16();
+            return Err(if (400..500).contains(&status) {
+                ConnectError::Refused(status)
+            } else {
+                ConnectError::Transient(format!("upgrade answered with HTTP {status}"))
+            });
+        }
+        Ok(Err(e)) => return Err(ConnectError::Transient(e.to_string())),
+        Ok(Ok(pair)) => pair,
+    };
+    let protocol = response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok());
+    if protocol != Some(proto::SUBPROTOCOL) {
+        return Err(ConnectError::Invalid(format!("gateway did not accept subprotocol {}", proto::SUBPROTOCOL)));
+    }
+    Ok(socket)
+}
+
+/// rustls with the ring provider and the webpki roots, built once per process.
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default protocol versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Arc::new(config)
+        })
+        .clone()
+}
+
+fn instant_of(inner: &Inner, t: Timestamp) -> Instant {
+    Instant::from_std(inner.epoch) + Duration::from_millis(t.as_millis())
+}
+
+/// Spreads reconnects by ±25% so many functions cut at once do not return in lockstep.
+fn jitter(d: Duration) -> Duration {
+    use std::hash::{BuildHasher, RandomState};
+    let r = RandomState::new().hash_one(Instant::now()) % 1000;
+    d.mul_f64(0.75 + r as f64 / 2000.0)
+}

@@ -1,0 +1,259 @@
+//! The function side of the relay on tokio: a quinn-style driver around
+//! [`FunctionSession`](crate::proto::FunctionSession).
+//!
+//! [`Connection::open`] spawns a task that connects to the gateway (`ws://` or `wss://` with
+//! rustls and the webpki roots), keeps the socket alive with pings, reconnects with capped
+//! exponential backoff and resumes the session. The application holds a [`RequestBody`]
+//! (a `Stream` of the request body) and a [`ResponseWriter`] (head, body, end; also
+//! `AsyncWrite` and `Sink<Bytes>`). The writer's futures complete when the window takes the
+//! bytes, so a slow client slows the function; [`ResponseWriter::finish`] completes only
+//! when the gateway acknowledged the end.
+
+mod driver;
+mod error;
+mod writer;
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::Stream;
+use tokio::sync::{watch, Notify};
+
+use crate::proto::{self, BodyMode, FunctionSession, RequestChunk, Timestamp};
+
+pub use error::Error;
+pub use writer::ResponseWriter;
+
+/// Default interval between keepalive pings.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
+/// Default time a socket may stay silent (no message, no pong) before it counts as dead.
+pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default limit on one connection attempt, handshake included.
+pub const DEFAULT_CONNECT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time to keep trying the first connection.
+pub const DEFAULT_FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// First reconnect delay; it doubles up to [`DEFAULT_BACKOFF_MAX`].
+pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_millis(50);
+/// Longest reconnect delay.
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// How the function side connects.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// The gateway's base URL (`RELAY_GATEWAY_URL`): `wss://…`, `https://…`, or `ws://…`
+    /// for local development. Never taken from the request.
+    pub gateway_url: String,
+    /// Limits and timings of the session.
+    pub session: proto::Config,
+    /// Interval between keepalive pings.
+    pub keepalive: Duration,
+    /// Silence after which a socket counts as dead and is replaced.
+    pub keepalive_timeout: Duration,
+    /// Limit on one connection attempt.
+    pub connect_attempt_timeout: Duration,
+    /// How long to keep trying before the first connection succeeds.
+    pub first_connect_timeout: Duration,
+    /// First reconnect delay.
+    pub backoff_initial: Duration,
+    /// Longest reconnect delay.
+    pub backoff_max: Duration,
+}
+
+impl ClientConfig {
+    /// Defaults for everything but the gateway URL.
+    pub fn new(gateway_url: impl Into<String>) -> Self {
+        Self {
+            gateway_url: gateway_url.into(),
+            session: proto::Config::default(),
+            keepalive: DEFAULT_KEEPALIVE,
+            keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
+            connect_attempt_timeout: DEFAULT_CONNECT_ATTEMPT_TIMEOUT,
+            first_connect_timeout: DEFAULT_FIRST_CONNECT_TIMEOUT,
+            backoff_initial: DEFAULT_BACKOFF_INITIAL,
+            backoff_max: DEFAULT_BACKOFF_MAX,
+        }
+    }
+}
+
+/// What an invocation's relay headers said (docs/protocol.md, "Invocation").
+#[derive(Clone)]
+pub struct Invocation {
+    /// The relay id.
+    pub relay_id: String,
+    /// The token, already verified by the caller; presented in the upgrade.
+    pub token: String,
+    /// Where the request body travels.
+    pub body_mode: BodyMode,
+}
+
+impl std::fmt::Debug for Invocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the token.
+        f.debug_struct("Invocation").field("relay_id", &self.relay_id).field("body_mode", &self.body_mode).finish()
+    }
+}
+
+/// State shared by the driver task and the application's handles.
+pub(crate) struct Shared {
+    pub(crate) session: FunctionSession,
+    /// Set when the driver gave up for a reason the session does not know (refused
+    /// upgrade, unreachable gateway) or stopped.
+    pub(crate) fatal: Option<Error>,
+    pub(crate) driver_done: bool,
+    pub(crate) read_waker: Option<Waker>,
+    pub(crate) write_waker: Option<Waker>,
+}
+
+impl Shared {
+    /// The error every handle reports from now on, if any.
+    pub(crate) fn failure(&self) -> Option<Error> {
+        if let Some(e) = self.session.error() {
+            return Some(Error::Session(e.clone()));
+        }
+        self.fatal.clone()
+    }
+
+    pub(crate) fn wake_all(&mut self) {
+        if let Some(w) = self.read_waker.take() {
+            w.wake();
+        }
+        if let Some(w) = self.write_waker.take() {
+            w.wake();
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) shared: Mutex<Shared>,
+    /// Wakes the driver after the application queued something.
+    pub(crate) notify: Notify,
+    pub(crate) epoch: Instant,
+    /// Becomes true when the gateway aborts or the session fails.
+    pub(crate) cancelled: watch::Sender<bool>,
+}
+
+impl Inner {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Shared> {
+        // A panic while holding the lock leaves the session mid-update; nothing in it is
+        // worth more than failing loudly in every handle.
+        self.shared.lock().expect("relay session lock poisoned")
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.epoch.elapsed().as_millis() as u64)
+    }
+}
+
+/// One relayed invocation: its request body, its response writer, and its cancellation.
+pub struct Connection {
+    inner: Arc<Inner>,
+}
+
+impl Connection {
+    /// Starts connecting to the gateway in a background task and returns at once, so the
+    /// handler's own work overlaps the connect. Needs a tokio runtime.
+    pub fn open(config: ClientConfig, invocation: Invocation) -> Result<Connection, Error> {
+        proto::socket_url(&config.gateway_url, &invocation.relay_id).map_err(|e| Error::Config(e.to_string()))?;
+        let epoch = Instant::now();
+        let session = FunctionSession::new(config.session.clone(), invocation.body_mode, Timestamp::from_millis(0))
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let inner = Arc::new(Inner {
+            shared: Mutex::new(Shared {
+                session,
+                fatal: None,
+                driver_done: false,
+                read_waker: None,
+                write_waker: None,
+            }),
+            notify: Notify::new(),
+            epoch,
+            cancelled: watch::channel(false).0,
+        });
+        tokio::spawn(driver::run(inner.clone(), config, invocation));
+        Ok(Connection { inner })
+    }
+
+    /// Splits into the request body and the response writer.
+    pub fn split(self) -> (RequestBody, ResponseWriter) {
+        (RequestBody { inner: self.inner.clone() }, ResponseWriter::new(self.inner))
+    }
+}
+
+/// Resolves when the gateway aborted the exchange (the client went away) or the relay
+/// failed for good: stop working, nobody will read the result.
+#[derive(Clone)]
+pub struct Cancelled {
+    rx: watch::Receiver<bool>,
+}
+
+impl Cancelled {
+    /// Waits for the cancellation.
+    pub async fn wait(mut self) {
+        // An error means the driver and every handle are gone: nothing is left to cancel.
+        let _ = self.rx.wait_for(|c| *c).await;
+    }
+
+    /// Whether it has happened.
+    pub fn is_cancelled(&self) -> bool {
+        *self.rx.borrow()
+    }
+}
+
+/// The request body as it streams from the gateway (or the end at once, for inline bodies).
+pub struct RequestBody {
+    inner: Arc<Inner>,
+}
+
+impl RequestBody {
+    /// A handle that resolves on abort.
+    pub fn cancelled(&self) -> Cancelled {
+        Cancelled { rx: self.inner.cancelled.subscribe() }
+    }
+}
+
+impl Stream for RequestBody {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut shared = self.inner.lock();
+        match shared.session.read() {
+            Ok(Some(RequestChunk::Data(data))) => {
+                drop(shared);
+                // Reading freed window: the driver may owe the gateway an ack.
+                self.inner.notify.notify_one();
+                Poll::Ready(Some(Ok(data)))
+            }
+            Ok(Some(RequestChunk::End)) => Poll::Ready(None),
+            Ok(None) if shared.driver_done => {
+                Poll::Ready(Some(Err(shared.failure().unwrap_or(Error::Closed))))
+            }
+            Ok(None) => {
+                if let Some(e) = shared.fatal.clone() {
+                    return Poll::Ready(Some(Err(e)));
+                }
+                shared.read_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Some(Err(Error::Session(e)))),
+        }
+    }
+}
+
+/// Polls `f` against the shared state until it returns `Ready`, parking the write waker.
+pub(crate) fn poll_shared<T>(
+    inner: &Inner,
+    cx: &mut Context<'_>,
+    mut f: impl FnMut(&mut Shared) -> Poll<T>,
+) -> Poll<T> {
+    let mut shared = inner.lock();
+    let poll = f(&mut shared);
+    if poll.is_pending() {
+        shared.write_waker = Some(cx.waker().clone());
+    }
+    drop(shared);
+    inner.notify.notify_one();
+    poll
+}

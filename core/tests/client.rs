@@ -1,0 +1,196 @@
+//! The function-side client against a real tokio-tungstenite server on 127.0.0.1 that
+//! drives the gateway session: streaming, request body, reconnect after a dropped TCP
+//! connection, abort, refused tokens.
+
+mod gateway;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use lambda_relay::client::{ClientConfig, Connection, Error, Invocation};
+use lambda_relay::proto::{self, AbortCode, BodyMode, ErrorCode, ResponsePart};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use gateway::{Cut, TestGateway};
+
+fn pattern(len: usize) -> Bytes {
+    (0..len).map(|i| (i * 7 + i / 256) as u8).collect::<Vec<_>>().into()
+}
+
+fn sha(data: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(data))
+}
+
+fn open(gw: &TestGateway, mode: BodyMode) -> Connection {
+    let mut config = ClientConfig::new(gw.url());
+    config.session = gw.config.clone();
+    Connection::open(config, Invocation { relay_id: gw.relay_id.clone(), token: gw.token.clone(), body_mode: mode })
+        .expect("valid config")
+}
+
+#[tokio::test]
+async fn streams_a_response_chunk_by_chunk() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let (_body, mut writer) = open(&gw, BodyMode::Inline).split();
+    let mut headers = HeaderMap::new();
+    headers.append("set-cookie", HeaderValue::from_static("a=1"));
+    headers.append("set-cookie", HeaderValue::from_static("b=2"));
+    writer.send_head(StatusCode::OK, headers).unwrap();
+    let mut parts = gw.parts();
+    let ResponsePart::Head(head) = parts.recv().await.unwrap() else { panic!("head first") };
+    assert_eq!(head.headers.get_all("set-cookie").iter().count(), 2);
+    // Each chunk reaches the gateway before the next one is written.
+    for i in 0..5u8 {
+        let chunk = Bytes::from(vec![i; 1000 + usize::from(i)]);
+        writer.write(chunk.clone()).await.unwrap();
+        assert_eq!(parts.recv().await.unwrap(), ResponsePart::Data(chunk));
+    }
+    writer.finish(HeaderMap::new()).await.unwrap();
+    assert_eq!(parts.recv().await.unwrap(), ResponsePart::End(HeaderMap::new()));
+    assert_eq!(gw.close_code().await, Some(1000), "the function closes a finished session normally");
+}
+
+#[tokio::test]
+async fn large_response_arrives_identical_through_a_small_window() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let (_body, mut writer) = open(&gw, BodyMode::Inline).split();
+    let body = pattern(8 * 1024 * 1024);
+    writer.send_head(StatusCode::OK, HeaderMap::new()).unwrap();
+    // AsyncWrite path, in odd-sized writes.
+    for chunk in body.chunks(100_003) {
+        writer.write_all(chunk).await.unwrap();
+    }
+    writer.shutdown().await.unwrap();
+    let got = gw.collect_body().await;
+    assert_eq!(got.len(), body.len());
+    assert_eq!(sha(&got), sha(&body));
+    assert!(gw.max_held() <= u64::from(gw.config.window));
+}
+
+#[tokio::test]
+async fn request_body_streams_down_and_its_hash_comes_back() {
+    let request = pattern(5 * 1024 * 1024 + 17);
+    let gw = TestGateway::start(BodyMode::Stream, request.clone(), Cut::Never).await;
+    let (mut body, mut writer) = open(&gw, BodyMode::Stream).split();
+    let mut hasher = Sha256::new();
+    let mut total = 0;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.unwrap();
+        total += chunk.len();
+        hasher.update(&chunk);
+    }
+    assert_eq!(total, request.len());
+    writer.send_head(StatusCode::OK, HeaderMap::new()).unwrap();
+    writer.write(format!("{:x}", hasher.finalize()).into()).await.unwrap();
+    writer.finish(HeaderMap::new()).await.unwrap();
+    assert_eq!(String::from_utf8(gw.collect_body().await).unwrap(), sha(&request));
+}
+
+#[tokio::test]
+async fn reconnects_and_resumes_after_the_server_drops_tcp_mid_body() {
+    let request = pattern(3 * 1024 * 1024);
+    let gw = TestGateway::start(BodyMode::Stream, request.clone(), Cut::AfterMessages(vec![20, 45])).await;
+    let (body, mut writer) = open(&gw, BodyMode::Stream).split();
+    let response = pattern(6 * 1024 * 1024 + 5);
+    writer.send_head(StatusCode::OK, HeaderMap::new()).unwrap();
+    let sender = {
+        let response = response.clone();
+        async move {
+            let mut sink = writer;
+            for chunk in response.chunks(65_536) {
+                sink.send(Bytes::copy_from_slice(chunk)).await.unwrap();
+            }
+            sink.close().await.unwrap();
+        }
+    };
+    let reader = async move {
+        let chunks: Vec<Bytes> = body.map(|c| c.unwrap()).collect().await;
+        chunks.concat()
+    };
+    let ((), got_request) = tokio::join!(sender, reader);
+    assert_eq!(sha(&got_request), sha(&request));
+    let got = gw.collect_body().await;
+    assert_eq!(sha(&got), sha(&response));
+    assert_eq!(gw.connections(), 3, "two cuts, two resumes");
+    assert_eq!(gw.resumes(), 2, "every reconnect said it was a resume");
+}
+
+#[tokio::test]
+async fn abort_cancels_the_function() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let (_body, mut writer) = open(&gw, BodyMode::Inline).split();
+    let cancelled = writer.cancelled();
+    writer.send_head(StatusCode::OK, HeaderMap::new()).unwrap();
+    writer.write(Bytes::from_static(b"first")).await.unwrap();
+    let mut parts = gw.parts();
+    assert!(matches!(parts.recv().await.unwrap(), ResponsePart::Head(_)));
+    assert!(matches!(parts.recv().await.unwrap(), ResponsePart::Data(_)));
+    gw.abort(AbortCode::CLIENT_GONE, "client went away");
+    tokio::time::timeout(Duration::from_secs(5), cancelled.clone().wait()).await.expect("cancelled within 5 s");
+    assert!(cancelled.is_cancelled());
+    let err = writer.write(Bytes::from_static(b"more")).await.unwrap_err();
+    assert!(err.is_aborted(), "{err}");
+    assert_eq!(gw.close_code().await, Some(u16::from(proto::CloseCode::ABORTED.0)));
+}
+
+#[tokio::test]
+async fn failure_reaches_the_gateway_as_an_error_frame() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let (_body, mut writer) = open(&gw, BodyMode::Inline).split();
+    writer.fail(ErrorCode::HANDLER, "no such user").await.unwrap();
+    let part = gw.parts().recv().await.unwrap();
+    assert!(matches!(part, ResponsePart::Failed(e) if e.code == ErrorCode::HANDLER && e.message == "no such user"));
+}
+
+#[tokio::test]
+async fn dropping_the_writer_fails_the_response() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let (_body, mut writer) = open(&gw, BodyMode::Inline).split();
+    writer.send_head(StatusCode::OK, HeaderMap::new()).unwrap();
+    drop(writer);
+    let mut parts = gw.parts();
+    assert!(matches!(parts.recv().await.unwrap(), ResponsePart::Head(_)));
+    assert!(matches!(parts.recv().await.unwrap(), ResponsePart::Failed(e) if e.code == ErrorCode::INTERNAL));
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_refused_without_retrying() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let mut config = ClientConfig::new(gw.url());
+    config.session = gw.config.clone();
+    let forged = gw.token.replace(&gw.token[gw.token.len() - 4..], "0000");
+    let conn = Connection::open(config, Invocation { relay_id: gw.relay_id.clone(), token: forged, body_mode: BodyMode::Inline })
+        .unwrap();
+    let (_body, mut writer) = conn.split();
+    writer.send_head(StatusCode::OK, HeaderMap::new()).unwrap();
+    let err = writer.finish(HeaderMap::new()).await.unwrap_err();
+    assert_eq!(err, Error::Refused { status: 403 });
+    assert_eq!(gw.upgrade_attempts(), 1);
+}
+
+#[tokio::test]
+async fn usage_errors_are_reported_not_hung() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let (_body, mut writer) = open(&gw, BodyMode::Inline).split();
+    let err = writer.write(Bytes::from_static(b"x")).await.unwrap_err();
+    assert_eq!(err, Error::Usage(proto::StreamError::HeadNotSent));
+    let err = writer.write_all(b"x").await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn unreachable_gateway_fails_after_the_first_connect_timeout() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut config = ClientConfig::new(format!("ws://127.0.0.1:{port}"));
+    config.first_connect_timeout = Duration::from_millis(300);
+    let conn = Connection::open(config, Invocation { relay_id: "abc".into(), token: "v1.1.00".into(), body_mode: BodyMode::Inline })
+        .unwrap();
+    let (_body, mut writer) = conn.split();
+    writer.send_head(StatusCode::OK, HeaderMap::new()).unwrap();
+    let err = writer.finish(HeaderMap::new()).await.unwrap_err();
+    assert!(matches!(err, Error::Connect(_)), "{err}");
+}

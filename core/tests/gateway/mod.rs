@@ -1,0 +1,271 @@
+//! A test gateway: a tokio-tungstenite server on 127.0.0.1 that checks the upgrade the way
+//! the Durable Object does and drives `GatewaySession`, with scripted TCP drops.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use lambda_relay::proto::{self, AbortCode, BodyMode, CloseCode, GatewaySession, RelaySecret, ResponsePart, Timestamp};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+
+/// When the server drops a connection: after the n-th message it received on it.
+pub enum Cut {
+    Never,
+    AfterMessages(Vec<usize>),
+}
+
+pub struct TestGateway {
+    pub config: proto::Config,
+    pub relay_id: String,
+    pub token: String,
+    addr: SocketAddr,
+    state: Arc<State>,
+    parts: Mutex<Option<mpsc::UnboundedReceiver<ResponsePart>>>,
+}
+
+struct State {
+    session: Mutex<GatewaySession>,
+    notify: Notify,
+    epoch: Instant,
+    upgrades: AtomicUsize,
+    connections: AtomicUsize,
+    resumes: AtomicUsize,
+    max_held: AtomicU64,
+    closed: watch::Sender<Option<Option<u16>>>,
+}
+
+impl State {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.epoch.elapsed().as_millis() as u64)
+    }
+}
+
+impl TestGateway {
+    pub async fn start(mode: BodyMode, request: Bytes, cut: Cut) -> TestGateway {
+        let config = proto::Config { max_payload: 16 * 1024, window: 128 * 1024, ..proto::Config::default() };
+        let secret = RelaySecret::new(*b"test secret, 32 bytes long......").unwrap();
+        let relay_id = "relay0123".to_owned();
+        let unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let token = secret.mint(&relay_id, unix + 300).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let epoch = Instant::now();
+        let state = Arc::new(State {
+            session: Mutex::new(GatewaySession::new(config.clone(), mode, Timestamp::from_millis(0)).unwrap()),
+            notify: Notify::new(),
+            epoch,
+            upgrades: AtomicUsize::new(0),
+            connections: AtomicUsize::new(0),
+            resumes: AtomicUsize::new(0),
+            max_held: AtomicU64::new(0),
+            closed: watch::channel(None).0,
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let server = Server { state: state.clone(), secret, relay_id: relay_id.clone(), request, cut, tx };
+        tokio::spawn(server.run(listener));
+        TestGateway { config, relay_id, token, addr, state, parts: Mutex::new(Some(rx)) }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// The response parts as the gateway reads them.
+    pub fn parts(&self) -> mpsc::UnboundedReceiver<ResponsePart> {
+        self.parts.lock().unwrap().take().expect("parts taken once")
+    }
+
+    /// Reads the whole response; panics unless it is head, body and a clean end.
+    pub async fn collect_body(&self) -> Vec<u8> {
+        let mut parts = self.parts();
+        assert!(matches!(parts.recv().await, Some(ResponsePart::Head(_))));
+        let mut body = Vec::new();
+        loop {
+            match parts.recv().await.expect("response ended without an end frame") {
+                ResponsePart::Data(d) => body.extend_from_slice(&d),
+                ResponsePart::End(_) => return body,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    pub fn abort(&self, code: AbortCode, reason: &str) {
+        self.state.session.lock().unwrap().abort(code, reason);
+        self.state.notify.notify_one();
+    }
+
+    /// The close code of the session's last socket (None inside: closed without a code).
+    pub async fn close_code(&self) -> Option<u16> {
+        let mut rx = self.state.closed.subscribe();
+        let closed = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|c| c.is_some()))
+            .await
+            .expect("socket closed within 10 s")
+            .unwrap();
+        closed.unwrap()
+    }
+
+    pub fn upgrade_attempts(&self) -> usize {
+        self.state.upgrades.load(Ordering::SeqCst)
+    }
+
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::SeqCst)
+    }
+
+    pub fn resumes(&self) -> usize {
+        self.state.resumes.load(Ordering::SeqCst)
+    }
+
+    pub fn max_held(&self) -> u64 {
+        self.state.max_held.load(Ordering::SeqCst)
+    }
+}
+
+struct Server {
+    state: Arc<State>,
+    secret: RelaySecret,
+    relay_id: String,
+    request: Bytes,
+    cut: Cut,
+    tx: mpsc::UnboundedSender<ResponsePart>,
+}
+
+impl Server {
+    async fn run(mut self, listener: TcpListener) {
+        let mut index = 0;
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            self.state.upgrades.fetch_add(1, Ordering::SeqCst);
+            let mut resume = false;
+            let check = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
+                let refuse = |status: u16| {
+                    let mut r = ErrorResponse::new(Some("refused".into()));
+                    *r.status_mut() = status.try_into().unwrap();
+                    r
+                };
+                let path = format!("{}{}", proto::DEFAULT_SOCKET_PATH, self.relay_id);
+                if req.uri().path() != path {
+                    return Err(refuse(404));
+                }
+                let offered = req.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()).unwrap_or("");
+                if !offered.split(',').any(|p| p.trim() == proto::SUBPROTOCOL) {
+                    return Err(refuse(400));
+                }
+                let token = req.headers().get(proto::RELAY_TOKEN_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+                let unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+                if self.secret.verify(token, &self.relay_id, unix).is_err() {
+                    return Err(refuse(403));
+                }
+                resume = req.headers().contains_key(proto::RELAY_RESUME_HEADER);
+                resp.headers_mut().insert("sec-websocket-protocol", proto::SUBPROTOCOL.parse().unwrap());
+                Ok(resp)
+            };
+            let Ok(ws) = tokio_tungstenite::accept_hdr_async(tcp, check).await else { continue };
+            self.state.connections.fetch_add(1, Ordering::SeqCst);
+            if resume {
+                self.state.resumes.fetch_add(1, Ordering::SeqCst);
+            }
+            let limit = match &self.cut {
+                Cut::AfterMessages(limits) => limits.get(index).copied(),
+                Cut::Never => None,
+            };
+            index += 1;
+            let over = self.pump(ws, limit).await;
+            if over {
+                return;
+            }
+        }
+    }
+
+    /// Moves messages for one socket; true when the session is over.
+    async fn pump<S>(&mut self, ws: tokio_tungstenite::WebSocketStream<S>, limit: Option<usize>) -> bool
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let state = self.state.clone();
+        state.session.lock().unwrap().socket_opened(state.now());
+        let (mut sink, mut stream) = ws.split();
+        let mut received = 0;
+        loop {
+            let (out, deadline, close) = {
+                let mut s = state.session.lock().unwrap();
+                // The "client": takes every part at once.
+                while let Ok(Some(part)) = s.read() {
+                    let _ = self.tx.send(part);
+                }
+                if !self.request.is_empty() {
+                    let _ = s.write(&mut self.request);
+                }
+                if self.request.is_empty() {
+                    let _ = s.finish_request();
+                }
+                let held = s.stats().held;
+                state.max_held.fetch_max(held, Ordering::SeqCst);
+                let mut out = Vec::new();
+                while let Some(m) = s.poll_transmit() {
+                    out.push(m);
+                }
+                (out, s.poll_timeout(), s.poll_close())
+            };
+            for m in out {
+                if sink.send(Message::Binary(m)).await.is_err() {
+                    break;
+                }
+            }
+            if let Some(code) = close {
+                let frame = CloseFrame { code: WsCloseCode::from(code.0), reason: "".into() };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                state.closed.send_replace(Some(Some(code.0)));
+                return true;
+            }
+            let timer = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until((state.epoch + Duration::from_millis(d.as_millis())).into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                msg = stream.next() => match msg {
+                    Some(Ok(Message::Binary(data))) => {
+                        received += 1;
+                        if limit == Some(received) {
+                            // Drop the TCP connection without a close frame, mid-stream.
+                            drop((sink, stream));
+                            state.session.lock().unwrap().socket_closed(state.now(), None);
+                            return false;
+                        }
+                        let _ = state.session.lock().unwrap().handle_message(state.now(), &data);
+                    }
+                    Some(Ok(Message::Text(_))) => {
+                        let _ = state.session.lock().unwrap().handle_text_message();
+                    }
+                    Some(Ok(Message::Close(frame))) => {
+                        let code = frame.map(|f| u16::from(f.code));
+                        let mut s = state.session.lock().unwrap();
+                        s.socket_closed(state.now(), code.map(CloseCode));
+                        while let Ok(Some(part)) = s.read() {
+                            let _ = self.tx.send(part);
+                        }
+                        state.closed.send_replace(Some(code));
+                        return s.is_done() || s.error().is_some();
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => {
+                        state.session.lock().unwrap().socket_closed(state.now(), None);
+                        return false;
+                    }
+                },
+                () = state.notify.notified() => {}
+                () = timer => state.session.lock().unwrap().handle_timeout(state.now()),
+            }
+        }
+    }
+}

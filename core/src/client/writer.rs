@@ -26,7 +26,10 @@ pub struct ResponseWriter {
 
 impl ResponseWriter {
     pub(crate) fn new(inner: Arc<Inner>) -> Self {
-        Self { inner, pending: Bytes::new() }
+        Self {
+            inner,
+            pending: Bytes::new(),
+        }
     }
 
     /// Queues the status and headers. Does not wait.
@@ -91,9 +94,16 @@ impl ResponseWriter {
         })
     }
 
+    /// The error that ended the relay, if one did.
+    pub fn failure(&self) -> Option<Error> {
+        self.inner.lock().failure()
+    }
+
     /// Resolves when the gateway aborts (the client went away).
     pub fn cancelled(&self) -> Cancelled {
-        Cancelled { rx: self.inner.cancelled.subscribe() }
+        Cancelled {
+            rx: self.inner.cancelled.subscribe(),
+        }
     }
 
     fn poll_flush_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -124,7 +134,9 @@ impl Drop for ResponseWriter {
     fn drop(&mut self) {
         let mut shared = self.inner.lock();
         if !shared.session.response_closed() && shared.failure().is_none() {
-            let _ = shared.session.fail(ErrorCode::INTERNAL, "response writer dropped before the end");
+            let _ = shared
+                .session
+                .fail(ErrorCode::INTERNAL, "response writer dropped before the end");
             drop(shared);
             self.inner.notify.notify_one();
         }
@@ -156,7 +168,9 @@ impl AsyncWrite for ResponseWriter {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        self.get_mut().poll_end(cx, &mut || End::Finish(HeaderMap::new())).map_err(Into::into)
+        self.get_mut()
+            .poll_end(cx, &mut || End::Finish(HeaderMap::new()))
+            .map_err(Into::into)
     }
 }
 

@@ -16,12 +16,17 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsClos
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
+/// The secret the test gateway mints its tokens with.
+pub const SECRET: &[u8; 32] = b"test secret, 32 bytes long......";
+
 /// When the server drops a connection: after the n-th message it received on it.
+#[allow(dead_code)] // the lambda tests never cut
 pub enum Cut {
     Never,
     AfterMessages(Vec<usize>),
 }
 
+#[allow(dead_code)] // each test binary uses a different part
 pub struct TestGateway {
     pub config: proto::Config,
     pub relay_id: String,
@@ -48,10 +53,15 @@ impl State {
     }
 }
 
+#[allow(dead_code)]
 impl TestGateway {
     pub async fn start(mode: BodyMode, request: Bytes, cut: Cut) -> TestGateway {
-        let config = proto::Config { max_payload: 16 * 1024, window: 128 * 1024, ..proto::Config::default() };
-        let secret = RelaySecret::new(*b"test secret, 32 bytes long......").unwrap();
+        let config = proto::Config {
+            max_payload: 16 * 1024,
+            window: 128 * 1024,
+            ..proto::Config::default()
+        };
+        let secret = RelaySecret::new(*SECRET).unwrap();
         let relay_id = "relay0123".to_owned();
         let unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
         let token = secret.mint(&relay_id, unix + 300).unwrap();
@@ -69,9 +79,23 @@ impl TestGateway {
             closed: watch::channel(None).0,
         });
         let (tx, rx) = mpsc::unbounded_channel();
-        let server = Server { state: state.clone(), secret, relay_id: relay_id.clone(), request, cut, tx };
+        let server = Server {
+            state: state.clone(),
+            secret,
+            relay_id: relay_id.clone(),
+            request,
+            cut,
+            tx,
+        };
         tokio::spawn(server.run(listener));
-        TestGateway { config, relay_id, token, addr, state, parts: Mutex::new(Some(rx)) }
+        TestGateway {
+            config,
+            relay_id,
+            token,
+            addr,
+            state,
+            parts: Mutex::new(Some(rx)),
+        }
     }
 
     pub fn url(&self) -> String {
@@ -145,6 +169,7 @@ impl Server {
             let Ok((tcp, _)) = listener.accept().await else { return };
             self.state.upgrades.fetch_add(1, Ordering::SeqCst);
             let mut resume = false;
+            #[allow(clippy::result_large_err)] // the shape tungstenite asks for
             let check = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
                 let refuse = |status: u16| {
                     let mut r = ErrorResponse::new(Some("refused".into()));
@@ -155,20 +180,31 @@ impl Server {
                 if req.uri().path() != path {
                     return Err(refuse(404));
                 }
-                let offered = req.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()).unwrap_or("");
+                let offered = req
+                    .headers()
+                    .get("sec-websocket-protocol")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
                 if !offered.split(',').any(|p| p.trim() == proto::SUBPROTOCOL) {
                     return Err(refuse(400));
                 }
-                let token = req.headers().get(proto::RELAY_TOKEN_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+                let token = req
+                    .headers()
+                    .get(proto::RELAY_TOKEN_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
                 let unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
                 if self.secret.verify(token, &self.relay_id, unix).is_err() {
                     return Err(refuse(403));
                 }
                 resume = req.headers().contains_key(proto::RELAY_RESUME_HEADER);
-                resp.headers_mut().insert("sec-websocket-protocol", proto::SUBPROTOCOL.parse().unwrap());
+                resp.headers_mut()
+                    .insert("sec-websocket-protocol", proto::SUBPROTOCOL.parse().unwrap());
                 Ok(resp)
             };
-            let Ok(ws) = tokio_tungstenite::accept_hdr_async(tcp, check).await else { continue };
+            let Ok(ws) = tokio_tungstenite::accept_hdr_async(tcp, check).await else {
+                continue;
+            };
             self.state.connections.fetch_add(1, Ordering::SeqCst);
             if resume {
                 self.state.resumes.fetch_add(1, Ordering::SeqCst);
@@ -221,14 +257,23 @@ impl Server {
                 }
             }
             if let Some(code) = close {
-                let frame = CloseFrame { code: WsCloseCode::from(code.0), reason: "".into() };
+                let frame = CloseFrame {
+                    code: WsCloseCode::from(code.0),
+                    reason: "".into(),
+                };
                 let _ = sink.send(Message::Close(Some(frame))).await;
                 state.closed.send_replace(Some(Some(code.0)));
+                // Read until the peer's close comes back: dropping a socket with unread
+                // bytes sends a reset, and the peer would lose the frames before it.
+                let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+                let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
                 return true;
             }
             let timer = async {
                 match deadline {
-                    Some(d) => tokio::time::sleep_until((state.epoch + Duration::from_millis(d.as_millis())).into()).await,
+                    Some(d) => {
+                        tokio::time::sleep_until((state.epoch + Duration::from_millis(d.as_millis())).into()).await
+                    }
                     None => std::future::pending().await,
                 }
             };

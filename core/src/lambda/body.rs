@@ -1,0 +1,136 @@
+//! The body type handlers see and may return.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use http_body::{Frame, SizeHint};
+
+use crate::client::RequestBody;
+
+/// A boxed error, as bodies report them.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request or response body: empty, whole, a stream of `Bytes`, or (for requests) the
+/// body streaming from the gateway. Implements both [`http_body::Body`] and [`Stream`].
+pub struct Body {
+    kind: Kind,
+}
+
+enum Kind {
+    Full(Option<Bytes>),
+    Stream(Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>),
+    Relay(RequestBody),
+}
+
+impl Body {
+    /// A body with no bytes.
+    pub fn empty() -> Self {
+        Self { kind: Kind::Full(None) }
+    }
+
+    /// A body that streams whatever `stream` yields, in order.
+    pub fn from_stream<S, E>(stream: S) -> Self
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        Self {
+            kind: Kind::Stream(Box::pin(stream.map(|r| r.map_err(Into::into)))),
+        }
+    }
+
+    pub(crate) fn relay(body: RequestBody) -> Self {
+        Self {
+            kind: Kind::Relay(body),
+        }
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            Kind::Full(b) => {
+                return f
+                    .debug_tuple("Body::Full")
+                    .field(&b.as_ref().map_or(0, Bytes::len))
+                    .finish()
+            }
+            Kind::Stream(_) => "Stream",
+            Kind::Relay(_) => "Relay",
+        };
+        f.debug_tuple("Body").field(&kind).finish()
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(b: Bytes) -> Self {
+        Self {
+            kind: Kind::Full((!b.is_empty()).then_some(b)),
+        }
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(v: Vec<u8>) -> Self {
+        Bytes::from(v).into()
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Self {
+        Bytes::from(s).into()
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(s: &'static str) -> Self {
+        Bytes::from_static(s.as_bytes()).into()
+    }
+}
+
+impl From<()> for Body {
+    fn from(_: ()) -> Self {
+        Self::empty()
+    }
+}
+
+impl Stream for Body {
+    type Item = Result<Bytes, BoxError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match &mut self.get_mut().kind {
+            Kind::Full(b) => Poll::Ready(b.take().map(Ok)),
+            Kind::Stream(s) => s.as_mut().poll_next(cx),
+            Kind::Relay(r) => Pin::new(r).poll_next(cx).map(|o| o.map(|r| r.map_err(Into::into))),
+        }
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.poll_next(cx).map(|o| o.map(|r| r.map(Frame::data)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.kind, Kind::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            _ => SizeHint::default(),
+        }
+    }
+}

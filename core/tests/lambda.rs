@@ -1,0 +1,295 @@
+//! The `lambda` integration: a handler run through the Function URL event path, directly
+//! and relayed through a real gateway socket on 127.0.0.1.
+
+mod gateway;
+
+use std::convert::Infallible;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
+use base64::Engine;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{Request, Response, StatusCode};
+use lambda_relay::lambda::{handle_event, Body, Context, RelayConfig};
+use lambda_relay::proto::{self, BodyMode, ErrorCode, RelaySecret, ResponsePart};
+use lambda_runtime::LambdaEvent;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use gateway::{Cut, TestGateway, SECRET};
+
+fn event(headers: serde_json::Value, body: Option<&str>, base64: bool) -> LambdaEvent<LambdaFunctionUrlRequest> {
+    let payload = json!({
+        "version": "2.0",
+        "rawPath": "/items/42",
+        "rawQueryString": "q=a%20b&x=1",
+        "cookies": ["session=abc", "theme=dark"],
+        "headers": headers,
+        "queryStringParameters": {"q": "a b", "x": "1"},
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "domainPrefix": "local",
+            "http": {"method": "POST", "path": "/items/42", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+            "requestId": "req-1",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "27/Nov/2026:23:00:00 +0000",
+            "timeEpoch": 1_795_000_000_000u64
+        },
+        "body": body,
+        "isBase64Encoded": base64
+    });
+    let payload: LambdaFunctionUrlRequest = serde_json::from_value(payload).expect("a valid Function URL event");
+    LambdaEvent::new(payload, Context::default())
+}
+
+async fn echo(req: Request<Body>) -> Result<Response<Body>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let bytes: Vec<Bytes> = body.map(|c| c.unwrap()).collect().await;
+    let text = format!(
+        "{} {} cookie={:?} relay-headers={} body={}",
+        parts.method,
+        parts.uri,
+        parts.headers.get("cookie").unwrap(),
+        proto::RELAY_HEADERS.iter().any(|h| parts.headers.contains_key(*h)),
+        String::from_utf8_lossy(&bytes.concat()),
+    );
+    let response = Response::builder()
+        .status(StatusCode::CREATED)
+        .header("set-cookie", "a=1")
+        .header("set-cookie", "b=2; Path=/")
+        .header("x-kind", "echo")
+        .body(Body::from(text))
+        .unwrap();
+    Ok(response)
+}
+
+#[tokio::test]
+async fn direct_mode_buffers_the_response_and_moves_set_cookie_into_cookies() {
+    let result = handle_event(
+        &RelayConfig::direct_only(),
+        &echo,
+        event(json!({"content-type": "text/plain"}), Some("hello"), false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.status_code, 201);
+    assert_eq!(result.cookies, ["a=1", "b=2; Path=/"]);
+    assert!(result.headers.get("set-cookie").is_none());
+    assert_eq!(result.headers.get("x-kind").unwrap(), "echo");
+    assert!(!result.is_base64_encoded);
+    assert_eq!(
+        result.body.as_deref(),
+        Some(r#"POST /items/42?q=a%20b&x=1 cookie="session=abc; theme=dark" relay-headers=false body=hello"#)
+    );
+}
+
+#[tokio::test]
+async fn direct_mode_decodes_base64_requests_and_encodes_binary_responses() {
+    let binary = |req: Request<Body>| async move {
+        let bytes: Vec<Bytes> = req.into_body().map(|c| c.unwrap()).collect().await;
+        let mut body = bytes.concat();
+        body.extend_from_slice(&[0xff, 0xfe, 0x00]);
+        Ok::<_, Infallible>(Response::new(Body::from(body)))
+    };
+    let input = base64::engine::general_purpose::STANDARD.encode([1u8, 2, 3]);
+    let result = handle_event(
+        &RelayConfig::direct_only(),
+        &binary,
+        event(json!({}), Some(&input), true),
+    )
+    .await
+    .unwrap();
+    assert!(result.is_base64_encoded);
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(result.body.unwrap())
+        .unwrap();
+    assert_eq!(body, [1, 2, 3, 0xff, 0xfe, 0x00]);
+}
+
+#[tokio::test]
+async fn direct_mode_handler_error_fails_the_invocation() {
+    let failing = |_req: Request<Body>| async { Err::<Response<Body>, _>("no such item") };
+    let err = handle_event(&RelayConfig::direct_only(), &failing, event(json!({}), None, false))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "handler failed: no such item");
+}
+
+fn relay_config(gw: &TestGateway) -> RelayConfig {
+    let mut config = RelayConfig::new(gw.url(), RelaySecret::new(*SECRET).unwrap());
+    config.client.as_mut().unwrap().session = gw.config.clone();
+    config
+}
+
+fn relay_headers(gw: &TestGateway, mode: BodyMode) -> serde_json::Value {
+    json!({
+        "content-type": "text/plain",
+        proto::RELAY_ID_HEADER: gw.relay_id,
+        proto::RELAY_TOKEN_HEADER: gw.token,
+        proto::RELAY_BODY_HEADER: mode.as_str(),
+    })
+}
+
+fn ok_text(result: &LambdaFunctionUrlResponse) -> (i64, &str) {
+    (result.status_code, result.body.as_deref().unwrap_or(""))
+}
+
+#[tokio::test]
+async fn relay_mode_streams_the_response_through_the_gateway_and_hides_relay_headers() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let result = handle_event(
+        &relay_config(&gw),
+        &echo,
+        event(relay_headers(&gw, BodyMode::Inline), Some("inline body"), false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok_text(&result), (200, "relayed"));
+    let mut parts = gw.parts();
+    let Some(ResponsePart::Head(head)) = parts.recv().await else {
+        panic!("head first")
+    };
+    assert_eq!(head.status, StatusCode::CREATED);
+    assert_eq!(head.headers.get_all("set-cookie").iter().count(), 2);
+    let mut body = Vec::new();
+    while let Some(ResponsePart::Data(d)) = parts.recv().await {
+        body.extend_from_slice(&d);
+    }
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        r#"POST /items/42?q=a%20b&x=1 cookie="session=abc; theme=dark" relay-headers=false body=inline body"#
+    );
+}
+
+#[tokio::test]
+async fn relay_mode_streams_the_request_body_to_the_handler() {
+    let request: Bytes = (0..3_000_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>().into();
+    let gw = TestGateway::start(BodyMode::Stream, request.clone(), Cut::Never).await;
+    let hasher = |req: Request<Body>| async move {
+        let mut body = req.into_body();
+        let mut sha = Sha256::new();
+        let mut n = 0;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            n += chunk.len();
+            sha.update(&chunk);
+        }
+        let chunks = futures_util::stream::iter([
+            Ok::<_, Infallible>(Bytes::from(format!("{n} "))),
+            Ok(Bytes::from(format!("{:x}", sha.finalize()))),
+        ]);
+        Ok::<_, lambda_relay::lambda::BoxError>(Response::new(Body::from_stream(chunks)))
+    };
+    let result = handle_event(
+        &relay_config(&gw),
+        &hasher,
+        event(relay_headers(&gw, BodyMode::Stream), None, false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok_text(&result), (200, "relayed"));
+    let body = String::from_utf8(gw.collect_body().await).unwrap();
+    assert_eq!(body, format!("3000000 {:x}", Sha256::digest(&request)));
+}
+
+#[tokio::test]
+async fn relay_mode_refuses_a_token_that_does_not_verify() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let mut headers = relay_headers(&gw, BodyMode::Inline);
+    headers[proto::RELAY_TOKEN_HEADER] = json!(RelaySecret::new(*b"some other secret!")
+        .unwrap()
+        .mint(&gw.relay_id, 4_000_000_000)
+        .unwrap());
+    let result = handle_event(&relay_config(&gw), &echo, event(headers, None, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        ok_text(&result),
+        (403, "relay token refused: relay token signature does not verify")
+    );
+    assert_eq!(gw.upgrade_attempts(), 0, "no socket for a refused token");
+}
+
+#[tokio::test]
+async fn relay_mode_without_configuration_answers_500() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let result = handle_event(
+        &RelayConfig::direct_only(),
+        &echo,
+        event(relay_headers(&gw, BodyMode::Inline), None, false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.status_code, 500);
+}
+
+#[tokio::test]
+async fn relay_mode_handler_error_reaches_the_gateway_before_the_head() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let failing = |_req: Request<Body>| async { Err::<Response<Body>, _>("no such item") };
+    let result = handle_event(
+        &relay_config(&gw),
+        &failing,
+        event(relay_headers(&gw, BodyMode::Inline), None, false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok_text(&result), (200, "relayed"));
+    let part = gw.parts().recv().await.unwrap();
+    assert!(matches!(part, ResponsePart::Failed(e) if e.code == ErrorCode::HANDLER && e.message == "no such item"));
+}
+
+#[tokio::test]
+async fn relay_mode_fails_the_response_shortly_before_the_deadline() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let slow = |_req: Request<Body>| async {
+        let chunks = futures_util::stream::iter([Ok::<_, Infallible>(Bytes::from_static(b"partial"))])
+            .chain(futures_util::stream::pending());
+        Ok::<_, Infallible>(Response::new(Body::from_stream(chunks)))
+    };
+    let mut ev = event(relay_headers(&gw, BodyMode::Inline), None, false);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    ev.context.deadline = now + 1_500;
+    let mut config = relay_config(&gw);
+    config.deadline_margin = Duration::from_millis(1_000);
+    let result = handle_event(&config, &slow, ev).await.unwrap();
+    assert_eq!(ok_text(&result), (200, "relayed"), "the error frame was acknowledged");
+    let mut parts = gw.parts();
+    assert!(matches!(parts.recv().await, Some(ResponsePart::Head(_))));
+    assert_eq!(
+        parts.recv().await,
+        Some(ResponsePart::Data(Bytes::from_static(b"partial")))
+    );
+    assert!(matches!(parts.recv().await, Some(ResponsePart::Failed(e)) if e.code == ErrorCode::DEADLINE));
+}
+
+#[tokio::test]
+async fn relay_mode_stops_the_handler_when_the_gateway_aborts() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let endless = |_req: Request<Body>| async {
+        let chunks = futures_util::stream::repeat_with(|| Ok::<_, Infallible>(Bytes::from_static(&[b'x'; 1024])));
+        Ok::<_, Infallible>(Response::new(Body::from_stream(chunks)))
+    };
+    let config = relay_config(&gw);
+    let run = handle_event(
+        &config,
+        &endless,
+        event(relay_headers(&gw, BodyMode::Inline), None, false),
+    );
+    let abort = async {
+        let mut parts = gw.parts();
+        assert!(matches!(parts.recv().await, Some(ResponsePart::Head(_))));
+        assert!(matches!(parts.recv().await, Some(ResponsePart::Data(_))));
+        gw.abort(proto::AbortCode::CLIENT_GONE, "client went away");
+    };
+    let (result, ()) = tokio::time::timeout(Duration::from_secs(10), async { tokio::join!(run, abort) })
+        .await
+        .expect("the handler stops");
+    let result = result.unwrap();
+    assert_eq!(result.status_code, 200);
+    assert!(result.body.unwrap().starts_with("aborted"));
+}

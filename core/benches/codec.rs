@@ -6,7 +6,10 @@ use lambda_relay::proto::{Frame, Item, Limits};
 
 fn codec(c: &mut Criterion) {
     let payload = Bytes::from(vec![0xa5u8; 64 * 1024]);
-    let limits = Limits { max_payload: 64 * 1024, max_header_bytes: 64 * 1024 };
+    let limits = Limits {
+        max_payload: 64 * 1024,
+        max_header_bytes: 64 * 1024,
+    };
     let mut group = c.benchmark_group("codec");
     group.throughput(Throughput::Bytes(payload.len() as u64));
     let mut out = BytesMut::with_capacity(70 * 1024);

@@ -105,7 +105,12 @@ async fn pump(inner: &Inner, config: &ClientConfig, socket: Socket) -> SocketEnd
             }
             let cancelled = shared.session.error().is_some();
             shared.wake_all();
-            (out, shared.session.poll_timeout(), shared.session.poll_close(), cancelled)
+            (
+                out,
+                shared.session.poll_timeout(),
+                shared.session.poll_close(),
+                cancelled,
+            )
         };
         if cancelled {
             inner.cancelled.send_replace(true);
@@ -119,7 +124,10 @@ async fn pump(inner: &Inner, config: &ClientConfig, socket: Socket) -> SocketEnd
             return SocketEnd::Lost(None);
         }
         if let Some(code) = close {
-            let frame = CloseFrame { code: WsCloseCode::from(code.0), reason: code.name().unwrap_or("").into() };
+            let frame = CloseFrame {
+                code: WsCloseCode::from(code.0),
+                reason: code.name().unwrap_or("").into(),
+            };
             let _ = sink.send(Message::Close(Some(frame))).await;
             // Give the peer a moment to answer the close, then drop the connection.
             let _ = timeout(Duration::from_secs(1), async { while stream.next().await.is_some() {} }).await;
@@ -179,16 +187,22 @@ enum ConnectError {
 async fn connect(config: &ClientConfig, invocation: &Invocation, resume: bool) -> Result<Socket, ConnectError> {
     let url = proto::socket_url(&config.gateway_url, &invocation.relay_id)
         .map_err(|e| ConnectError::Invalid(e.to_string()))?;
-    let mut request = url.as_str().into_client_request().map_err(|e| ConnectError::Invalid(e.to_string()))?;
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| ConnectError::Invalid(e.to_string()))?;
     let headers = request.headers_mut();
     headers.insert("sec-websocket-protocol", HeaderValue::from_static(proto::SUBPROTOCOL));
-    let token = HeaderValue::from_str(&invocation.token).map_err(|_| ConnectError::Invalid("token is not a valid header value".into()))?;
+    let token = HeaderValue::from_str(&invocation.token)
+        .map_err(|_| ConnectError::Invalid("token is not a valid header value".into()))?;
     headers.insert(proto::RELAY_TOKEN_HEADER, token);
     if resume {
         headers.insert(proto::RELAY_RESUME_HEADER, HeaderValue::from_static("1"));
     }
     let max = config.session.max_message_len();
-    let ws_config = WebSocketConfig::default().max_message_size(Some(max)).max_frame_size(Some(max));
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
     let connector = url.starts_with("wss://").then(|| Connector::Rustls(tls_config()));
     let attempt = tokio_tungstenite::connect_async_tls_with_config(request, Some(ws_config), true, connector);
     let (socket, response) = match timeout(config.connect_attempt_timeout, attempt).await {
@@ -204,9 +218,15 @@ async fn connect(config: &ClientConfig, invocation: &Invocation, resume: bool) -
         Ok(Err(e)) => return Err(ConnectError::Transient(e.to_string())),
         Ok(Ok(pair)) => pair,
     };
-    let protocol = response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok());
+    let protocol = response
+        .headers()
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok());
     if protocol != Some(proto::SUBPROTOCOL) {
-        return Err(ConnectError::Invalid(format!("gateway did not accept subprotocol {}", proto::SUBPROTOCOL)));
+        return Err(ConnectError::Invalid(format!(
+            "gateway did not accept subprotocol {}",
+            proto::SUBPROTOCOL
+        )));
     }
     Ok(socket)
 }
@@ -216,7 +236,9 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
-            let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
             let provider = Arc::new(rustls::crypto::ring::default_provider());
             let config = rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()

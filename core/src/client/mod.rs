@@ -92,7 +92,10 @@ pub struct Invocation {
 impl std::fmt::Debug for Invocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the token.
-        f.debug_struct("Invocation").field("relay_id", &self.relay_id).field("body_mode", &self.body_mode).finish()
+        f.debug_struct("Invocation")
+            .field("relay_id", &self.relay_id)
+            .field("body_mode", &self.body_mode)
+            .finish()
     }
 }
 
@@ -178,7 +181,12 @@ impl Connection {
 
     /// Splits into the request body and the response writer.
     pub fn split(self) -> (RequestBody, ResponseWriter) {
-        (RequestBody { inner: self.inner.clone() }, ResponseWriter::new(self.inner))
+        (
+            RequestBody {
+                inner: self.inner.clone(),
+            },
+            ResponseWriter::new(self.inner),
+        )
     }
 }
 
@@ -210,7 +218,9 @@ pub struct RequestBody {
 impl RequestBody {
     /// A handle that resolves on abort.
     pub fn cancelled(&self) -> Cancelled {
-        Cancelled { rx: self.inner.cancelled.subscribe() }
+        Cancelled {
+            rx: self.inner.cancelled.subscribe(),
+        }
     }
 }
 
@@ -227,9 +237,7 @@ impl Stream for RequestBody {
                 Poll::Ready(Some(Ok(data)))
             }
             Ok(Some(RequestChunk::End)) => Poll::Ready(None),
-            Ok(None) if shared.driver_done => {
-                Poll::Ready(Some(Err(shared.failure().unwrap_or(Error::Closed))))
-            }
+            Ok(None) if shared.driver_done => Poll::Ready(Some(Err(shared.failure().unwrap_or(Error::Closed)))),
             Ok(None) => {
                 if let Some(e) = shared.fatal.clone() {
                     return Poll::Ready(Some(Err(e)));

@@ -241,7 +241,10 @@ impl Frame {
                 };
                 Frame::Sequenced { seq, item }
             }
-            FrameType::REQUEST_END => Frame::Sequenced { seq: r.u64("seq")?, item: Item::RequestEnd },
+            FrameType::REQUEST_END => Frame::Sequenced {
+                seq: r.u64("seq")?,
+                item: Item::RequestEnd,
+            },
             FrameType::RESPONSE_HEAD => {
                 let seq = r.u64("seq")?;
                 let raw = r.u16("status")?;
@@ -250,17 +253,26 @@ impl Frame {
                     _ => return Err(DecodeError::InvalidStatus(raw)),
                 };
                 let headers = r.header_block(limits)?;
-                Frame::Sequenced { seq, item: Item::ResponseHead(ResponseHead { status, headers }) }
+                Frame::Sequenced {
+                    seq,
+                    item: Item::ResponseHead(ResponseHead { status, headers }),
+                }
             }
             FrameType::RESPONSE_END => {
                 let seq = r.u64("seq")?;
-                Frame::Sequenced { seq, item: Item::ResponseEnd(r.header_block(limits)?) }
+                Frame::Sequenced {
+                    seq,
+                    item: Item::ResponseEnd(r.header_block(limits)?),
+                }
             }
             FrameType::ERROR => {
                 let seq = r.u64("seq")?;
                 let code = ErrorCode(r.u16("code")?);
                 let message = r.text("message")?;
-                Frame::Sequenced { seq, item: Item::Error(FunctionError { code, message }) }
+                Frame::Sequenced {
+                    seq,
+                    item: Item::Error(FunctionError { code, message }),
+                }
             }
             other => return Err(DecodeError::UnknownType(other)),
         };
@@ -415,7 +427,11 @@ impl Reader<'_> {
     fn text(&mut self, field: &'static str) -> Result<String, DecodeError> {
         let len = self.u16(field)? as usize;
         if len > MAX_REASON_BYTES {
-            return Err(DecodeError::FieldTooLarge { field, len, max: MAX_REASON_BYTES });
+            return Err(DecodeError::FieldTooLarge {
+                field,
+                len,
+                max: MAX_REASON_BYTES,
+            });
         }
         let raw = self.take(len, field)?;
         core::str::from_utf8(raw)
@@ -514,7 +530,10 @@ pub enum DecodeError {
 mod tests {
     use super::*;
 
-    const LIMITS: Limits = Limits { max_payload: 64 * 1024, max_header_bytes: 64 * 1024 };
+    const LIMITS: Limits = Limits {
+        max_payload: 64 * 1024,
+        max_header_bytes: 64 * 1024,
+    };
 
     fn decode(bytes: &[u8]) -> Result<Frame, DecodeError> {
         Frame::decode(&Bytes::copy_from_slice(bytes), &LIMITS)
@@ -529,10 +548,14 @@ mod tests {
 
     #[test]
     fn hello_bytes() {
-        let frame = Frame::Hello(Hello { received: 2, acked: 1, window: 0x0010_0000, max_payload: 0x1_0000 });
+        let frame = Frame::Hello(Hello {
+            received: 2,
+            acked: 1,
+            window: 0x0010_0000,
+            max_payload: 0x1_0000,
+        });
         let bytes = [
-            0x01, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0x00, 0x10, 0x00, 0x00, 0x00, 0x01,
-            0x00, 0x00,
+            0x01, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0x00, 0x10, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
         ];
         assert_eq!(encode(&frame), bytes);
         assert_eq!(decode(&bytes).unwrap(), frame);
@@ -548,7 +571,10 @@ mod tests {
     #[test]
     fn response_body_bytes_are_a_slice_of_the_message() {
         let msg = Bytes::from_static(&[0x21, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 3, b'a', b'b', b'c']);
-        let Frame::Sequenced { seq: 7, item: Item::ResponseBody(data) } = Frame::decode(&msg, &LIMITS).unwrap()
+        let Frame::Sequenced {
+            seq: 7,
+            item: Item::ResponseBody(data),
+        } = Frame::decode(&msg, &LIMITS).unwrap()
         else {
             panic!("not a body frame");
         };
@@ -562,26 +588,45 @@ mod tests {
             0x20, 0, 0, 0, 0, 0, 0, 0, 0, // type, seq 0
             0x00, 0xc8, // 200
             0x00, 0x02, // two headers
-            0x00, 0x0a, b's', b'e', b't', b'-', b'c', b'o', b'o', b'k', b'i', b'e', 0x00, 0x03, b'a', b'=', b'1',
-            0x00, 0x0a, b's', b'e', b't', b'-', b'c', b'o', b'o', b'k', b'i', b'e', 0x00, 0x03, b'b', b'=', b'2',
+            0x00, 0x0a, b's', b'e', b't', b'-', b'c', b'o', b'o', b'k', b'i', b'e', 0x00, 0x03, b'a', b'=', b'1', 0x00,
+            0x0a, b's', b'e', b't', b'-', b'c', b'o', b'o', b'k', b'i', b'e', 0x00, 0x03, b'b', b'=', b'2',
         ];
-        let Frame::Sequenced { seq: 0, item: Item::ResponseHead(head) } = decode(bytes).unwrap() else {
+        let Frame::Sequenced {
+            seq: 0,
+            item: Item::ResponseHead(head),
+        } = decode(bytes).unwrap()
+        else {
             panic!("not a head");
         };
         assert_eq!(head.status, StatusCode::OK);
         let cookies: Vec<_> = head.headers.get_all("set-cookie").iter().collect();
         assert_eq!(cookies, ["a=1", "b=2"]);
-        assert_eq!(encode(&Frame::Sequenced { seq: 0, item: Item::ResponseHead(head) }), bytes);
+        assert_eq!(
+            encode(&Frame::Sequenced {
+                seq: 0,
+                item: Item::ResponseHead(head)
+            }),
+            bytes
+        );
     }
 
     #[test]
     fn error_and_abort_bytes() {
         let err = Frame::Sequenced {
             seq: 1,
-            item: Item::Error(FunctionError { code: ErrorCode::HANDLER, message: "boom".into() }),
+            item: Item::Error(FunctionError {
+                code: ErrorCode::HANDLER,
+                message: "boom".into(),
+            }),
         };
-        assert_eq!(encode(&err), [0x23, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 4, b'b', b'o', b'o', b'm']);
-        let abort = Frame::Abort(Abort { code: AbortCode::CLIENT_GONE, reason: "x".into() });
+        assert_eq!(
+            encode(&err),
+            [0x23, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 4, b'b', b'o', b'o', b'm']
+        );
+        let abort = Frame::Abort(Abort {
+            code: AbortCode::CLIENT_GONE,
+            reason: "x".into(),
+        });
         assert_eq!(encode(&abort), [0x12, 0, 1, 0, 1, b'x']);
         assert_eq!(decode(&encode(&abort)).unwrap(), abort);
     }
@@ -590,11 +635,17 @@ mod tests {
     fn request_end_and_response_end_bytes() {
         assert_eq!(
             decode(&[0x11, 0, 0, 0, 0, 0, 0, 0, 9]).unwrap(),
-            Frame::Sequenced { seq: 9, item: Item::RequestEnd }
+            Frame::Sequenced {
+                seq: 9,
+                item: Item::RequestEnd
+            }
         );
         assert_eq!(
             decode(&[0x22, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0]).unwrap(),
-            Frame::Sequenced { seq: 9, item: Item::ResponseEnd(HeaderMap::new()) }
+            Frame::Sequenced {
+                seq: 9,
+                item: Item::ResponseEnd(HeaderMap::new())
+            }
         );
     }
 
@@ -614,15 +665,24 @@ mod tests {
     fn refuses_truncated_frames_naming_the_field() {
         assert_eq!(
             decode(&[0x02, 0, 0, 0]),
-            Err(DecodeError::Truncated { frame: FrameType::ACK, field: "acked" })
+            Err(DecodeError::Truncated {
+                frame: FrameType::ACK,
+                field: "acked"
+            })
         );
         assert_eq!(
             decode(&[0x21, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 1, 2]),
-            Err(DecodeError::Truncated { frame: FrameType::RESPONSE_BODY, field: "payload" })
+            Err(DecodeError::Truncated {
+                frame: FrameType::RESPONSE_BODY,
+                field: "payload"
+            })
         );
         assert_eq!(
             decode(&[0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 0, 1, 0, 4, b'x']),
-            Err(DecodeError::Truncated { frame: FrameType::RESPONSE_HEAD, field: "header name" })
+            Err(DecodeError::Truncated {
+                frame: FrameType::RESPONSE_HEAD,
+                field: "header name"
+            })
         );
     }
 
@@ -630,7 +690,10 @@ mod tests {
     fn refuses_trailing_bytes() {
         assert_eq!(
             decode(&[0x11, 0, 0, 0, 0, 0, 0, 0, 0, 0xff]),
-            Err(DecodeError::Trailing { frame: FrameType::REQUEST_END, extra: 1 })
+            Err(DecodeError::Trailing {
+                frame: FrameType::REQUEST_END,
+                extra: 1
+            })
         );
     }
 
@@ -640,7 +703,11 @@ mod tests {
         msg.extend_from_slice(&(64 * 1024 + 1u32).to_be_bytes());
         assert_eq!(
             decode(&msg),
-            Err(DecodeError::FieldTooLarge { field: "body payload", len: 65537, max: 65536 })
+            Err(DecodeError::FieldTooLarge {
+                field: "body payload",
+                len: 65537,
+                max: 65536
+            })
         );
         let huge = vec![0x10; max_message_len(&LIMITS) + 1];
         assert!(matches!(decode(&huge), Err(DecodeError::MessageTooLarge { .. })));
@@ -656,7 +723,10 @@ mod tests {
 
     #[test]
     fn refuses_bad_status_and_headers() {
-        assert_eq!(decode(&[0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 99, 0, 0]), Err(DecodeError::InvalidStatus(99)));
+        assert_eq!(
+            decode(&[0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 99, 0, 0]),
+            Err(DecodeError::InvalidStatus(99))
+        );
         assert_eq!(
             decode(&[0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 0, 1, 0, 2, b'a', b' ', 0, 0]),
             Err(DecodeError::InvalidHeaderName("a ".into()))
@@ -669,14 +739,22 @@ mod tests {
 
     #[test]
     fn refuses_non_utf8_text() {
-        assert_eq!(decode(&[0x12, 0, 1, 0, 1, 0xff]), Err(DecodeError::InvalidUtf8 { field: "reason" }));
+        assert_eq!(
+            decode(&[0x12, 0, 1, 0, 1, 0xff]),
+            Err(DecodeError::InvalidUtf8 { field: "reason" })
+        );
     }
 
     #[test]
     fn cuts_long_reasons_at_a_char_boundary() {
         let long = "é".repeat(MAX_REASON_BYTES);
-        let frame = Frame::Abort(Abort { code: AbortCode::CLIENT_GONE, reason: long });
-        let Frame::Abort(back) = decode(&encode(&frame)).unwrap() else { panic!() };
+        let frame = Frame::Abort(Abort {
+            code: AbortCode::CLIENT_GONE,
+            reason: long,
+        });
+        let Frame::Abort(back) = decode(&encode(&frame)).unwrap() else {
+            panic!()
+        };
         assert_eq!(back.reason.len(), MAX_REASON_BYTES);
     }
 }
@@ -714,17 +792,28 @@ mod roundtrip {
             })),
             data.prop_map(Item::ResponseBody),
             arb_headers().prop_map(Item::ResponseEnd),
-            (any::<u16>(), ".{0,100}")
-                .prop_map(|(c, m)| Item::Error(FunctionError { code: ErrorCode(c), message: m })),
+            (any::<u16>(), ".{0,100}").prop_map(|(c, m)| Item::Error(FunctionError {
+                code: ErrorCode(c),
+                message: m
+            })),
         ]
     }
 
     fn arb_frame() -> impl Strategy<Value = Frame> {
         prop_oneof![
-            (any::<u64>(), any::<u64>(), any::<u32>(), any::<u32>())
-                .prop_map(|(received, acked, window, max_payload)| Frame::Hello(Hello { received, acked, window, max_payload })),
+            (any::<u64>(), any::<u64>(), any::<u32>(), any::<u32>()).prop_map(
+                |(received, acked, window, max_payload)| Frame::Hello(Hello {
+                    received,
+                    acked,
+                    window,
+                    max_payload
+                })
+            ),
             any::<u64>().prop_map(|acked| Frame::Ack { acked }),
-            (any::<u16>(), ".{0,100}").prop_map(|(c, reason)| Frame::Abort(Abort { code: AbortCode(c), reason })),
+            (any::<u16>(), ".{0,100}").prop_map(|(c, reason)| Frame::Abort(Abort {
+                code: AbortCode(c),
+                reason
+            })),
             (any::<u64>(), arb_item()).prop_map(|(seq, item)| Frame::Sequenced { seq, item }),
         ]
     }

@@ -50,17 +50,24 @@ impl Role for FunctionRole {
         let frame = item.frame_type();
         match item {
             Item::RequestBody(_) | Item::RequestEnd if self.mode == BodyMode::Inline => {
-                Err(ProtocolError::UnexpectedFrame { frame, state: "in inline body mode" })
+                Err(ProtocolError::UnexpectedFrame {
+                    frame,
+                    state: "in inline body mode",
+                })
             }
-            Item::RequestBody(_) | Item::RequestEnd if self.request_ended => {
-                Err(ProtocolError::UnexpectedFrame { frame, state: "after the request body ended" })
-            }
+            Item::RequestBody(_) | Item::RequestEnd if self.request_ended => Err(ProtocolError::UnexpectedFrame {
+                frame,
+                state: "after the request body ended",
+            }),
             Item::RequestBody(_) => Ok(()),
             Item::RequestEnd => {
                 self.request_ended = true;
                 Ok(())
             }
-            _ => Err(ProtocolError::UnexpectedFrame { frame, state: "at the function" }),
+            _ => Err(ProtocolError::UnexpectedFrame {
+                frame,
+                state: "at the function",
+            }),
         }
     }
 
@@ -77,7 +84,12 @@ impl FunctionSession {
     /// A session for an invocation whose request body travels as `mode` says.
     pub fn new(config: Config, mode: BodyMode, now: Timestamp) -> Result<Self, ConfigError> {
         let inline = mode == BodyMode::Inline;
-        let role = FunctionRole { mode, request_ended: inline, request_end_read: inline, response: Response::Ready };
+        let role = FunctionRole {
+            mode,
+            request_ended: inline,
+            request_end_read: inline,
+            response: Response::Ready,
+        };
         Session::with_role(config, now, role)
     }
 
@@ -168,8 +180,10 @@ pub(crate) fn check_headers(headers: &HeaderMap, config: &Config) -> Result<(), 
         return Err(StreamError::HeadersTooLarge { len, max });
     }
     if let Some(v) = headers.values().find(|v| v.len() > usize::from(u16::MAX)) {
-        return Err(StreamError::HeadersTooLarge { len: v.len(), max: usize::from(u16::MAX) });
+        return Err(StreamError::HeadersTooLarge {
+            len: v.len(),
+            max: usize::from(u16::MAX),
+        });
     }
     Ok(())
 }
-

@@ -58,7 +58,10 @@ impl Role for GatewayRole {
             (Item::ResponseEnd(_), Body) => Ended,
             (Item::Error(_), AwaitHead | Body) => Ended,
             (Item::RequestBody(_) | Item::RequestEnd, _) => {
-                return Err(ProtocolError::UnexpectedFrame { frame, state: "at the gateway" })
+                return Err(ProtocolError::UnexpectedFrame {
+                    frame,
+                    state: "at the gateway",
+                })
             }
             (_, state) => {
                 let state = match state {
@@ -74,7 +77,10 @@ impl Role for GatewayRole {
     }
 
     fn abort_received(&mut self, _: Abort) -> Result<Error, ProtocolError> {
-        Err(ProtocolError::UnexpectedFrame { frame: FrameType::ABORT, state: "at the gateway" })
+        Err(ProtocolError::UnexpectedFrame {
+            frame: FrameType::ABORT,
+            state: "at the gateway",
+        })
     }
 
     fn is_done(&self, _all_acked: bool) -> bool {
@@ -140,7 +146,10 @@ impl GatewaySession {
         if self.link.error().is_some() || self.role.response_read {
             return;
         }
-        let abort = Abort { code, reason: super::frame::truncate_reason(reason).to_owned() };
+        let abort = Abort {
+            code,
+            reason: super::frame::truncate_reason(reason).to_owned(),
+        };
         self.link.send_abort(abort.clone());
         self.link.fail(Error::Aborted(abort));
     }

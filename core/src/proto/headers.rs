@@ -11,7 +11,10 @@ use super::frame::{DecodeError, Reader};
 
 /// Encoded size of a header block.
 pub fn encoded_len(headers: &HeaderMap) -> usize {
-    2 + headers.iter().map(|(n, v)| 4 + n.as_str().len() + v.len()).sum::<usize>()
+    2 + headers
+        .iter()
+        .map(|(n, v)| 4 + n.as_str().len() + v.len())
+        .sum::<usize>()
 }
 
 /// Appends a header block. The caller has checked it against the size limit, which keeps
@@ -38,8 +41,9 @@ pub(crate) fn decode(r: &mut Reader<'_>) -> Result<HeaderMap, DecodeError> {
             .map_err(|_| DecodeError::InvalidHeaderName(String::from_utf8_lossy(raw).into_owned()))?;
         let len = r.u16("header value length")? as usize;
         let raw = r.raw(len, "header value")?;
-        let value = HeaderValue::from_bytes(raw)
-            .map_err(|_| DecodeError::InvalidHeaderValue { name: name.as_str().to_owned() })?;
+        let value = HeaderValue::from_bytes(raw).map_err(|_| DecodeError::InvalidHeaderValue {
+            name: name.as_str().to_owned(),
+        })?;
         headers.append(name, value);
     }
     Ok(headers)

@@ -80,11 +80,17 @@ pub fn validate_relay_id(id: &str) -> Result<(), InvocationError> {
 pub fn socket_url(gateway_url: &str, relay_id: &str) -> Result<String, InvocationError> {
     validate_relay_id(relay_id)?;
     let base = gateway_url.trim_end_matches('/');
-    let scheme_ok = ["ws://", "wss://", "http://", "https://"].iter().any(|s| base.starts_with(s));
+    let scheme_ok = ["ws://", "wss://", "http://", "https://"]
+        .iter()
+        .any(|s| base.starts_with(s));
     if !scheme_ok || base.contains(['?', '#']) {
         return Err(InvocationError::BadGatewayUrl(truncate(gateway_url)));
     }
-    let base = if let Some(rest) = base.strip_prefix("http") { format!("ws{rest}") } else { base.to_owned() };
+    let base = if let Some(rest) = base.strip_prefix("http") {
+        format!("ws{rest}")
+    } else {
+        base.to_owned()
+    };
     if base.ends_with(DEFAULT_SOCKET_PATH.trim_end_matches('/')) {
         Ok(format!("{base}/{relay_id}"))
     } else {
@@ -116,12 +122,24 @@ mod tests {
 
     #[test]
     fn socket_urls() {
-        assert_eq!(socket_url("https://gw.example.com", "ab").unwrap(), "wss://gw.example.com/_relay/ab");
-        assert_eq!(socket_url("ws://127.0.0.1:8787/", "ab").unwrap(), "ws://127.0.0.1:8787/_relay/ab");
-        assert_eq!(socket_url("wss://h/base/_relay", "ab").unwrap(), "wss://h/base/_relay/ab");
+        assert_eq!(
+            socket_url("https://gw.example.com", "ab").unwrap(),
+            "wss://gw.example.com/_relay/ab"
+        );
+        assert_eq!(
+            socket_url("ws://127.0.0.1:8787/", "ab").unwrap(),
+            "ws://127.0.0.1:8787/_relay/ab"
+        );
+        assert_eq!(
+            socket_url("wss://h/base/_relay", "ab").unwrap(),
+            "wss://h/base/_relay/ab"
+        );
         assert!(socket_url("ftp://h", "ab").is_err());
         assert!(socket_url("wss://h?x=1", "ab").is_err());
-        assert_eq!(socket_url("wss://h", "a/b"), Err(InvocationError::BadRelayId("a/b".into())));
+        assert_eq!(
+            socket_url("wss://h", "a/b"),
+            Err(InvocationError::BadRelayId("a/b".into()))
+        );
     }
 
     #[test]

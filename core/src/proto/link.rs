@@ -126,7 +126,10 @@ impl Link {
 
     pub(crate) fn socket_opened(&mut self, now: Timestamp) {
         self.tick(now);
-        self.socket = Socket::Up { hello_sent: false, peer_hello: false };
+        self.socket = Socket::Up {
+            hello_sent: false,
+            peer_hello: false,
+        };
         self.connected_once = true;
         self.set_timer(Timer::Resume, None);
         self.set_timer(Timer::Connect, None);
@@ -183,7 +186,10 @@ impl Link {
     }
 
     fn receive_inner(&mut self, msg: &Bytes) -> Result<Received, ProtocolError> {
-        let limits = Limits { max_payload: self.config.max_payload, max_header_bytes: self.config.max_header_bytes };
+        let limits = Limits {
+            max_payload: self.config.max_payload,
+            max_header_bytes: self.config.max_header_bytes,
+        };
         let frame = Frame::decode(msg, &limits)?;
         let Socket::Up { peer_hello, .. } = &mut self.socket else {
             // A driver bug, not the peer's: messages only come on an open socket.
@@ -242,7 +248,10 @@ impl Link {
 
     fn accept_ack(&mut self, acked: u64, sent: u64) -> Result<(), ProtocolError> {
         if acked < self.peer_acked {
-            return Err(ProtocolError::AckRegressed { acked, previous: self.peer_acked });
+            return Err(ProtocolError::AckRegressed {
+                acked,
+                previous: self.peer_acked,
+            });
         }
         if acked > sent {
             return Err(ProtocolError::AckBeyondSent { acked, sent });
@@ -259,7 +268,10 @@ impl Link {
     pub(crate) fn enqueue(&mut self, item: Item) -> Result<(), Error> {
         let len = item.body_len() as u64;
         if self.held + len > u64::from(self.config.window) {
-            let e = ProtocolError::WindowExceeded { window: self.config.window, held: self.held + len };
+            let e = ProtocolError::WindowExceeded {
+                window: self.config.window,
+                held: self.held + len,
+            };
             return Err(self.fail(Error::Protocol(e)));
         }
         self.held += len;

@@ -45,7 +45,10 @@ pub(crate) mod sealed {
 impl<R: Role> Session<R> {
     pub(crate) fn with_role(config: Config, now: Timestamp, role: R) -> Result<Self, ConfigError> {
         config.validate()?;
-        Ok(Self { link: Link::new(config, now), role })
+        Ok(Self {
+            link: Link::new(config, now),
+            role,
+        })
     }
 
     // ---- input ----

@@ -58,12 +58,16 @@ impl RelaySecret {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed("longer than 128 bytes"));
         }
-        let rest = token.strip_prefix(PREFIX).ok_or(TokenError::Malformed("not a v1 token"))?;
+        let rest = token
+            .strip_prefix(PREFIX)
+            .ok_or(TokenError::Malformed("not a v1 token"))?;
         let (expiry, mac_hex) = rest.split_once('.').ok_or(TokenError::Malformed("missing mac"))?;
         if expiry.is_empty() || expiry.len() > 20 || !expiry.bytes().all(|b| b.is_ascii_digit()) {
             return Err(TokenError::Malformed("expiry is not a decimal number"));
         }
-        let expires_at: u64 = expiry.parse().map_err(|_| TokenError::Malformed("expiry out of range"))?;
+        let expires_at: u64 = expiry
+            .parse()
+            .map_err(|_| TokenError::Malformed("expiry out of range"))?;
         let mut mac = [0u8; 32];
         decode_hex(mac_hex, &mut mac).ok_or(TokenError::Malformed("mac is not 64 hex digits"))?;
         // Verify before looking at the expiry, so a forged token learns nothing from timing.
@@ -154,15 +158,27 @@ mod tests {
         assert!(token.starts_with("v1.1000."));
         assert_eq!(token.len(), 3 + 4 + 1 + 64);
         assert_eq!(secret().verify(&token, "abc123", 999), Ok(1_000));
-        assert_eq!(secret().verify(&token, "abc123", 1_000), Err(TokenError::Expired { expires_at: 1_000, now: 1_000 }));
+        assert_eq!(
+            secret().verify(&token, "abc123", 1_000),
+            Err(TokenError::Expired {
+                expires_at: 1_000,
+                now: 1_000
+            })
+        );
     }
 
     #[test]
     fn known_answer() {
         // HMAC-SHA256(key, "lambda-relay.v1\0id\01700000000"), computed independently with
         // Python's hmac module.
-        let token = RelaySecret::new(b"an example secret!".to_vec()).unwrap().mint("id", 1_700_000_000).unwrap();
-        assert_eq!(token, "v1.1700000000.bd5d3c25437f361c2e3f72ef5b76c304b72dcc9406b4d918145531e87e993bfc");
+        let token = RelaySecret::new(b"an example secret!".to_vec())
+            .unwrap()
+            .mint("id", 1_700_000_000)
+            .unwrap();
+        assert_eq!(
+            token,
+            "v1.1700000000.bd5d3c25437f361c2e3f72ef5b76c304b72dcc9406b4d918145531e87e993bfc"
+        );
     }
 
     #[test]
@@ -177,16 +193,34 @@ mod tests {
 
     #[test]
     fn refuses_malformed_tokens() {
-        for bad in ["", "v2.1.00", "v1.", "v1.12", "v1.x.00", "v1.1.zz", "v1.1.abcd", "v1.-1.00"] {
-            assert!(matches!(secret().verify(bad, "abc", 0), Err(TokenError::Malformed(_))), "{bad:?}");
+        for bad in [
+            "",
+            "v2.1.00",
+            "v1.",
+            "v1.12",
+            "v1.x.00",
+            "v1.1.zz",
+            "v1.1.abcd",
+            "v1.-1.00",
+        ] {
+            assert!(
+                matches!(secret().verify(bad, "abc", 0), Err(TokenError::Malformed(_))),
+                "{bad:?}"
+            );
         }
         let long = format!("v1.1.{}", "a".repeat(200));
-        assert_eq!(secret().verify(&long, "abc", 0), Err(TokenError::Malformed("longer than 128 bytes")));
+        assert_eq!(
+            secret().verify(&long, "abc", 0),
+            Err(TokenError::Malformed("longer than 128 bytes"))
+        );
     }
 
     #[test]
     fn refuses_weak_secrets() {
-        assert_eq!(RelaySecret::new(b"short".to_vec()).unwrap_err(), TokenError::WeakSecret { len: 5 });
+        assert_eq!(
+            RelaySecret::new(b"short".to_vec()).unwrap_err(),
+            TokenError::WeakSecret { len: 5 }
+        );
         assert_eq!(format!("{:?}", secret()), "RelaySecret(..)");
     }
 }

@@ -10,7 +10,12 @@ use crate::proto::*;
 const NOW: Timestamp = Timestamp::from_millis(0);
 
 fn config() -> Config {
-    Config { max_payload: 4096, window: 16 * 1024, max_header_bytes: 4096, ..Config::default() }
+    Config {
+        max_payload: 4096,
+        window: 16 * 1024,
+        max_header_bytes: 4096,
+        ..Config::default()
+    }
 }
 
 fn enc(frame: Frame) -> Bytes {
@@ -20,7 +25,12 @@ fn enc(frame: Frame) -> Bytes {
 }
 
 fn hello(received: u64, acked: u64) -> Bytes {
-    enc(Frame::Hello(Hello { received, acked, window: 16 * 1024, max_payload: 4096 }))
+    enc(Frame::Hello(Hello {
+        received,
+        acked,
+        window: 16 * 1024,
+        max_payload: 4096,
+    }))
 }
 
 fn seq(seq: u64, item: Item) -> Bytes {
@@ -69,20 +79,32 @@ fn at_gateway(msgs: &[Bytes]) -> (ProtocolError, CloseCode) {
     let err = protocol(result);
     assert_eq!(g.error(), Some(&Error::Protocol(err.clone())));
     assert_eq!(g.read(), Err(Error::Protocol(err.clone())), "sticky");
-    assert_eq!(g.handle_message(NOW, &seq(0, Item::ResponseBody(body(1)))), Err(Error::Protocol(err.clone())));
+    assert_eq!(
+        g.handle_message(NOW, &seq(0, Item::ResponseBody(body(1)))),
+        Err(Error::Protocol(err.clone()))
+    );
     assert_eq!(g.poll_transmit(), None, "nothing more is sent after a fatal error");
     let code = g.poll_close().expect("a failed session closes");
     (err, code)
 }
 
 fn head() -> Item {
-    Item::ResponseHead(ResponseHead { status: StatusCode::OK, headers: HeaderMap::new() })
+    Item::ResponseHead(ResponseHead {
+        status: StatusCode::OK,
+        headers: HeaderMap::new(),
+    })
 }
 
 #[test]
 fn truncated_frame() {
     let (e, code) = at_gateway(&[Bytes::from_static(&[0x21, 0, 0])]);
-    assert_eq!(e, ProtocolError::Decode(DecodeError::Truncated { frame: FrameType::RESPONSE_BODY, field: "seq" }));
+    assert_eq!(
+        e,
+        ProtocolError::Decode(DecodeError::Truncated {
+            frame: FrameType::RESPONSE_BODY,
+            field: "seq"
+        })
+    );
     assert_eq!(code, CloseCode::PROTOCOL_ERROR);
 }
 
@@ -91,7 +113,10 @@ fn trailing_bytes() {
     let mut m = seq(0, head()).to_vec();
     m.push(0);
     let (e, _) = at_gateway(&[m.into()]);
-    assert!(matches!(e, ProtocolError::Decode(DecodeError::Trailing { extra: 1, .. })), "{e:?}");
+    assert!(
+        matches!(e, ProtocolError::Decode(DecodeError::Trailing { extra: 1, .. })),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -108,14 +133,27 @@ fn oversized_payload() {
     m.extend_from_slice(&4097u32.to_be_bytes());
     m.extend_from_slice(&[0; 16]);
     let (e, code) = at_gateway(&[seq(0, head()), m.into()]);
-    assert!(matches!(e, ProtocolError::Decode(DecodeError::FieldTooLarge { len: 4097, max: 4096, .. })), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            ProtocolError::Decode(DecodeError::FieldTooLarge {
+                len: 4097,
+                max: 4096,
+                ..
+            })
+        ),
+        "{e:?}"
+    );
     assert_eq!(code, CloseCode::MESSAGE_TOO_BIG);
 }
 
 #[test]
 fn oversized_message() {
     let (e, code) = at_gateway(&[Bytes::from(vec![0x21; 9000])]);
-    assert!(matches!(e, ProtocolError::Decode(DecodeError::MessageTooLarge { len: 9000, .. })), "{e:?}");
+    assert!(
+        matches!(e, ProtocolError::Decode(DecodeError::MessageTooLarge { len: 9000, .. })),
+        "{e:?}"
+    );
     assert_eq!(code, CloseCode::MESSAGE_TOO_BIG);
 }
 
@@ -124,9 +162,16 @@ fn oversized_header_block() {
     let mut headers = HeaderMap::new();
     // A block of 4097 bytes: one over the limit, while the message still fits.
     headers.insert("x-big", http::HeaderValue::from_bytes(&[b'a'; 4086]).unwrap());
-    let big = Item::ResponseHead(ResponseHead { status: StatusCode::OK, headers });
+    let big = Item::ResponseHead(ResponseHead {
+        status: StatusCode::OK,
+        headers,
+    });
     let (e, code) = at_gateway(&[seq(0, big)]);
-    let too_large = DecodeError::FieldTooLarge { field: "header block", len: 4097, max: 4096 };
+    let too_large = DecodeError::FieldTooLarge {
+        field: "header block",
+        len: 4097,
+        max: 4096,
+    };
     assert_eq!(e, ProtocolError::Decode(too_large));
     assert_eq!(code, CloseCode::MESSAGE_TOO_BIG);
 }
@@ -135,7 +180,10 @@ fn oversized_header_block() {
 fn empty_body_frame() {
     let m = Bytes::from_static(&[0x21, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
     let (e, _) = at_gateway(&[seq(0, head()), m]);
-    assert_eq!(e, ProtocolError::Decode(DecodeError::EmptyBody(FrameType::RESPONSE_BODY)));
+    assert_eq!(
+        e,
+        ProtocolError::Decode(DecodeError::EmptyBody(FrameType::RESPONSE_BODY))
+    );
 }
 
 #[test]
@@ -163,12 +211,28 @@ fn second_hello_on_one_socket() {
 fn hello_with_limits_out_of_range() {
     let mut g = GatewaySession::new(config(), BodyMode::Inline, NOW).unwrap();
     g.socket_opened(NOW);
-    let bad = enc(Frame::Hello(Hello { received: 0, acked: 0, window: 0, max_payload: 4096 }));
-    assert_eq!(protocol(g.handle_message(NOW, &bad)), ProtocolError::InvalidHello("window out of range"));
+    let bad = enc(Frame::Hello(Hello {
+        received: 0,
+        acked: 0,
+        window: 0,
+        max_payload: 4096,
+    }));
+    assert_eq!(
+        protocol(g.handle_message(NOW, &bad)),
+        ProtocolError::InvalidHello("window out of range")
+    );
     let mut g = GatewaySession::new(config(), BodyMode::Inline, NOW).unwrap();
     g.socket_opened(NOW);
-    let bad = enc(Frame::Hello(Hello { received: 0, acked: 0, window: 65536, max_payload: 2 << 20 }));
-    assert_eq!(protocol(g.handle_message(NOW, &bad)), ProtocolError::InvalidHello("max_payload out of range"));
+    let bad = enc(Frame::Hello(Hello {
+        received: 0,
+        acked: 0,
+        window: 65536,
+        max_payload: 2 << 20,
+    }));
+    assert_eq!(
+        protocol(g.handle_message(NOW, &bad)),
+        ProtocolError::InvalidHello("max_payload out of range")
+    );
 }
 
 #[test]
@@ -208,7 +272,14 @@ fn resume_claiming_frames_never_sent() {
     let mut g = GatewaySession::new(config(), BodyMode::Inline, NOW).unwrap();
     g.socket_opened(NOW);
     let e = protocol(g.handle_message(NOW, &hello(5, 0)));
-    assert_eq!(e, ProtocolError::ResumeOutOfRange { received: 5, acked: 0, sent: 0 });
+    assert_eq!(
+        e,
+        ProtocolError::ResumeOutOfRange {
+            received: 5,
+            acked: 0,
+            sent: 0
+        }
+    );
 }
 
 #[test]
@@ -220,7 +291,13 @@ fn window_violation() {
     }
     msgs.push(seq(5, Item::ResponseBody(body(1))));
     let (e, code) = at_gateway(&msgs);
-    assert_eq!(e, ProtocolError::WindowExceeded { window: 16 * 1024, held: 16 * 1024 + 1 });
+    assert_eq!(
+        e,
+        ProtocolError::WindowExceeded {
+            window: 16 * 1024,
+            held: 16 * 1024 + 1
+        }
+    );
     assert_eq!(code, CloseCode::WINDOW_EXCEEDED);
 }
 
@@ -239,39 +316,82 @@ fn window_is_freed_by_reading() {
 #[test]
 fn body_before_head() {
     let (e, _) = at_gateway(&[seq(0, Item::ResponseBody(body(1)))]);
-    assert_eq!(e, ProtocolError::UnexpectedFrame { frame: FrameType::RESPONSE_BODY, state: "before the response head" });
+    assert_eq!(
+        e,
+        ProtocolError::UnexpectedFrame {
+            frame: FrameType::RESPONSE_BODY,
+            state: "before the response head"
+        }
+    );
 }
 
 #[test]
 fn second_head() {
     let (e, _) = at_gateway(&[seq(0, head()), seq(1, head())]);
-    assert_eq!(e, ProtocolError::UnexpectedFrame { frame: FrameType::RESPONSE_HEAD, state: "after the response head" });
+    assert_eq!(
+        e,
+        ProtocolError::UnexpectedFrame {
+            frame: FrameType::RESPONSE_HEAD,
+            state: "after the response head"
+        }
+    );
 }
 
 #[test]
 fn frame_after_end() {
-    let (e, _) = at_gateway(&[seq(0, head()), seq(1, Item::ResponseEnd(HeaderMap::new())), seq(2, Item::ResponseBody(body(1)))]);
-    assert_eq!(e, ProtocolError::UnexpectedFrame { frame: FrameType::RESPONSE_BODY, state: "after the response ended" });
+    let (e, _) = at_gateway(&[
+        seq(0, head()),
+        seq(1, Item::ResponseEnd(HeaderMap::new())),
+        seq(2, Item::ResponseBody(body(1))),
+    ]);
+    assert_eq!(
+        e,
+        ProtocolError::UnexpectedFrame {
+            frame: FrameType::RESPONSE_BODY,
+            state: "after the response ended"
+        }
+    );
 }
 
 #[test]
 fn request_frame_at_the_gateway() {
     let (e, _) = at_gateway(&[seq(0, Item::RequestEnd)]);
-    assert_eq!(e, ProtocolError::UnexpectedFrame { frame: FrameType::REQUEST_END, state: "at the gateway" });
+    assert_eq!(
+        e,
+        ProtocolError::UnexpectedFrame {
+            frame: FrameType::REQUEST_END,
+            state: "at the gateway"
+        }
+    );
 }
 
 #[test]
 fn abort_at_the_gateway() {
-    let abort = enc(Frame::Abort(Abort { code: AbortCode::CLIENT_GONE, reason: String::new() }));
+    let abort = enc(Frame::Abort(Abort {
+        code: AbortCode::CLIENT_GONE,
+        reason: String::new(),
+    }));
     let (e, _) = at_gateway(&[abort]);
-    assert_eq!(e, ProtocolError::UnexpectedFrame { frame: FrameType::ABORT, state: "at the gateway" });
+    assert_eq!(
+        e,
+        ProtocolError::UnexpectedFrame {
+            frame: FrameType::ABORT,
+            state: "at the gateway"
+        }
+    );
 }
 
 #[test]
 fn response_frame_at_the_function() {
     let mut f = function(BodyMode::Stream);
     let e = protocol(f.handle_message(NOW, &seq(0, head())));
-    assert_eq!(e, ProtocolError::UnexpectedFrame { frame: FrameType::RESPONSE_HEAD, state: "at the function" });
+    assert_eq!(
+        e,
+        ProtocolError::UnexpectedFrame {
+            frame: FrameType::RESPONSE_HEAD,
+            state: "at the function"
+        }
+    );
     assert_eq!(f.read(), Err(Error::Protocol(e)));
 }
 
@@ -279,7 +399,13 @@ fn response_frame_at_the_function() {
 fn request_body_in_inline_mode() {
     let mut f = function(BodyMode::Inline);
     let e = protocol(f.handle_message(NOW, &seq(0, Item::RequestBody(body(1)))));
-    assert_eq!(e, ProtocolError::UnexpectedFrame { frame: FrameType::REQUEST_BODY, state: "in inline body mode" });
+    assert_eq!(
+        e,
+        ProtocolError::UnexpectedFrame {
+            frame: FrameType::REQUEST_BODY,
+            state: "in inline body mode"
+        }
+    );
 }
 
 #[test]
@@ -287,15 +413,27 @@ fn request_body_after_its_end() {
     let mut f = function(BodyMode::Stream);
     f.handle_message(NOW, &seq(0, Item::RequestEnd)).unwrap();
     let e = protocol(f.handle_message(NOW, &seq(1, Item::RequestBody(body(1)))));
-    assert_eq!(e, ProtocolError::UnexpectedFrame { frame: FrameType::REQUEST_BODY, state: "after the request body ended" });
+    assert_eq!(
+        e,
+        ProtocolError::UnexpectedFrame {
+            frame: FrameType::REQUEST_BODY,
+            state: "after the request body ended"
+        }
+    );
 }
 
 #[test]
 fn invalid_status_and_header_bytes() {
     let (e, _) = at_gateway(&[Bytes::from_static(&[0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x58, 0, 0])]);
     assert_eq!(e, ProtocolError::Decode(DecodeError::InvalidStatus(600)));
-    let (e, _) = at_gateway(&[Bytes::from_static(&[0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 0, 1, 0, 1, b'A', 0, 0])]);
-    assert_eq!(e, ProtocolError::Decode(DecodeError::InvalidHeaderName("A".into())), "names are lowercase");
+    let (e, _) = at_gateway(&[Bytes::from_static(&[
+        0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 0, 1, 0, 1, b'A', 0, 0,
+    ])]);
+    assert_eq!(
+        e,
+        ProtocolError::Decode(DecodeError::InvalidHeaderName("A".into())),
+        "names are lowercase"
+    );
 }
 
 #[test]
@@ -303,7 +441,13 @@ fn forged_and_expired_tokens() {
     let secret = RelaySecret::new(*b"0123456789abcdef").unwrap();
     let token = secret.mint("relay1", 100).unwrap();
     assert_eq!(secret.verify(&token, "relay2", 50), Err(TokenError::BadSignature));
-    assert_eq!(secret.verify(&token, "relay1", 100), Err(TokenError::Expired { expires_at: 100, now: 100 }));
+    assert_eq!(
+        secret.verify(&token, "relay1", 100),
+        Err(TokenError::Expired {
+            expires_at: 100,
+            now: 100
+        })
+    );
 }
 
 fn arb_message() -> impl Strategy<Value = Vec<u8>> {

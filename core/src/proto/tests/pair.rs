@@ -58,7 +58,12 @@ impl Pair {
             connected: false,
             wire_to_g: Vec::new(),
             wire_to_f: Vec::new(),
-            app: Apps { gateway_reads: true, function_reads: true, auto_head: true, ..Apps::default() },
+            app: Apps {
+                gateway_reads: true,
+                function_reads: true,
+                auto_head: true,
+                ..Apps::default()
+            },
         }
     }
 
@@ -96,10 +101,15 @@ impl Pair {
         let end = self.now + limit;
         while self.now <= end {
             if !self.step() {
-                let next = [self.to_g.front().map(|m| m.0), self.to_f.front().map(|m| m.0), self.f.poll_timeout(), self.g.poll_timeout()]
-                    .into_iter()
-                    .flatten()
-                    .min();
+                let next = [
+                    self.to_g.front().map(|m| m.0),
+                    self.to_f.front().map(|m| m.0),
+                    self.f.poll_timeout(),
+                    self.g.poll_timeout(),
+                ]
+                .into_iter()
+                .flatten()
+                .min();
                 match next {
                     Some(t) if t <= end => self.now = self.now.max(t),
                     _ => break,
@@ -155,7 +165,12 @@ impl Pair {
         if a.auto_head && !a.response_head_sent && self.f.error().is_none() {
             let mut headers = HeaderMap::new();
             headers.insert("content-type", "application/octet-stream".parse().unwrap());
-            self.f.send_head(ResponseHead { status: StatusCode::OK, headers }).unwrap();
+            self.f
+                .send_head(ResponseHead {
+                    status: StatusCode::OK,
+                    headers,
+                })
+                .unwrap();
             a.response_head_sent = true;
             progress = true;
         }
@@ -208,8 +223,18 @@ impl Pair {
     /// The window is never exceeded and the buffers stay bounded by it.
     pub fn check_bounds(&self) {
         let (f, g) = (self.f.stats(), self.g.stats());
-        assert!(f.in_flight <= u64::from(g.window), "function in flight {} > window {}", f.in_flight, g.window);
-        assert!(g.in_flight <= u64::from(f.window), "gateway in flight {} > window {}", g.in_flight, f.window);
+        assert!(
+            f.in_flight <= u64::from(g.window),
+            "function in flight {} > window {}",
+            f.in_flight,
+            g.window
+        );
+        assert!(
+            g.in_flight <= u64::from(f.window),
+            "gateway in flight {} > window {}",
+            g.in_flight,
+            f.window
+        );
         assert!(f.held <= u64::from(f.window) && g.held <= u64::from(g.window));
         // Body frames are never empty, so the replay buffers' frame counts are bounded by the
         // window too (plus head and end).

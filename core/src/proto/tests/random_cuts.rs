@@ -28,10 +28,18 @@ fn run(seed: u64) {
         ..Config::default()
     };
     let (fc, gc) = (config(&mut rng), config(&mut rng));
-    let mode = if rng.gen_bool(0.5) { BodyMode::Stream } else { BodyMode::Inline };
+    let mode = if rng.gen_bool(0.5) {
+        BodyMode::Stream
+    } else {
+        BodyMode::Inline
+    };
     let mut p = Pair::with_configs(fc, gc, mode, Timestamp::from_millis(rng.gen_range(0..1_000_000)));
     p.latency = Duration::from_millis(rng.gen_range(0..=10));
-    let request = if mode == BodyMode::Stream { random_body(&mut rng, 64 * 1024) } else { Bytes::new() };
+    let request = if mode == BodyMode::Stream {
+        random_body(&mut rng, 64 * 1024)
+    } else {
+        Bytes::new()
+    };
     let response = random_body(&mut rng, 192 * 1024);
     p.app.request = request.clone();
     p.app.response = response.clone();
@@ -64,7 +72,10 @@ fn run(seed: u64) {
     assert!(p.app.response_read == response, "seed {seed}: response differs");
     assert!(p.app.request_read == request, "seed {seed}: request differs");
     assert!(p.app.request_ended, "seed {seed}");
-    assert!(matches!(p.app.response_parts.last(), Some(ResponsePart::End(_))), "seed {seed}");
+    assert!(
+        matches!(p.app.response_parts.last(), Some(ResponsePart::End(_))),
+        "seed {seed}"
+    );
     assert_eq!(p.app.response_parts.len(), 2, "seed {seed}: one head, one end");
     assert!(p.f.is_done() && p.g.is_done(), "seed {seed}");
 }

@@ -9,11 +9,18 @@ use super::pair::Pair;
 use crate::proto::*;
 
 fn pattern(len: usize, seed: u8) -> Bytes {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect::<Vec<_>>().into()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect::<Vec<_>>()
+        .into()
 }
 
 fn small() -> Config {
-    Config { max_payload: 4 * 1024, window: 16 * 1024, ..Config::default() }
+    Config {
+        max_payload: 4 * 1024,
+        window: 16 * 1024,
+        ..Config::default()
+    }
 }
 
 #[test]
@@ -35,13 +42,25 @@ fn streams_request_and_response_bodies_byte_identical() {
 
 #[test]
 fn body_frames_never_exceed_the_smaller_payload_limit() {
-    let fc = Config { max_payload: 8 * 1024, window: 64 * 1024, ..Config::default() };
-    let gc = Config { max_payload: 2 * 1024, window: 64 * 1024, ..Config::default() };
+    let fc = Config {
+        max_payload: 8 * 1024,
+        window: 64 * 1024,
+        ..Config::default()
+    };
+    let gc = Config {
+        max_payload: 2 * 1024,
+        window: 64 * 1024,
+        ..Config::default()
+    };
     let mut p = Pair::with_configs(fc, gc, BodyMode::Inline, Timestamp::from_millis(0));
     p.app.response = pattern(50_000, 3);
     p.connect();
     p.drive(Duration::from_secs(10));
-    let body_frames: Vec<_> = p.wire_to_g.iter().filter(|m| m[0] == FrameType::RESPONSE_BODY.0).collect();
+    let body_frames: Vec<_> = p
+        .wire_to_g
+        .iter()
+        .filter(|m| m[0] == FrameType::RESPONSE_BODY.0)
+        .collect();
     assert_eq!(body_frames.len(), 50_000usize.div_ceil(2048));
     assert!(body_frames.iter().all(|m| m.len() <= SEQ_HEADER_LEN + 4 + 2048));
     assert_eq!(p.app.response_read, pattern(50_000, 3));
@@ -56,7 +75,11 @@ fn head_keeps_repeated_set_cookie_non_ascii_values_and_trailers() {
     headers.append("set-cookie", HeaderValue::from_static("a=1"));
     headers.append("set-cookie", HeaderValue::from_static("b=2; Path=/"));
     headers.insert("x-greeting", HeaderValue::from_bytes("grüß dich".as_bytes()).unwrap());
-    p.f.send_head(ResponseHead { status: StatusCode::CREATED, headers: headers.clone() }).unwrap();
+    p.f.send_head(ResponseHead {
+        status: StatusCode::CREATED,
+        headers: headers.clone(),
+    })
+    .unwrap();
     let mut trailers = HeaderMap::new();
     trailers.insert("x-checksum", HeaderValue::from_static("abc"));
     p.f.finish(trailers.clone()).unwrap();
@@ -65,7 +88,13 @@ fn head_keeps_repeated_set_cookie_non_ascii_values_and_trailers() {
     p.drive(Duration::from_secs(1));
     assert_eq!(
         p.app.response_parts,
-        [ResponsePart::Head(ResponseHead { status: StatusCode::CREATED, headers }), ResponsePart::End(trailers)]
+        [
+            ResponsePart::Head(ResponseHead {
+                status: StatusCode::CREATED,
+                headers
+            }),
+            ResponsePart::End(trailers)
+        ]
     );
     assert!(p.f.is_done());
 }
@@ -80,7 +109,11 @@ fn paused_reader_holds_the_writer_at_the_window() {
     assert_eq!(p.f.stats().in_flight, 16 * 1024, "the writer fills the window exactly");
     assert_eq!(p.f.send_capacity(), 0);
     assert_eq!(p.f.write(&mut Bytes::from_static(b"x")), Err(StreamError::Blocked));
-    assert_eq!(p.app.response.len(), 200_000 - 16 * 1024, "nothing beyond the window was taken");
+    assert_eq!(
+        p.app.response.len(),
+        200_000 - 16 * 1024,
+        "nothing beyond the window was taken"
+    );
     p.app.gateway_reads = true;
     p.drive(Duration::from_secs(60));
     assert_eq!(p.app.response_read, pattern(200_000, 4));
@@ -88,7 +121,11 @@ fn paused_reader_holds_the_writer_at_the_window() {
 
 #[test]
 fn acks_are_batched_not_one_per_frame() {
-    let config = Config { max_payload: 1024, window: 64 * 1024, ..Config::default() };
+    let config = Config {
+        max_payload: 1024,
+        window: 64 * 1024,
+        ..Config::default()
+    };
     let mut p = Pair::new(config, BodyMode::Inline);
     p.app.response = pattern(256 * 1024, 5);
     p.connect();
@@ -100,7 +137,10 @@ fn acks_are_batched_not_one_per_frame() {
 
 #[test]
 fn end_is_acknowledged_without_waiting_for_the_ack_delay() {
-    let config = Config { ack_delay: Duration::from_secs(5), ..small() };
+    let config = Config {
+        ack_delay: Duration::from_secs(5),
+        ..small()
+    };
     let mut p = Pair::new(config, BodyMode::Inline);
     p.app.response = pattern(100, 6);
     p.connect();
@@ -112,11 +152,18 @@ fn end_is_acknowledged_without_waiting_for_the_ack_delay() {
 
 #[test]
 fn partial_acks_arrive_after_the_ack_delay() {
-    let config = Config { ack_delay: Duration::from_millis(50), ..small() };
+    let config = Config {
+        ack_delay: Duration::from_millis(50),
+        ..small()
+    };
     let mut p = Pair::new(config, BodyMode::Inline);
     p.app.auto_head = false;
     p.connect();
-    p.f.send_head(ResponseHead { status: StatusCode::OK, headers: HeaderMap::new() }).unwrap();
+    p.f.send_head(ResponseHead {
+        status: StatusCode::OK,
+        headers: HeaderMap::new(),
+    })
+    .unwrap();
     p.app.response_head_sent = true;
     p.app.response_finished = true;
     p.drive(Duration::from_millis(10));
@@ -144,7 +191,10 @@ fn function_failure_before_the_head_reaches_the_gateway_first() {
     p.drive(Duration::from_secs(1));
     assert_eq!(
         p.app.response_parts,
-        [ResponsePart::Failed(FunctionError { code: ErrorCode::HANDLER, message: "database unreachable".into() })]
+        [ResponsePart::Failed(FunctionError {
+            code: ErrorCode::HANDLER,
+            message: "database unreachable".into()
+        })]
     );
     assert!(p.f.is_done() && p.g.is_done());
 }
@@ -170,20 +220,29 @@ fn abort_reaches_the_function_and_fails_both_ends() {
     p.connect();
     p.drive(Duration::from_millis(200));
     p.g.abort(AbortCode::CLIENT_GONE, "client disconnected");
-    let abort = Abort { code: AbortCode::CLIENT_GONE, reason: "client disconnected".into() };
+    let abort = Abort {
+        code: AbortCode::CLIENT_GONE,
+        reason: "client disconnected".into(),
+    };
     assert_eq!(p.g.error(), Some(&Error::Aborted(abort.clone())));
     assert_eq!(p.g.poll_close(), None, "the abort frame goes out before the close");
     let msg = p.g.poll_transmit().expect("abort frame");
     assert_eq!(p.g.poll_close(), Some(CloseCode::ABORTED));
     assert_eq!(p.f.handle_message(p.now, &msg), Err(Error::Aborted(abort.clone())));
     assert_eq!(p.f.read(), Err(Error::Aborted(abort.clone())));
-    assert_eq!(p.f.write(&mut pattern(1, 0)), Err(StreamError::Closed(Error::Aborted(abort))));
+    assert_eq!(
+        p.f.write(&mut pattern(1, 0)),
+        Err(StreamError::Closed(Error::Aborted(abort)))
+    );
     assert_eq!(p.f.poll_close(), Some(CloseCode::ABORTED));
 }
 
 #[test]
 fn gateway_times_out_when_the_function_never_connects() {
-    let config = Config { connect_timeout: Duration::from_secs(15), ..Config::default() };
+    let config = Config {
+        connect_timeout: Duration::from_secs(15),
+        ..Config::default()
+    };
     let mut g = GatewaySession::new(config, BodyMode::Inline, Timestamp::from_millis(0)).unwrap();
     assert_eq!(g.poll_timeout(), Some(Timestamp::from_millis(15_000)));
     g.handle_timeout(Timestamp::from_millis(14_999));
@@ -195,7 +254,10 @@ fn gateway_times_out_when_the_function_never_connects() {
 
 #[test]
 fn both_ends_give_up_when_no_socket_returns_within_the_grace() {
-    let config = Config { resume_grace: Duration::from_secs(3), ..small() };
+    let config = Config {
+        resume_grace: Duration::from_secs(3),
+        ..small()
+    };
     let mut p = Pair::new(config, BodyMode::Inline);
     p.app.response = pattern(100_000, 9);
     p.app.gateway_reads = false;
@@ -257,12 +319,23 @@ fn api_misuse_gets_its_own_errors() {
     let mut f = FunctionSession::new(small(), BodyMode::Inline, now).unwrap();
     assert_eq!(f.write(&mut pattern(1, 0)), Err(StreamError::HeadNotSent));
     assert_eq!(f.finish(HeaderMap::new()), Err(StreamError::HeadNotSent));
-    f.send_head(ResponseHead { status: StatusCode::OK, headers: HeaderMap::new() }).unwrap();
+    f.send_head(ResponseHead {
+        status: StatusCode::OK,
+        headers: HeaderMap::new(),
+    })
+    .unwrap();
     assert_eq!(
-        f.send_head(ResponseHead { status: StatusCode::OK, headers: HeaderMap::new() }),
+        f.send_head(ResponseHead {
+            status: StatusCode::OK,
+            headers: HeaderMap::new()
+        }),
         Err(StreamError::HeadAlreadySent)
     );
-    assert_eq!(f.write(&mut pattern(1, 0)), Err(StreamError::Blocked), "no window before the first hello");
+    assert_eq!(
+        f.write(&mut pattern(1, 0)),
+        Err(StreamError::Blocked),
+        "no window before the first hello"
+    );
     assert_eq!(f.write(&mut Bytes::new()), Ok(0));
     f.finish(HeaderMap::new()).unwrap();
     assert_eq!(f.finish(HeaderMap::new()), Err(StreamError::Finished));
@@ -272,7 +345,10 @@ fn api_misuse_gets_its_own_errors() {
     let mut big = HeaderMap::new();
     big.insert("x-big", HeaderValue::from_bytes(&vec![b'a'; 70_000]).unwrap());
     assert!(matches!(
-        f.send_head(ResponseHead { status: StatusCode::OK, headers: big }),
+        f.send_head(ResponseHead {
+            status: StatusCode::OK,
+            headers: big
+        }),
         Err(StreamError::HeadersTooLarge { .. })
     ));
     assert!(!f.head_sent(), "a refused head leaves the stream as it was");
@@ -282,16 +358,39 @@ fn api_misuse_gets_its_own_errors() {
 fn config_out_of_range_is_refused() {
     let now = Timestamp::from_millis(0);
     let bad = [
-        Config { max_payload: 100, ..Config::default() },
-        Config { max_payload: MAX_PAYLOAD_LIMIT + 1, ..Config::default() },
-        Config { window: 1024, max_payload: 4096, ..Config::default() },
-        Config { window: MAX_WINDOW + 1, ..Config::default() },
-        Config { max_header_bytes: MAX_HEADER_BYTES_LIMIT + 1, ..Config::default() },
+        Config {
+            max_payload: 100,
+            ..Config::default()
+        },
+        Config {
+            max_payload: MAX_PAYLOAD_LIMIT + 1,
+            ..Config::default()
+        },
+        Config {
+            window: 1024,
+            max_payload: 4096,
+            ..Config::default()
+        },
+        Config {
+            window: MAX_WINDOW + 1,
+            ..Config::default()
+        },
+        Config {
+            max_header_bytes: MAX_HEADER_BYTES_LIMIT + 1,
+            ..Config::default()
+        },
     ];
     for config in bad {
-        assert!(matches!(FunctionSession::new(config, BodyMode::Inline, now), Err(ConfigError::OutOfRange { .. })));
+        assert!(matches!(
+            FunctionSession::new(config, BodyMode::Inline, now),
+            Err(ConfigError::OutOfRange { .. })
+        ));
     }
-    let edge = Config { max_payload: MAX_PAYLOAD_LIMIT, window: MAX_PAYLOAD_LIMIT, ..Config::default() };
+    let edge = Config {
+        max_payload: MAX_PAYLOAD_LIMIT,
+        window: MAX_PAYLOAD_LIMIT,
+        ..Config::default()
+    };
     assert!(GatewaySession::new(edge, BodyMode::Inline, now).is_ok());
 }
 
@@ -300,7 +399,10 @@ fn bodiless_response_is_head_then_end() {
     let mut p = Pair::new(small(), BodyMode::Inline);
     p.connect();
     p.drive(Duration::from_secs(1));
-    assert!(matches!(&p.app.response_parts[..], [ResponsePart::Head(_), ResponsePart::End(_)]));
+    assert!(matches!(
+        &p.app.response_parts[..],
+        [ResponsePart::Head(_), ResponsePart::End(_)]
+    ));
     assert!(p.app.response_read.is_empty());
     assert!(!p.wire_to_g.iter().any(|m| m[0] == FrameType::RESPONSE_BODY.0));
 }

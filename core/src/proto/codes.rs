@@ -87,8 +87,6 @@ wire_code! {
         REPLACED = 4004 => "replaced",
         /// The session timed out (no connection or no resume in time).
         TIMEOUT = 4005 => "timeout",
-        /// The function failed and said so in an error frame.
-        FUNCTION_ERROR = 4006 => "function_error",
     }
 }
 

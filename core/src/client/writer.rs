@@ -147,14 +147,10 @@ impl AsyncWrite for ResponseWriter {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         poll_shared(&self.inner, cx, |shared| {
             check_driver(shared)?;
+            shared.session.writable().map_err(Error::from)?;
             let n = shared.session.send_capacity().min(buf.len());
             if n == 0 && !buf.is_empty() {
-                // Surface usage errors (no head, finished) rather than waiting forever.
-                return match shared.session.write(&mut Bytes::from_static(b" ")) {
-                    Err(StreamError::Blocked) => Poll::Pending,
-                    Err(e) => Poll::Ready(Err(Error::from(e).into())),
-                    Ok(_) => unreachable!("no capacity yet a write was taken"),
-                };
+                return Poll::Pending;
             }
             let mut chunk = Bytes::copy_from_slice(&buf[..n]);
             shared.session.write(&mut chunk).map_err(Error::from)?;

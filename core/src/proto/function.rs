@@ -126,13 +126,13 @@ impl FunctionSession {
     /// Takes as much of `data` as the window allows, in frames of at most the payload size,
     /// and returns how many bytes it took; [`StreamError::Blocked`] when it took none.
     pub fn write(&mut self, data: &mut Bytes) -> Result<usize, StreamError> {
-        self.streaming()?;
+        self.writable()?;
         self.write_body(data, Item::ResponseBody)
     }
 
     /// Ends the response with `trailers` (usually empty).
     pub fn finish(&mut self, trailers: HeaderMap) -> Result<(), StreamError> {
-        self.streaming()?;
+        self.writable()?;
         check_headers(&trailers, self.link.config())?;
         self.role.response = Response::Done;
         self.link.write(Item::ResponseEnd(trailers));
@@ -162,7 +162,9 @@ impl FunctionSession {
         self.role.response == Response::Done
     }
 
-    fn streaming(&self) -> Result<(), StreamError> {
+    /// Whether body bytes may be written now, window aside: the head was sent and the
+    /// response was not ended or failed.
+    pub fn writable(&self) -> Result<(), StreamError> {
         self.link.check()?;
         match self.role.response {
             Response::Ready => Err(StreamError::HeadNotSent),

@@ -7,7 +7,7 @@ cd "$(root_dir)"
 ensure_rust_target wasm32-unknown-unknown
 
 step "cargo test (workspace, all features)"
-cargo test --workspace --all-features --locked
+cargo test -p lambda-relay --all-features --locked
 
 step "proto builds for wasm32-unknown-unknown without default features"
 cargo build -p lambda-relay --no-default-features --target wasm32-unknown-unknown --locked

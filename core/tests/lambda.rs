@@ -79,6 +79,10 @@ async fn direct_mode_buffers_the_response_and_moves_set_cookie_into_cookies() {
     assert_eq!(result.status_code, 201);
     assert_eq!(result.cookies, ["a=1", "b=2; Path=/"]);
     assert!(result.headers.get("set-cookie").is_none());
+    assert!(
+        !result.headers.contains_key(proto::RELAY_OUTCOME_HEADER),
+        "a direct response is the handler's own"
+    );
     assert_eq!(result.headers.get("x-kind").unwrap(), "echo");
     assert!(!result.is_base64_encoded);
     assert_eq!(
@@ -135,6 +139,10 @@ fn relay_headers(gw: &TestGateway, mode: BodyMode) -> serde_json::Value {
 }
 
 fn ok_text(result: &LambdaFunctionUrlResponse) -> (i64, &str) {
+    assert!(
+        result.headers.contains_key(proto::RELAY_OUTCOME_HEADER),
+        "relay results carry their outcome"
+    );
     (result.status_code, result.body.as_deref().unwrap_or(""))
 }
 
@@ -225,6 +233,7 @@ async fn relay_mode_without_configuration_answers_500() {
     .await
     .unwrap();
     assert_eq!(result.status_code, 500);
+    assert_eq!(result.headers.get(proto::RELAY_OUTCOME_HEADER).unwrap(), "unconfigured");
 }
 
 #[tokio::test]

@@ -78,14 +78,17 @@ pub(crate) fn buffered_response(response: Response<Bytes>) -> LambdaFunctionUrlR
     out
 }
 
-/// A short plain-text result, for relay failures the gateway should see early.
-pub(crate) fn text_response(status: u16, text: &str) -> LambdaFunctionUrlResponse {
+/// The short plain-text result of a relay invocation, marked with its outcome so the gateway
+/// tells it from an ordinary response.
+pub(crate) fn outcome_response(status: u16, outcome: &'static str, text: &str) -> LambdaFunctionUrlResponse {
     let mut out = LambdaFunctionUrlResponse::default();
     out.status_code = i64::from(status);
-    out.headers.insert(
+    let headers = &mut out.headers;
+    headers.insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    headers.insert(crate::proto::RELAY_OUTCOME_HEADER, HeaderValue::from_static(outcome));
     out.body = Some(text.to_owned());
     out
 }

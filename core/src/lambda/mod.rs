@@ -165,21 +165,26 @@ where
     };
 
     let (Some(client_config), Some(secret)) = (&config.client, &config.secret) else {
-        return Ok(event::text_response(
+        return Ok(event::outcome_response(
             500,
+            "unconfigured",
             "relay invocation, but RELAY_GATEWAY_URL and RELAY_SECRET are not set",
         ));
     };
     let (relay_id, token, mode) = match relay {
         Ok(r) => r,
-        Err(reason) => return Ok(event::text_response(400, &reason)),
+        Err(reason) => return Ok(event::outcome_response(400, "refused", &reason)),
     };
     let unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
     if let Err(e) = secret.verify(&token, &relay_id, unix) {
-        return Ok(event::text_response(403, &format!("relay token refused: {e}")));
+        return Ok(event::outcome_response(
+            403,
+            "refused",
+            &format!("relay token refused: {e}"),
+        ));
     }
     let invocation = Invocation {
         relay_id,
@@ -188,7 +193,7 @@ where
     };
     let connection = match Connection::open(client_config.clone(), invocation) {
         Ok(c) => c,
-        Err(e) => return Ok(event::text_response(502, &e.to_string())),
+        Err(e) => return Ok(event::outcome_response(502, "failed", &e.to_string())),
     };
     let (request_body, mut writer) = connection.split();
     let body = match mode {
@@ -200,9 +205,11 @@ where
 
     let outcome = relay_response(handler(request), &mut writer, until_deadline).await;
     Ok(match outcome {
-        Ok(()) => event::text_response(200, "relayed"),
-        Err(e) if e.is_aborted() => event::text_response(200, "aborted by the gateway: the client went away"),
-        Err(e) => event::text_response(502, &format!("relay failed: {e}")),
+        Ok(()) => event::outcome_response(200, "relayed", "relayed"),
+        Err(e) if e.is_aborted() => {
+            event::outcome_response(200, "aborted", "aborted by the gateway: the client went away")
+        }
+        Err(e) => event::outcome_response(502, "failed", &format!("relay failed: {e}")),
     })
 }
 

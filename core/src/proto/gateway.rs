@@ -8,7 +8,7 @@ use super::codes::AbortCode;
 use super::config::{Config, ConfigError};
 use super::error::{Error, ProtocolError, StreamError};
 use super::frame::{Abort, FrameType, FunctionError, Item, ResponseHead};
-use super::invocation::BodyMode;
+use super::invocation::{BodyMode, UpgradeRefusal};
 use super::link::Timer;
 use super::session::{sealed, Role, Session};
 use super::time::Timestamp;
@@ -154,11 +154,45 @@ impl GatewaySession {
         self.link.fail(Error::Aborted(abort));
     }
 
+    /// Whether a new socket may join: a first socket (no resume header) only if none came
+    /// before, a resume only if one did, and neither once the session is over.
+    pub fn admit_socket(&self, resume: bool) -> Result<(), UpgradeRefusal> {
+        if self.link.error().is_some() || self.role.response_read {
+            return Err(UpgradeRefusal {
+                status: 410,
+                reason: "relay session has ended",
+            });
+        }
+        match (resume, self.link.connected_once()) {
+            (false, true) => Err(UpgradeRefusal {
+                status: 409,
+                reason: "relay session already connected",
+            }),
+            (true, false) => Err(UpgradeRefusal {
+                status: 409,
+                reason: "nothing to resume",
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn request_open(&self) -> Result<(), StreamError> {
         self.link.check()?;
         if self.role.request_ended {
             return Err(StreamError::Finished);
         }
         Ok(())
+    }
+}
+
+/// What the gateway answers the client when the response fails before its head: status and
+/// the `x-lambda-relay-error` value (docs/protocol.md, "Gateway side").
+pub fn failure_status(error: &Error) -> (u16, &'static str) {
+    match error {
+        Error::ConnectTimeout(_) => (504, "connect_timeout"),
+        Error::ResumeTimeout(_) => (502, "resume_timeout"),
+        Error::Protocol(_) => (502, "protocol_error"),
+        Error::PeerClosed(_) => (502, "connection_closed"),
+        Error::Aborted(_) => (502, "aborted"),
     }
 }

@@ -18,6 +18,112 @@ pub const RELAY_BODY_HEADER: &str = "x-lambda-relay-body";
 pub const RELAY_RESUME_HEADER: &str = "x-lambda-relay-resume";
 /// Response header on the gateway's own error responses (502, 504, …): the error code.
 pub const ERROR_CODE_HEADER: &str = "x-lambda-relay-error";
+/// Invocation result header by which a relay-aware function reports what became of a relay
+/// invocation (`relayed`, `aborted`, `refused`, `failed`, `unconfigured`). A result without
+/// it, from a function that never connected, is an ordinary response to pass through.
+pub const RELAY_OUTCOME_HEADER: &str = "x-lambda-relay-outcome";
+/// Default largest request body of known length that rides inline in the invocation.
+pub const DEFAULT_INLINE_BODY_LIMIT: u64 = 1024 * 1024;
+/// Request headers that describe one hop and are never forwarded (RFC 9110, 7.6.1).
+pub const HOP_BY_HOP_HEADERS: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Whether the gateway forwards a client's request header to the function: not hop-by-hop,
+/// not one of the relay's own, not `host` (the invocation has its own; the client's goes in
+/// `x-forwarded-host`), not `content-length` (the invocation's body decides it).
+pub fn forwards_request_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    !(HOP_BY_HOP_HEADERS.contains(&name.as_str())
+        || name.starts_with("x-lambda-relay-")
+        || name == "host"
+        || name == "content-length")
+}
+
+/// Whether a response header from the function reaches the client (hop-by-hop ones do not;
+/// the gateway's runtime frames the body itself).
+pub fn forwards_response_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    !(HOP_BY_HOP_HEADERS.contains(&name.as_str()) || name == "content-length")
+}
+
+/// Where a request body goes: inline when its length is known and at most `inline_limit`,
+/// over the socket otherwise. `has_body` is false for requests without one (no length and
+/// no chunked body, such as a plain GET).
+pub fn choose_body_mode(has_body: bool, content_length: Option<u64>, inline_limit: u64) -> BodyMode {
+    match (has_body, content_length) {
+        (false, _) => BodyMode::Inline,
+        (true, Some(len)) if len <= inline_limit => BodyMode::Inline,
+        _ => BodyMode::Stream,
+    }
+}
+
+/// Why the gateway refuses a socket before upgrading it (docs/protocol.md, "Upgrade").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpgradeRefusal {
+    /// The HTTP status to answer with.
+    pub status: u16,
+    /// A short plain-text reason.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for UpgradeRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status, self.reason)
+    }
+}
+
+/// The checks on a relay socket's upgrade request that need no session: a WebSocket
+/// upgrade, offering this protocol version, with a token that verifies for `relay_id`.
+pub fn check_upgrade(
+    upgrade: Option<&str>,
+    protocols: Option<&str>,
+    token: Option<&str>,
+    relay_id: &str,
+    secret: &super::RelaySecret,
+    now_unix: u64,
+) -> Result<(), UpgradeRefusal> {
+    if validate_relay_id(relay_id).is_err() {
+        return Err(UpgradeRefusal {
+            status: 404,
+            reason: "unknown relay id",
+        });
+    }
+    if !upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
+        return Err(UpgradeRefusal {
+            status: 400,
+            reason: "expected a websocket upgrade",
+        });
+    }
+    if !protocols.is_some_and(|p| p.split(',').any(|p| p.trim() == SUBPROTOCOL)) {
+        return Err(UpgradeRefusal {
+            status: 400,
+            reason: "lambda-relay.v1 not offered",
+        });
+    }
+    let Some(token) = token else {
+        return Err(UpgradeRefusal {
+            status: 401,
+            reason: "missing relay token",
+        });
+    };
+    secret
+        .verify(token, relay_id, now_unix)
+        .map(|_| ())
+        .map_err(|_| UpgradeRefusal {
+            status: 403,
+            reason: "relay token refused",
+        })
+}
+
 /// Every header the gateway adds to an invocation; the function strips them before the
 /// handler sees the request.
 pub const RELAY_HEADERS: [&str; 3] = [RELAY_ID_HEADER, RELAY_TOKEN_HEADER, RELAY_BODY_HEADER];
@@ -119,6 +225,58 @@ pub enum InvocationError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upgrade_checks_in_order() {
+        let secret = crate::proto::RelaySecret::new(*b"0123456789abcdef").unwrap();
+        let token = secret.mint("abc", 100).unwrap();
+        let ok = check_upgrade(
+            Some("websocket"),
+            Some("x, lambda-relay.v1"),
+            Some(&token),
+            "abc",
+            &secret,
+            50,
+        );
+        assert_eq!(ok, Ok(()));
+        let status = |u, p, t: Option<&str>, id, now| check_upgrade(u, p, t, id, &secret, now).unwrap_err().status;
+        assert_eq!(
+            status(Some("websocket"), Some(SUBPROTOCOL), Some(&token), "a/b", 50),
+            404
+        );
+        assert_eq!(status(None, Some(SUBPROTOCOL), Some(&token), "abc", 50), 400);
+        assert_eq!(
+            status(Some("websocket"), Some("lambda-relay.v2"), Some(&token), "abc", 50),
+            400
+        );
+        assert_eq!(status(Some("websocket"), Some(SUBPROTOCOL), None, "abc", 50), 401);
+        assert_eq!(
+            status(Some("websocket"), Some(SUBPROTOCOL), Some(&token), "abd", 50),
+            403
+        );
+        assert_eq!(
+            status(Some("websocket"), Some(SUBPROTOCOL), Some(&token), "abc", 100),
+            403
+        );
+    }
+
+    #[test]
+    fn header_forwarding() {
+        assert!(forwards_request_header("Accept"));
+        assert!(!forwards_request_header("Connection"));
+        assert!(!forwards_request_header("x-lambda-relay-token"));
+        assert!(!forwards_request_header("host"));
+        assert!(forwards_response_header("set-cookie"));
+        assert!(!forwards_response_header("transfer-encoding"));
+    }
+
+    #[test]
+    fn body_modes_by_length() {
+        assert_eq!(choose_body_mode(false, None, 10), BodyMode::Inline);
+        assert_eq!(choose_body_mode(true, Some(10), 10), BodyMode::Inline);
+        assert_eq!(choose_body_mode(true, Some(11), 10), BodyMode::Stream);
+        assert_eq!(choose_body_mode(true, None, 10), BodyMode::Stream);
+    }
 
     #[test]
     fn socket_urls() {

@@ -30,7 +30,7 @@ pub use frame::{
     ResponseHead, HELLO_LEN, SEQ_HEADER_LEN,
 };
 pub use function::{FunctionRole, FunctionSession, RequestChunk};
-pub use gateway::{GatewayRole, GatewaySession, ResponsePart};
+pub use gateway::{failure_status, GatewayRole, GatewaySession, ResponsePart};
 pub use headers::encoded_len as header_block_len;
 pub use invocation::*;
 pub use link::LinkStats;

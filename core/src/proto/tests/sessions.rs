@@ -406,3 +406,23 @@ fn bodiless_response_is_head_then_end() {
     assert!(p.app.response_read.is_empty());
     assert!(!p.wire_to_g.iter().any(|m| m[0] == FrameType::RESPONSE_BODY.0));
 }
+
+#[test]
+fn gateway_admits_one_first_socket_then_only_resumes() {
+    let now = Timestamp::from_millis(0);
+    let mut g = GatewaySession::new(small(), BodyMode::Inline, now).unwrap();
+    assert_eq!(g.admit_socket(true).unwrap_err().status, 409, "nothing to resume yet");
+    assert_eq!(g.admit_socket(false), Ok(()));
+    g.socket_opened(now);
+    assert_eq!(g.admit_socket(false).unwrap_err().status, 409, "a second first socket is refused");
+    assert_eq!(g.admit_socket(true), Ok(()), "a resume may replace the socket");
+    g.abort(AbortCode::CLIENT_GONE, "gone");
+    assert_eq!(g.admit_socket(true).unwrap_err().status, 410);
+}
+
+#[test]
+fn failures_before_the_head_map_to_gateway_statuses() {
+    assert_eq!(failure_status(&Error::ConnectTimeout(Duration::from_secs(15))), (504, "connect_timeout"));
+    assert_eq!(failure_status(&Error::ResumeTimeout(Duration::from_secs(10))), (502, "resume_timeout"));
+    assert_eq!(failure_status(&Error::Protocol(ProtocolError::TextMessage)), (502, "protocol_error"));
+}

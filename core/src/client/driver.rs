@@ -82,7 +82,7 @@ pub(crate) async fn run(inner: Arc<Inner>, config: ClientConfig, invocation: Inv
     }
     let mut shared = inner.lock();
     shared.driver_done = true;
-    shared.wake_all();
+    shared.wake_ready();
     let failed = shared.failure().is_some();
     drop(shared);
     if failed {
@@ -104,7 +104,7 @@ async fn pump(inner: &Inner, config: &ClientConfig, socket: Socket) -> SocketEnd
                 out.push(m);
             }
             let cancelled = shared.session.error().is_some();
-            shared.wake_all();
+            shared.wake_ready();
             (
                 out,
                 shared.session.poll_timeout(),

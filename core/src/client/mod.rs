@@ -107,7 +107,17 @@ pub(crate) struct Shared {
     pub(crate) fatal: Option<Error>,
     pub(crate) driver_done: bool,
     pub(crate) read_waker: Option<Waker>,
-    pub(crate) write_waker: Option<Waker>,
+    /// The writer's waker and what it waits for.
+    pub(crate) write_waker: Option<(Waker, Wait)>,
+}
+
+/// What a parked writer waits for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Window to write into.
+    Capacity,
+    /// The gateway's acknowledgement of the end.
+    Done,
 }
 
 impl Shared {
@@ -119,12 +129,25 @@ impl Shared {
         self.fatal.clone()
     }
 
-    pub(crate) fn wake_all(&mut self) {
-        if let Some(w) = self.read_waker.take() {
-            w.wake();
+    /// Wakes the handles that can make progress now: a reader with something to read, a
+    /// writer with window (or a finished or failed session). Waking them without progress
+    /// would spin: each poll notifies the driver, which would wake them again.
+    pub(crate) fn wake_ready(&mut self) {
+        let over = self.driver_done || self.failure().is_some();
+        if over || self.session.has_readable() {
+            if let Some(w) = self.read_waker.take() {
+                w.wake();
+            }
         }
-        if let Some(w) = self.write_waker.take() {
-            w.wake();
+        let ready = match self.write_waker {
+            Some((_, Wait::Capacity)) => self.session.send_capacity() > 0,
+            Some((_, Wait::Done)) => self.session.is_done(),
+            None => false,
+        };
+        if over || ready {
+            if let Some((w, _)) = self.write_waker.take() {
+                w.wake();
+            }
         }
     }
 }
@@ -250,16 +273,18 @@ impl Stream for RequestBody {
     }
 }
 
-/// Polls `f` against the shared state until it returns `Ready`, parking the write waker.
+/// Polls `f` against the shared state, parking the write waker to wait for `wait` when it is
+/// pending, and lets the driver send whatever `f` queued.
 pub(crate) fn poll_shared<T>(
     inner: &Inner,
     cx: &mut Context<'_>,
+    wait: Wait,
     mut f: impl FnMut(&mut Shared) -> Poll<T>,
 ) -> Poll<T> {
     let mut shared = inner.lock();
     let poll = f(&mut shared);
     if poll.is_pending() {
-        shared.write_waker = Some(cx.waker().clone());
+        shared.write_waker = Some((cx.waker().clone(), wait));
     }
     drop(shared);
     inner.notify.notify_one();

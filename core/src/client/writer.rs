@@ -10,7 +10,7 @@ use futures_util::Sink;
 use http::{HeaderMap, StatusCode};
 use tokio::io::AsyncWrite;
 
-use super::{poll_shared, Cancelled, Error, Inner, Shared};
+use super::{poll_shared, Cancelled, Error, Inner, Shared, Wait};
 use crate::proto::{ErrorCode, ResponseHead, StreamError};
 
 /// Writes the response: [`send_head`](Self::send_head), then body bytes, then
@@ -54,7 +54,7 @@ impl ResponseWriter {
 
     /// Moves `data` into the stream as the window allows; ready when all of it was taken.
     pub fn poll_write_bytes(&mut self, cx: &mut Context<'_>, data: &mut Bytes) -> Poll<Result<(), Error>> {
-        poll_shared(&self.inner, cx, |shared| {
+        poll_shared(&self.inner, cx, Wait::Capacity, |shared| {
             check_driver(shared)?;
             match shared.session.write(data) {
                 Ok(_) if data.is_empty() => Poll::Ready(Ok(())),
@@ -78,7 +78,7 @@ impl ResponseWriter {
     }
 
     fn poll_end(&mut self, cx: &mut Context<'_>, end: &mut dyn FnMut() -> End) -> Poll<Result<(), Error>> {
-        poll_shared(&self.inner, cx, |shared| {
+        poll_shared(&self.inner, cx, Wait::Done, |shared| {
             if !shared.session.response_closed() {
                 check_driver(shared)?;
                 match end() {
@@ -145,7 +145,7 @@ impl Drop for ResponseWriter {
 
 impl AsyncWrite for ResponseWriter {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        poll_shared(&self.inner, cx, |shared| {
+        poll_shared(&self.inner, cx, Wait::Capacity, |shared| {
             check_driver(shared)?;
             shared.session.writable().map_err(Error::from)?;
             let n = shared.session.send_capacity().min(buf.len());

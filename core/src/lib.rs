@@ -5,3 +5,6 @@ pub mod client;
 
 #[cfg(feature = "lambda")]
 pub mod lambda;
+
+#[cfg(feature = "local")]
+pub mod local;

@@ -120,11 +120,6 @@ impl GatewaySession {
         Ok(Some(part))
     }
 
-    /// Whether a part waits to be read.
-    pub fn has_readable(&self) -> bool {
-        self.link.has_queued()
-    }
-
     /// Takes as much of the request body in `data` as the window allows; see
     /// [`FunctionSession::write`](super::FunctionSession::write).
     pub fn write(&mut self, data: &mut Bytes) -> Result<usize, StreamError> {

@@ -139,6 +139,11 @@ impl<R: Role> Session<R> {
         self.link.connected_once()
     }
 
+    /// Whether a received item waits to be read.
+    pub fn has_readable(&self) -> bool {
+        self.link.has_queued()
+    }
+
     /// Body bytes [`write`](Session::write_body) takes now.
     pub fn send_capacity(&self) -> usize {
         self.link.send_capacity()

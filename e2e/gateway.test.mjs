@@ -1,0 +1,264 @@
+// End to end: a client → the gateway in workerd (wrangler dev) → the Rust function behind its
+// local Function URL, with the function's socket through a TCP proxy that can cut it.
+// Every test asserts bytes, hashes or statuses.
+
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import WebSocket from "ws";
+
+import { freePort, hashBody, patternSha256, startFunction, startGateway, startProxy, stopAll, waitForEvent, SECRET } from "./support.mjs";
+
+const CONNECT_TIMEOUT_MS = 3000;
+let gateway, fn, proxy;
+
+before(async () => {
+  const [gatewayPort, functionPort, proxyPort] = [await freePort(), await freePort(), await freePort()];
+  proxy = await startProxy({ port: proxyPort, target: gatewayPort });
+  fn = await startFunction({ port: functionPort, gatewayUrl: proxy.url });
+  gateway = await startGateway({
+    port: gatewayPort,
+    lambdaUrl: fn,
+    vars: { CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS), RESUME_GRACE_MS: "5000" },
+  });
+});
+
+after(async () => {
+  await stopAll();
+  await proxy?.close();
+});
+
+describe("streaming", () => {
+  it("delivers each chunk as it is produced: the first arrives before the last is made", async () => {
+    const res = await fetch(`${gateway}/stream?chunks=4&delay_ms=400`);
+    assert.equal(res.status, 200);
+    let firstArrival;
+    let text = "";
+    for await (const chunk of res.body) {
+      firstArrival ??= Date.now();
+      text += Buffer.from(chunk).toString();
+    }
+    const lines = text.trim().split("\n");
+    assert.deepEqual(lines.map((l) => l.split(" produced_at")[0]), ["chunk 1", "chunk 2", "chunk 3", "chunk 4"]);
+    const lastProduced = Number(lines.at(-1).split("produced_at=")[1]);
+    assert.ok(firstArrival < lastProduced, `first chunk arrived at ${firstArrival}, last produced at ${lastProduced}`);
+  });
+
+  it("delivers a 100 MB binary response sha256-identical", async () => {
+    const n = 100_000_000;
+    const started = Date.now();
+    const res = await fetch(`${gateway}/bytes?n=${n}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/octet-stream");
+    const { bytes, sha256 } = await hashBody(res);
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`100 MB through the gateway in ${seconds.toFixed(2)} s: ${(n / 1e6 / seconds).toFixed(1)} MB/s`);
+    assert.equal(bytes, n);
+    assert.equal(sha256, patternSha256(n));
+  });
+
+  it("streams a 20 MB request body to the function, which sends back its sha256", async () => {
+    const body = randomBytes(20_000_000);
+    const res = await fetch(`${gateway}/upload`, { method: "POST", body });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), `20000000 ${createHash("sha256").update(body).digest("hex")}`);
+  });
+
+  it("carries a small body inline", async () => {
+    const res = await fetch(`${gateway}/upload`, { method: "POST", body: "hello" });
+    assert.equal(await res.text(), `5 ${createHash("sha256").update("hello").digest("hex")}`);
+  });
+
+  it("completes 50 concurrent streams intact", async () => {
+    const n = 1_000_000;
+    const expected = patternSha256(n);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        const res = await fetch(`${gateway}/bytes?n=${n}`);
+        return { status: res.status, ...(await hashBody(res)) };
+      }),
+    );
+    for (const r of results) assert.deepEqual(r, { status: 200, bytes: n, sha256: expected });
+  });
+});
+
+describe("heads", () => {
+  it("answers 204 and 304 without a body", async () => {
+    const noContent = await fetch(`${gateway}/status/204`);
+    assert.equal(noContent.status, 204);
+    assert.equal((await noContent.arrayBuffer()).byteLength, 0);
+    const notModified = await fetch(`${gateway}/status/304`);
+    assert.equal(notModified.status, 304);
+    assert.equal(notModified.headers.get("etag"), '"v1"');
+    assert.equal((await notModified.arrayBuffer()).byteLength, 0);
+  });
+
+  it("answers HEAD with the head only", async () => {
+    const res = await fetch(`${gateway}/headers`, { method: "HEAD" });
+    assert.equal(res.status, 200);
+    assert.equal((await res.arrayBuffer()).byteLength, 0);
+    assert.equal(res.headers.getSetCookie().length, 3);
+  });
+
+  it("keeps several set-cookie headers and a non-ASCII header value", async () => {
+    const res = await fetch(`${gateway}/headers`);
+    assert.deepEqual(res.headers.getSetCookie(), ["a=1; Path=/", "b=2; HttpOnly", "c=3"]);
+    // Header bytes arrive as they were sent; fetch shows them as Latin-1.
+    assert.equal(Buffer.from(res.headers.get("x-greeting"), "latin1").toString("utf8"), "grüß dich ✓");
+    assert.equal(await res.text(), "headers");
+  });
+});
+
+describe("failures", () => {
+  it("answers 504 when the function never connects", async () => {
+    const started = Date.now();
+    const res = await fetch(`${gateway}/e2e/hang`);
+    const elapsed = Date.now() - started;
+    assert.equal(res.status, 504);
+    assert.equal(res.headers.get("x-lambda-relay-error"), "connect_timeout");
+    assert.ok(elapsed >= CONNECT_TIMEOUT_MS - 100 && elapsed < CONNECT_TIMEOUT_MS + 5000, `${elapsed} ms`);
+  });
+
+  it("answers 502 when the invocation fails before connecting", async () => {
+    const res = await fetch(`${gateway}/e2e/invocation-fails`);
+    assert.equal(res.status, 502);
+    assert.equal(res.headers.get("x-lambda-relay-error"), "invocation_failed");
+    assert.match(await res.text(), /answered 502/);
+  });
+
+  it("answers 502 with the error code when the handler fails before the head", async () => {
+    const res = await fetch(`${gateway}/fail-before-head`);
+    assert.equal(res.status, 502);
+    assert.equal(res.headers.get("x-lambda-relay-error"), "handler_error");
+    assert.match(await res.text(), /the handler failed before the head/);
+  });
+
+  it("passes a function that is not relay-aware through unchanged", async () => {
+    const res = await fetch(`${gateway}/e2e/not-relay`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("x-plain"), "yes");
+    assert.equal(await res.text(), "plain response from a function that knows nothing of the relay");
+  });
+
+  it("aborts the client's transfer when the function fails after the head", async () => {
+    const res = await fetch(`${gateway}/fail-after-head`);
+    assert.equal(res.status, 200);
+    const received = [];
+    await assert.rejects(async () => {
+      for await (const chunk of res.body) received.push(Buffer.from(chunk));
+    }, "the body must not end cleanly");
+    assert.equal(Buffer.concat(received).toString(), "the beginning of a body that never ends\n");
+  });
+
+  it("tells the function within a second when the client disconnects", async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${gateway}/endless?tag=disconnect`, { signal: controller.signal });
+    const reader = res.body.getReader();
+    await reader.read();
+    await reader.read();
+    const abortedAt = Date.now();
+    controller.abort();
+    const event = await waitForEvent(fn, (e) => e.kind === "cancelled" && e.tag === "disconnect");
+    assert.ok(event.at - abortedAt < 1000, `the function saw it after ${event.at - abortedAt} ms`);
+  });
+});
+
+describe("resume", () => {
+  it("resumes after the socket is cut mid-stream and delivers the body identical", async () => {
+    const n = 30_000_000;
+    const cutsBefore = proxy.cuts;
+    const res = await fetch(`${gateway}/bytes?n=${n}`);
+    let cut = false;
+    const { bytes, sha256 } = await hashBody(res, (_, total) => {
+      if (!cut && total > 5_000_000) {
+        cut = true;
+        proxy.cutAll();
+      }
+    });
+    assert.equal(proxy.cuts, cutsBefore + 1, "the socket was cut once");
+    assert.equal(bytes, n);
+    assert.equal(sha256, patternSha256(n));
+  });
+});
+
+describe("refusals", () => {
+  // A session whose function is played by the test: the function records relay id and token
+  // and never connects, so the test can.
+  async function capturedSession(tag) {
+    const pending = fetch(`${gateway}/e2e/capture?${tag}`);
+    const captured = await waitForEvent(fn, (e) => e.kind === "capture" && e.tag === tag);
+    return { ...captured, response: pending };
+  }
+
+  function open(relayId, token, { resume = false, protocol = "lambda-relay.v1" } = {}) {
+    const headers = { "x-lambda-relay-token": token };
+    if (resume) headers["x-lambda-relay-resume"] = "1";
+    return new WebSocket(`${gateway.replace("http", "ws")}/_relay/${relayId}`, protocol, { headers });
+  }
+
+  /** Resolves with the upgrade's HTTP status if refused, or "open". */
+  function outcome(ws) {
+    return new Promise((resolve) => {
+      ws.once("open", () => resolve("open"));
+      ws.once("unexpected-response", (_, res) => resolve(res.statusCode));
+      ws.once("error", () => {});
+    });
+  }
+
+  function closeCode(ws) {
+    return new Promise((resolve) => ws.once("close", (code) => resolve(code)));
+  }
+
+  const hello = () => {
+    const b = Buffer.alloc(25);
+    b[0] = 0x01;
+    b.writeUInt32BE(1 << 20, 17);
+    b.writeUInt32BE(1 << 16, 21);
+    return b;
+  };
+
+  it("refuses bad sockets with their specific status or close code while a concurrent stream is unaffected", async () => {
+    const n = 8_000_000;
+    const concurrent = fetch(`${gateway}/bytes?n=${n}`).then((r) => hashBody(r));
+
+    const a = await capturedSession("a");
+    // Wrong token: refused at the edge.
+    const forged = a.token.slice(0, -4) + (a.token.endsWith("0000") ? "1111" : "0000");
+    assert.equal(await outcome(open(a.relayId, forged)), 403);
+    // No token, and an unknown protocol version.
+    assert.equal(await outcome(new WebSocket(`${gateway.replace("http", "ws")}/_relay/${a.relayId}`, "lambda-relay.v1")), 401);
+    assert.equal(await outcome(open(a.relayId, a.token, { protocol: "lambda-relay.v2" })), 400);
+    // A resume before any socket connected.
+    assert.equal(await outcome(open(a.relayId, a.token, { resume: true })), 409);
+    // The first socket is accepted; replaying the token for a second one is refused.
+    const first = open(a.relayId, a.token);
+    assert.equal(await outcome(first), "open");
+    assert.equal(await outcome(open(a.relayId, a.token)), 409);
+    // A text frame closes the socket with 1003, and the client gets a 502.
+    const closedA = closeCode(first);
+    first.send(hello());
+    first.send("text is not allowed");
+    assert.equal(await closedA, 1003);
+    const resA = await a.response;
+    assert.equal(resA.status, 502);
+    assert.equal(resA.headers.get("x-lambda-relay-error"), "protocol_error");
+
+    // An oversized frame closes with 1009.
+    const b = await capturedSession("b");
+    const second = open(b.relayId, b.token);
+    assert.equal(await outcome(second), "open");
+    const closedB = closeCode(second);
+    second.send(hello());
+    second.send(Buffer.alloc(200_000, 0x21));
+    assert.equal(await closedB, 1009);
+    assert.equal((await b.response).status, 502);
+
+    // An id no session has: the token verifies (the test knows the secret), the id does not.
+    const unknown = randomBytes(32).toString("hex");
+    const { mintToken } = await import("./token.mjs");
+    assert.equal(await outcome(open(unknown, mintToken(SECRET, unknown, Math.floor(Date.now() / 1000) + 60))), 404);
+
+    const done = await concurrent;
+    assert.deepEqual(done, { bytes: n, sha256: patternSha256(n) });
+  });
+});

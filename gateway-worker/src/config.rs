@@ -79,5 +79,11 @@ fn var(env: &Env, name: &str) -> Option<String> {
 }
 
 fn number(env: &Env, name: &str) -> Result<Option<u64>, String> {
-    var(env, name).map(|v| v.trim().parse::<u64>().map_err(|_| format!("{name} must be a whole number, got {v:?}"))).transpose()
+    var(env, name)
+        .map(|v| {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("{name} must be a whole number, got {v:?}"))
+        })
+        .transpose()
 }

@@ -39,7 +39,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             return web::refusal_response(refusal);
         }
         let Ok(id) = namespace.id_from_string(relay_id) else {
-            return web::refusal_response(proto::UpgradeRefusal { status: 404, reason: "unknown relay id" });
+            return web::refusal_response(proto::UpgradeRefusal {
+                status: 404,
+                reason: "unknown relay id",
+            });
         };
         return id.get_stub()?.fetch_with_request(req).await;
     }

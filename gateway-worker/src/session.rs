@@ -55,13 +55,21 @@ struct Relay {
 /// How the client's response starts.
 enum Outcome {
     Head(ResponseHead),
-    Failed { status: u16, code: &'static str, text: String },
+    Failed {
+        status: u16,
+        code: &'static str,
+        text: String,
+    },
     Passthrough(Response),
 }
 
 impl DurableObject for RelaySession {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, relay: RefCell::new(None) }
+        Self {
+            state,
+            env,
+            relay: RefCell::new(None),
+        }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -92,7 +100,10 @@ impl DurableObject for RelaySession {
 
     async fn websocket_close(&self, ws: WebSocket, code: usize, _reason: String, _clean: bool) -> Result<()> {
         // 1005 (no code) and 1006 (no close frame) mean the peer sent no code.
-        let code = u16::try_from(code).ok().filter(|c| *c != 1005 && *c != 1006).map(CloseCode);
+        let code = u16::try_from(code)
+            .ok()
+            .filter(|c| *c != 1005 && *c != 1006)
+            .map(CloseCode);
         self.socket_gone(&ws, code);
         Ok(())
     }
@@ -159,14 +170,21 @@ impl RelaySession {
     async fn relay_request(&self, mut req: Request, config: GatewayConfig) -> Result<Response> {
         let relay_id = self.state.id().to_string();
         let expires = web::unix_now() + config.token_ttl.as_secs();
-        let token = config.secret.mint(&relay_id, expires).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let token = config
+            .secret
+            .mint(&relay_id, expires)
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
 
         let method = req.method();
         let headers = req.headers();
-        let length = headers.get("content-length")?.and_then(|v| v.trim().parse::<u64>().ok());
+        let length = headers
+            .get("content-length")?
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let has_body = req.inner().body().is_some() && length != Some(0);
         let mode = proto::choose_body_mode(has_body, length, config.inline_body_limit);
-        let invocation = self.invocation(&mut req, &config, &relay_id, &token, mode, has_body).await?;
+        let invocation = self
+            .invocation(&mut req, &config, &relay_id, &token, mode, has_body)
+            .await?;
 
         let session = match GatewaySession::new(config.session.clone(), mode, web::now()) {
             Ok(s) => s,
@@ -210,7 +228,9 @@ impl RelaySession {
                     spawn_local(BodyStream { shared }.for_each(|_| async {}));
                     Ok(Response::empty()?.with_status(status).with_headers(headers))
                 } else {
-                    Ok(Response::from_stream(BodyStream { shared })?.with_status(status).with_headers(headers))
+                    Ok(Response::from_stream(BodyStream { shared })?
+                        .with_status(status)
+                        .with_headers(headers))
                 }
             }
             Outcome::Failed { status, code, text } => web::error_response(status, code, &text),
@@ -287,7 +307,11 @@ fn drive(shared: &Shared) {
             Ok(None) => None,
             Err(e) => {
                 let (status, code) = proto::failure_status(&e);
-                Some(Outcome::Failed { status, code, text: format!("relay failed: {e}") })
+                Some(Outcome::Failed {
+                    status,
+                    code,
+                    text: format!("relay failed: {e}"),
+                })
             }
         };
         if let Some(outcome) = outcome {
@@ -350,8 +374,15 @@ async fn invoke(shared: Shared, invocation: Request) {
         let mut relay = shared.borrow_mut();
         let connected = relay.session.has_connected();
         match result {
-            Err(e) if !connected => resolve(&mut relay, 502, "invocation_failed", format!("invoking the function failed: {e}")),
-            Err(_) => relay.session.abort(AbortCode::GATEWAY, "the function invocation failed"),
+            Err(e) if !connected => resolve(
+                &mut relay,
+                502,
+                "invocation_failed",
+                format!("invoking the function failed: {e}"),
+            ),
+            Err(_) => relay
+                .session
+                .abort(AbortCode::GATEWAY, "the function invocation failed"),
             Ok(mut response) => {
                 let status = response.status_code();
                 let relay_aware = response.headers().has(proto::RELAY_OUTCOME_HEADER).unwrap_or(false);
@@ -367,7 +398,9 @@ async fn invoke(shared: Shared, invocation: Request) {
                         resolve_with(&mut relay, Outcome::Passthrough(response));
                     }
                 } else if connected && !(200..300).contains(&status) && !relay.session.is_done() {
-                    relay.session.abort(AbortCode::GATEWAY, "the function invocation failed");
+                    relay
+                        .session
+                        .abort(AbortCode::GATEWAY, "the function invocation failed");
                 }
             }
         }
@@ -385,7 +418,9 @@ fn resolve_with(relay: &mut Relay, outcome: Outcome) {
     }
     if !relay.session.has_connected() {
         // Nothing will connect any more worth waiting for.
-        relay.session.abort(AbortCode::GATEWAY, "the response was decided without the function");
+        relay
+            .session
+            .abort(AbortCode::GATEWAY, "the response was decided without the function");
     }
 }
 
@@ -393,7 +428,10 @@ fn resolve_with(relay: &mut Relay, outcome: Outcome) {
 async fn pump_request(shared: Shared, mut body: ByteStream) {
     while let Some(chunk) = body.next().await {
         let Ok(chunk) = chunk else {
-            shared.borrow_mut().session.abort(AbortCode::CLIENT_GONE, "the client's request body failed");
+            shared
+                .borrow_mut()
+                .session
+                .abort(AbortCode::CLIENT_GONE, "the client's request body failed");
             drive(&shared);
             return;
         };

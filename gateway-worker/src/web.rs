@@ -19,7 +19,9 @@ pub fn error_response(status: u16, code: &str, text: &str) -> Result<Response> {
     let headers = Headers::new();
     headers.set("content-type", "text/plain; charset=utf-8")?;
     headers.set(proto::ERROR_CODE_HEADER, code)?;
-    Ok(Response::from_bytes(format!("{text}\n").into_bytes())?.with_status(status).with_headers(headers))
+    Ok(Response::from_bytes(format!("{text}\n").into_bytes())?
+        .with_status(status)
+        .with_headers(headers))
 }
 
 /// The answer to a refused relay socket.

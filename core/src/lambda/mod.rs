@@ -171,24 +171,25 @@ where
             "relay invocation, but RELAY_GATEWAY_URL and RELAY_SECRET are not set",
         ));
     };
-    let (relay_id, token, mode) = match relay {
+    let relay = match relay {
         Ok(r) => r,
-        Err(reason) => return Ok(event::outcome_response(400, "refused", &reason)),
+        Err(e) => return Ok(event::outcome_response(400, "refused", &e.to_string())),
     };
     let unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    if let Err(e) = secret.verify(&token, &relay_id, unix) {
+    if let Err(e) = secret.verify(&relay.token, &relay.relay_id, unix) {
         return Ok(event::outcome_response(
             403,
             "refused",
             &format!("relay token refused: {e}"),
         ));
     }
+    let mode = relay.body_mode;
     let invocation = Invocation {
-        relay_id,
-        token,
+        relay_id: relay.relay_id,
+        token: relay.token,
         body_mode: mode,
     };
     let connection = match Connection::open(client_config.clone(), invocation) {
@@ -283,32 +284,12 @@ where
 }
 
 /// Removes the relay headers; returns what they said if the invocation is relayed.
-type RelayHeaders = Result<(String, String, BodyMode), String>;
-
-fn take_relay_headers(headers: &mut HeaderMap) -> Option<RelayHeaders> {
-    let mut values = proto::RELAY_HEADERS.map(|name| headers.remove(name));
-    let [id, token, mode] = &mut values;
-    let id = id.take()?;
-    let text = |v: Option<http::HeaderValue>, what: &str| -> Result<String, String> {
-        let v = v.ok_or_else(|| format!("relay invocation without {what}"))?;
-        v.to_str()
-            .map(str::to_owned)
-            .map_err(|_| format!("{what} is not ASCII"))
-    };
-    Some((|| {
-        let id = text(Some(id), proto::RELAY_ID_HEADER)?;
-        proto::validate_relay_id(&id).map_err(|e| e.to_string())?;
-        let token = text(token.take(), proto::RELAY_TOKEN_HEADER)?;
-        let mode = match mode.take() {
-            None => BodyMode::Inline,
-            Some(v) => v
-                .to_str()
-                .unwrap_or("")
-                .parse::<BodyMode>()
-                .map_err(|e| e.to_string())?,
-        };
-        Ok((id, token, mode))
-    })())
+fn take_relay_headers(headers: &mut HeaderMap) -> Option<Result<proto::RelayHeaders, proto::InvocationError>> {
+    let relay = proto::read_relay_headers(|name| headers.get(name).and_then(|v| v.to_str().ok()));
+    for name in proto::RELAY_HEADERS {
+        headers.remove(name);
+    }
+    relay
 }
 
 fn remaining(context: &Context) -> Duration {

@@ -167,6 +167,44 @@ impl FromStr for BodyMode {
     }
 }
 
+/// What an invocation's relay headers say.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RelayHeaders {
+    /// The relay id.
+    pub relay_id: String,
+    /// The token (unverified).
+    pub token: String,
+    /// Where the request body travels.
+    pub body_mode: BodyMode,
+}
+
+impl fmt::Debug for RelayHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the token.
+        f.debug_struct("RelayHeaders")
+            .field("relay_id", &self.relay_id)
+            .field("body_mode", &self.body_mode)
+            .finish()
+    }
+}
+
+/// Reads the relay headers through `get` (a case-insensitive header lookup): `None` when
+/// the invocation is not relayed (no relay id header), an error when it is but the headers
+/// are incomplete or malformed. The caller verifies the token.
+pub fn read_relay_headers<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Option<Result<RelayHeaders, InvocationError>> {
+    let relay_id = get(RELAY_ID_HEADER)?;
+    Some((|| {
+        validate_relay_id(relay_id)?;
+        let token = get(RELAY_TOKEN_HEADER).ok_or(InvocationError::MissingHeader(RELAY_TOKEN_HEADER))?;
+        let body_mode = get(RELAY_BODY_HEADER).map_or(Ok(BodyMode::Inline), str::parse)?;
+        Ok(RelayHeaders {
+            relay_id: relay_id.to_owned(),
+            token: token.to_owned(),
+            body_mode,
+        })
+    })())
+}
+
 /// Checks a relay id: 1 to 128 of `A-Z a-z 0-9 - _`, so it is safe in a path and a MAC.
 pub fn validate_relay_id(id: &str) -> Result<(), InvocationError> {
     let ok = !id.is_empty()
@@ -217,6 +255,9 @@ pub enum InvocationError {
     /// The body mode header is neither `inline` nor `stream`.
     #[error("invalid relay body mode {0:?} (expected inline or stream)")]
     BadBodyMode(String),
+    /// A relay invocation lacks a header it needs.
+    #[error("relay invocation without {0}")]
+    MissingHeader(&'static str),
     /// The gateway URL is not a ws, wss, http or https URL without query or fragment.
     #[error("invalid gateway url {0:?}")]
     BadGatewayUrl(String),
@@ -258,6 +299,37 @@ mod tests {
             status(Some("websocket"), Some(SUBPROTOCOL), Some(&token), "abc", 100),
             403
         );
+    }
+
+    #[test]
+    fn relay_headers() {
+        let headers = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        };
+        assert_eq!(read_relay_headers(headers(&[("accept", "*/*")])), None);
+        let relayed = read_relay_headers(headers(&[
+            (RELAY_ID_HEADER, "abc"),
+            (RELAY_TOKEN_HEADER, "v1.1.x"),
+            (RELAY_BODY_HEADER, "stream"),
+        ]));
+        let expected = RelayHeaders {
+            relay_id: "abc".into(),
+            token: "v1.1.x".into(),
+            body_mode: BodyMode::Stream,
+        };
+        assert_eq!(relayed, Some(Ok(expected)));
+        assert_eq!(
+            read_relay_headers(headers(&[(RELAY_ID_HEADER, "abc")])),
+            Some(Err(InvocationError::MissingHeader(RELAY_TOKEN_HEADER)))
+        );
+        assert!(matches!(
+            read_relay_headers(headers(&[
+                (RELAY_ID_HEADER, "abc"),
+                (RELAY_TOKEN_HEADER, "t"),
+                (RELAY_BODY_HEADER, "x")
+            ])),
+            Some(Err(InvocationError::BadBodyMode(_)))
+        ));
     }
 
     #[test]

@@ -9,7 +9,6 @@
 //!
 //! Usage: `lambda-relay-e2e-function <port>`, with `RELAY_GATEWAY_URL` and `RELAY_SECRET` set.
 
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -35,7 +34,10 @@ fn unix_millis() -> u64 {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let port: u16 = std::env::args().nth(1).ok_or("usage: lambda-relay-e2e-function <port>")?.parse()?;
+    let port: u16 = std::env::args()
+        .nth(1)
+        .ok_or("usage: lambda-relay-e2e-function <port>")?
+        .parse()?;
     let config = Arc::new(RelayConfig::from_env()?);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on 127.0.0.1:{}", listener.local_addr()?.port());
@@ -81,7 +83,10 @@ async fn dispatch(
 }
 
 fn query(req: &Request<Body>, key: &str) -> Option<u64> {
-    req.uri().query()?.split('&').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+    req.uri()
+        .query()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
 }
 
 fn tag(req: &Request<Body>) -> String {
@@ -94,7 +99,10 @@ fn tag(req: &Request<Body>) -> String {
 
 /// The deterministic bytes `/bytes` serves: byte i is `(i * 7 + (i >> 8)) mod 256`.
 fn pattern(start: u64, len: usize) -> Bytes {
-    (start..start + len as u64).map(|i| (i.wrapping_mul(7).wrapping_add(i >> 8)) as u8).collect::<Vec<_>>().into()
+    (start..start + len as u64)
+        .map(|i| (i.wrapping_mul(7).wrapping_add(i >> 8)) as u8)
+        .collect::<Vec<_>>()
+        .into()
 }
 
 fn body<S>(s: S) -> Body
@@ -134,7 +142,9 @@ async fn app(req: Request<Body>) -> Result<Response<Body>, BoxError> {
                 let len = (n - sent).min(64 * 1024) as usize;
                 Some((Ok(pattern(sent, len)), sent + len as u64))
             });
-            response.header("content-type", "application/octet-stream").body(body(s))?
+            response
+                .header("content-type", "application/octet-stream")
+                .body(body(s))?
         }
         // The request body's byte count and sha256, computed as it streams in.
         "/upload" => {
@@ -149,7 +159,10 @@ async fn app(req: Request<Body>) -> Result<Response<Body>, BoxError> {
             response.body(Body::from(format!("{n} {:x}", sha.finalize())))?
         }
         "/status/204" => response.status(StatusCode::NO_CONTENT).body(Body::empty())?,
-        "/status/304" => response.status(StatusCode::NOT_MODIFIED).header("etag", "\"v1\"").body(Body::empty())?,
+        "/status/304" => response
+            .status(StatusCode::NOT_MODIFIED)
+            .header("etag", "\"v1\"")
+            .body(Body::empty())?,
         "/headers" => response
             .header("set-cookie", "a=1; Path=/")
             .header("set-cookie", "b=2; HttpOnly")
@@ -158,11 +171,12 @@ async fn app(req: Request<Body>) -> Result<Response<Body>, BoxError> {
             .body(Body::from("headers"))?,
         // The head, one chunk, then the body fails.
         "/fail-after-head" => {
-            let s = stream::iter([Ok(Bytes::from_static(b"the beginning of a body that never ends\n"))])
-                .chain(stream::once(async {
+            let s = stream::iter([Ok(Bytes::from_static(b"the beginning of a body that never ends\n"))]).chain(
+                stream::once(async {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     Err::<Bytes, BoxError>("the data source broke".into())
-                }));
+                }),
+            );
             response.body(body(s))?
         }
         "/fail-before-head" => return Err("the handler failed before the head".into()),
@@ -175,7 +189,9 @@ async fn app(req: Request<Body>) -> Result<Response<Body>, BoxError> {
             });
             response.body(body(s))?
         }
-        _ => response.status(StatusCode::NOT_FOUND).body(Body::from("no such route"))?,
+        _ => response
+            .status(StatusCode::NOT_FOUND)
+            .body(Body::from("no such route"))?,
     })
 }
 
@@ -190,4 +206,3 @@ impl Drop for DropRecorder {
         record(serde_json::json!({"kind": "cancelled", "tag": self.tag, "at": unix_millis()}));
     }
 }
-

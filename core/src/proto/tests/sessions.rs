@@ -414,7 +414,11 @@ fn gateway_admits_one_first_socket_then_only_resumes() {
     assert_eq!(g.admit_socket(true).unwrap_err().status, 409, "nothing to resume yet");
     assert_eq!(g.admit_socket(false), Ok(()));
     g.socket_opened(now);
-    assert_eq!(g.admit_socket(false).unwrap_err().status, 409, "a second first socket is refused");
+    assert_eq!(
+        g.admit_socket(false).unwrap_err().status,
+        409,
+        "a second first socket is refused"
+    );
     assert_eq!(g.admit_socket(true), Ok(()), "a resume may replace the socket");
     g.abort(AbortCode::CLIENT_GONE, "gone");
     assert_eq!(g.admit_socket(true).unwrap_err().status, 410);
@@ -422,7 +426,16 @@ fn gateway_admits_one_first_socket_then_only_resumes() {
 
 #[test]
 fn failures_before_the_head_map_to_gateway_statuses() {
-    assert_eq!(failure_status(&Error::ConnectTimeout(Duration::from_secs(15))), (504, "connect_timeout"));
-    assert_eq!(failure_status(&Error::ResumeTimeout(Duration::from_secs(10))), (502, "resume_timeout"));
-    assert_eq!(failure_status(&Error::Protocol(ProtocolError::TextMessage)), (502, "protocol_error"));
+    assert_eq!(
+        failure_status(&Error::ConnectTimeout(Duration::from_secs(15))),
+        (504, "connect_timeout")
+    );
+    assert_eq!(
+        failure_status(&Error::ResumeTimeout(Duration::from_secs(10))),
+        (502, "resume_timeout")
+    );
+    assert_eq!(
+        failure_status(&Error::Protocol(ProtocolError::TextMessage)),
+        (502, "protocol_error")
+    );
 }

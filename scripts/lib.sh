@@ -62,3 +62,28 @@ build_gateway() {
     ESBUILD_BIN="$root/node_modules/@esbuild/linux-x64/bin/esbuild" \
     worker-build --release --locked)
 }
+
+# Builds the Node package in node-binding/: the native addon for this machine (napi) and the
+# TypeScript wrapper as CommonJS, with an ESM entry over it.
+build_node() {
+  local root dir
+  root=$(root_dir)
+  dir="$root/node-binding"
+  ensure_node_modules
+  step "building the Node addon (napi, release)"
+  (cd "$dir" && "$root/node_modules/.bin/napi" build --platform --release --js binding.cjs --dts binding.d.ts)
+  step "compiling the TypeScript wrapper"
+  rm -rf "$dir/dist"
+  (cd "$dir" && "$root/node_modules/.bin/tsc" -p tsconfig.json)
+  mkdir -p "$dir/dist/esm"
+  echo '{ "type": "commonjs" }' > "$dir/dist/cjs/package.json"
+  cp "$dir/binding.d.ts" "$dir/dist/binding.d.ts"
+  cat > "$dir/dist/esm/index.js" <<'JS'
+// ESM entry: the CommonJS build, re-exported by name.
+import { createRequire } from "node:module";
+const cjs = createRequire(import.meta.url)("../cjs/index.js");
+export const { streamHandler, streamifyHandler, RelayError, ResponseStream, serve } = cjs;
+JS
+  echo 'export * from "../cjs/index.js";' > "$dir/dist/esm/index.d.ts"
+  chmod +x "$dir/dist/cjs/cli.js"
+}

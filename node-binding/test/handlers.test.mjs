@@ -1,0 +1,181 @@
+// Direct mode (no relay headers) of both handlers, refusals of bad relay invocations, the
+// Hono app and the local Function URL server, all against the real addon.
+
+import assert from "node:assert/strict";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { describe, it } from "node:test";
+
+import { Hono } from "hono";
+import { streamSSE, streamText } from "hono/streaming";
+import { RelayError, serve, streamHandler, streamifyHandler } from "lambda-relay";
+
+const context = { awsRequestId: "test", getRemainingTimeInMillis: () => 30_000 };
+
+function event({ method = "GET", path = "/", query = "", headers = {}, body, base64 = false, cookies } = {}) {
+  return {
+    version: "2.0",
+    rawPath: path,
+    rawQueryString: query,
+    cookies,
+    headers: { host: "example.lambda-url.local", ...headers },
+    requestContext: { domainName: "example.lambda-url.local", http: { method, path } },
+    body,
+    isBase64Encoded: base64,
+  };
+}
+
+describe("streamHandler, direct", () => {
+  it("sees the request as the client sent it and returns a buffered result", async () => {
+    const handler = streamHandler(async (request) => {
+      const seen = `${request.method} ${new URL(request.url).pathname}${new URL(request.url).search} cookie=${request.headers.get("cookie")} body=${await request.text()}`;
+      const headers = new Headers({ "x-kind": "echo" });
+      headers.append("set-cookie", "a=1");
+      headers.append("set-cookie", "b=2; Path=/");
+      return new Response(seen, { status: 201, headers });
+    });
+    const result = await handler(event({ method: "POST", path: "/items/7", query: "q=1", body: "hi", cookies: ["s=1", "t=2"] }), context);
+    assert.equal(result.statusCode, 201);
+    assert.equal(result.body, "POST /items/7?q=1 cookie=s=1; t=2 body=hi");
+    assert.deepEqual(result.cookies, ["a=1", "b=2; Path=/"]);
+    assert.equal(result.headers["x-kind"], "echo");
+    assert.equal(result.headers["set-cookie"], undefined);
+    assert.equal(result.isBase64Encoded, undefined);
+  });
+
+  it("decodes base64 request bodies and base64-encodes binary responses", async () => {
+    const handler = streamHandler(async (request) => {
+      const bytes = new Uint8Array(await request.arrayBuffer());
+      return new Response(new Uint8Array([...bytes, 0xff, 0x00]));
+    });
+    const result = await handler(event({ method: "POST", body: Buffer.from([1, 2, 3]).toString("base64"), base64: true }), context);
+    assert.equal(result.isBase64Encoded, true);
+    assert.deepEqual([...Buffer.from(result.body, "base64")], [1, 2, 3, 0xff, 0x00]);
+  });
+
+  it("answers a bodiless response without a body", async () => {
+    const result = await streamHandler(() => new Response(null, { status: 204 }))(event(), context);
+    assert.deepEqual(result, { statusCode: 204, headers: {} });
+  });
+
+  it("lets a handler error fail the invocation, as Lambda would", async () => {
+    const handler = streamHandler(() => {
+      throw new Error("no such item");
+    });
+    await assert.rejects(handler(event(), context), /no such item/);
+  });
+});
+
+describe("streamifyHandler, direct", () => {
+  it("pipes a Readable into the response stream with status and headers", async () => {
+    const handler = streamifyHandler(async (request, responseStream) => {
+      responseStream.writeHead(202, { "content-type": "text/plain", "set-cookie": ["x=1", "y=2"] });
+      await pipeline(Readable.from(["one ", "two ", new URL(request.url).pathname]), responseStream);
+    });
+    const result = await handler(event({ path: "/three" }), context);
+    assert.equal(result.statusCode, 202);
+    assert.equal(result.body, "one two /three");
+    assert.deepEqual(result.cookies, ["x=1", "y=2"]);
+    assert.equal(result.headers["content-type"], "text/plain");
+  });
+
+  it("ends a stream the handler left open, and keeps setHeader and statusCode", async () => {
+    const handler = streamifyHandler(async (_request, responseStream) => {
+      responseStream.statusCode = 418;
+      responseStream.setHeader("x-teapot", "yes");
+      responseStream.write(Buffer.from([0xc3, 0x28]));
+    });
+    const result = await handler(event(), context);
+    assert.equal(result.statusCode, 418);
+    assert.equal(result.headers["x-teapot"], "yes");
+    assert.equal(result.isBase64Encoded, true, "invalid UTF-8 goes base64");
+    assert.deepEqual([...Buffer.from(result.body, "base64")], [0xc3, 0x28]);
+  });
+});
+
+describe("relay invocations that cannot be relayed", () => {
+  const relayHeaders = { "x-lambda-relay-id": "abc123", "x-lambda-relay-token": "v1.9999999999.00", "x-lambda-relay-body": "inline" };
+
+  it("refuses a token that does not verify with 403, before any connection", async () => {
+    process.env.RELAY_GATEWAY_URL = "ws://127.0.0.1:1";
+    process.env.RELAY_SECRET = "a secret of at least sixteen bytes";
+    try {
+      const result = await streamHandler(() => new Response("never"))(event({ headers: relayHeaders }), context);
+      assert.equal(result.statusCode, 403);
+      assert.equal(result.headers["x-lambda-relay-outcome"], "refused");
+      assert.match(result.body, /relay token refused/);
+    } finally {
+      delete process.env.RELAY_GATEWAY_URL;
+      delete process.env.RELAY_SECRET;
+    }
+  });
+
+  it("answers 500 when the function has no relay configuration", async () => {
+    const result = await streamifyHandler(() => {})(event({ headers: relayHeaders }), context);
+    assert.equal(result.statusCode, 500);
+    assert.equal(result.headers["x-lambda-relay-outcome"], "unconfigured");
+  });
+
+  it("exports RelayError with a stable code", () => {
+    const e = new RelayError("ERR_RELAY_ABORTED", "gone");
+    assert.equal(e.code, "ERR_RELAY_ABORTED");
+    assert.ok(e instanceof Error);
+  });
+});
+
+describe("a Hono app", () => {
+  const app = new Hono();
+  app.get("/hello/:name", (c) => c.json({ hello: c.req.param("name") }));
+  app.get("/text", (c) =>
+    streamText(c, async (stream) => {
+      for (const word of ["streamed ", "by ", "hono"]) await stream.write(word);
+    }),
+  );
+  app.get("/sse", (c) =>
+    streamSSE(c, async (stream) => {
+      for (let i = 1; i <= 3; i++) await stream.writeSSE({ event: "token", data: `t${i}`, id: String(i) });
+    }),
+  );
+  const handler = streamHandler(app.fetch);
+
+  it("routes and answers JSON", async () => {
+    const result = await handler(event({ path: "/hello/relay" }), context);
+    assert.equal(result.statusCode, 200);
+    assert.deepEqual(JSON.parse(result.body), { hello: "relay" });
+  });
+
+  it("streams text with streamText", async () => {
+    const result = await handler(event({ path: "/text" }), context);
+    assert.equal(result.body, "streamed by hono");
+  });
+
+  it("streams server-sent events with streamSSE", async () => {
+    const result = await handler(event({ path: "/sse" }), context);
+    assert.equal(result.headers["content-type"], "text/event-stream");
+    assert.equal(result.body, "event: token\ndata: t1\nid: 1\n\nevent: token\ndata: t2\nid: 2\n\nevent: token\ndata: t3\nid: 3\n\n");
+  });
+});
+
+describe("the local Function URL server", () => {
+  it("turns HTTP into Function URL events and results back into HTTP", async () => {
+    const server = await serve(
+      streamHandler(async (request) => {
+        const headers = new Headers({ "content-type": "application/octet-stream" });
+        headers.append("set-cookie", "a=1");
+        headers.append("set-cookie", "b=2");
+        const body = new Uint8Array(await request.arrayBuffer());
+        return new Response(new Uint8Array([...body].reverse()), { headers });
+      }),
+      { port: 0 },
+    );
+    try {
+      const { port } = server.address();
+      const res = await fetch(`http://127.0.0.1:${port}/x`, { method: "POST", body: new Uint8Array([1, 2, 0xff]) });
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.headers.getSetCookie(), ["a=1", "b=2"]);
+      assert.deepEqual([...new Uint8Array(await res.arrayBuffer())], [0xff, 2, 1]);
+    } finally {
+      server.close();
+    }
+  });
+});

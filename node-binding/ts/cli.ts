@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// `lambda-relay serve ./handler.mjs [--export handler] [--port 9000] [--host 127.0.0.1]`
+
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+import { serve, serverUrl } from "./serve.js";
+
+const USAGE = "usage: lambda-relay serve <module> [--export handler] [--port 9000] [--host 127.0.0.1]";
+
+async function main(argv: string[]): Promise<void> {
+  const [command, file, ...rest] = argv;
+  if (command !== "serve" || !file) throw new Error(USAGE);
+  const options: Record<string, string> = { export: "handler", port: "9000", host: "127.0.0.1" };
+  for (let i = 0; i < rest.length; i += 2) {
+    const key = rest[i]?.replace(/^--/, "");
+    const value = rest[i + 1];
+    if (!key || !(key in options) || value === undefined) throw new Error(`${USAGE}\nunknown or incomplete option: ${rest[i]}`);
+    options[key] = value;
+  }
+  const port = Number(options.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port ${options.port}`);
+  const mod = await import(pathToFileURL(path.resolve(file)).href);
+  const handler = mod[options.export!] ?? mod.default?.[options.export!];
+  if (typeof handler !== "function") throw new Error(`${file} has no exported function ${options.export}`);
+  const server = await serve(handler, { port, host: options.host });
+  console.log(`lambda-relay: serving ${file} (${options.export}) as a Function URL on ${serverUrl(server)}`);
+  const stop = () => server.close(() => process.exit(0));
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

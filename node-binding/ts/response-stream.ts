@@ -1,0 +1,117 @@
+// The Writable a streamifyHandler writes its response into.
+
+import { Writable } from "node:stream";
+
+import type { Relay } from "./relay.js";
+
+/** The high-water mark of the response stream: batches writes across the boundary into Rust. */
+export const HIGH_WATER_MARK = 1024 * 1024;
+
+/** A Node Writable with the head-setting methods of `http.ServerResponse`. */
+export abstract class ResponseStream extends Writable {
+  statusCode = 200;
+  #headers = new Map<string, string[]>();
+  #headSent = false;
+
+  constructor() {
+    super({ highWaterMark: HIGH_WATER_MARK });
+  }
+
+  /** Sets a header (an array sets it several times, as for `set-cookie`). */
+  setHeader(name: string, value: string | number | readonly string[]): this {
+    if (this.#headSent) throw new Error("headers already sent");
+    this.#headers.set(name.toLowerCase(), Array.isArray(value) ? [...value] : [String(value)]);
+    return this;
+  }
+
+  getHeader(name: string): string | string[] | undefined {
+    const v = this.#headers.get(name.toLowerCase());
+    return v && (v.length === 1 ? v[0] : v);
+  }
+
+  removeHeader(name: string): void {
+    this.#headers.delete(name.toLowerCase());
+  }
+
+  /** As `awslambda`'s response stream. */
+  setContentType(type: string): void {
+    this.setHeader("content-type", type);
+  }
+
+  writeHead(status: number, headers?: Record<string, string | number | readonly string[]>): this {
+    this.statusCode = status;
+    for (const [name, value] of Object.entries(headers ?? {})) this.setHeader(name, value);
+    return this;
+  }
+
+  get headersSent(): boolean {
+    return this.#headSent;
+  }
+
+  protected takeHead(): { status: number; pairs: string[][] } {
+    this.#headSent = true;
+    const pairs: string[][] = [];
+    for (const [name, values] of this.#headers) for (const v of values) pairs.push([name, v]);
+    return { status: this.statusCode, pairs };
+  }
+
+  /** The headers as a Fetch `Headers` (repeated names kept). */
+  headerObject(): Headers {
+    const h = new Headers();
+    for (const [name, values] of this.#headers) for (const v of values) h.append(name, v);
+    return h;
+  }
+}
+
+/** Streams into the relay; the head goes out with the first bytes or at the end. */
+export class RelayResponseStream extends ResponseStream {
+  readonly #relay: Relay;
+
+  constructor(relay: Relay) {
+    super();
+    this.#relay = relay;
+  }
+
+  #head(): void {
+    if (!this.headersSent) {
+      const { status, pairs } = this.takeHead();
+      this.#relay.sendHead(status, pairs);
+    }
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    try {
+      this.#head();
+    } catch (e) {
+      return callback(e as Error);
+    }
+    this.#relay.write(chunks.map((c) => c.chunk)).then(() => callback(), callback);
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this._writev([{ chunk }], callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    try {
+      this.#head();
+    } catch (e) {
+      return callback(e as Error);
+    }
+    this.#relay.finish().then(() => callback(), callback);
+  }
+}
+
+/** Collects the response for a direct (buffered) result. */
+export class BufferedResponseStream extends ResponseStream {
+  readonly #chunks: Buffer[] = [];
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.#chunks.push(chunk);
+    callback();
+  }
+
+  body(): Buffer {
+    return Buffer.concat(this.#chunks);
+  }
+}

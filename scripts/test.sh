@@ -14,6 +14,11 @@ step "proto builds for wasm32-unknown-unknown without default features"
 cargo build -p lambda-relay --no-default-features --target wasm32-unknown-unknown --locked
 
 build_gateway
+build_node
+
+step "Node package tests on Node $(node --version) (the machine's) and $("$(node22)" --version)"
+(cd node-binding && node --test --test-reporter=spec test/*.test.mjs)
+(cd node-binding && "$(node22)" --test --test-reporter=spec test/*.test.mjs)
 
 step "building the end-to-end function"
 cargo build -p lambda-relay-e2e-function --locked

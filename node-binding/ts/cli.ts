@@ -6,6 +6,10 @@ import { pathToFileURL } from "node:url";
 
 import { serve, serverUrl } from "./serve.js";
 
+// The CommonJS build would turn `import()` into `require()`, which cannot load ES modules
+// on Node 20; this keeps a real dynamic import.
+const importModule = new Function("specifier", "return import(specifier)") as (s: string) => Promise<Record<string, any>>;
+
 const USAGE = "usage: lambda-relay serve <module> [--export handler] [--port 9000] [--host 127.0.0.1]";
 
 async function main(argv: string[]): Promise<void> {
@@ -20,7 +24,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const port = Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port ${options.port}`);
-  const mod = await import(pathToFileURL(path.resolve(file)).href);
+  const mod = await importModule(pathToFileURL(path.resolve(file)).href);
   const handler = mod[options.export!] ?? mod.default?.[options.export!];
   if (typeof handler !== "function") throw new Error(`${file} has no exported function ${options.export}`);
   const server = await serve(handler, { port, host: options.host });

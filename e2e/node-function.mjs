@@ -1,0 +1,133 @@
+// The Node function the end-to-end tests relay: one Lambda handler that dispatches to a
+// streamHandler (Fetch) app and, under /s/, a streamifyHandler (Node stream) app. Served by
+// `lambda-relay serve`. `/events` (direct) reports what the function observed.
+
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+
+import { streamHandler, streamifyHandler } from "lambda-relay";
+
+const events = [];
+const produced = {};
+
+/** Byte i is (i * 7 + floor(i / 256)) mod 256, as in the Rust function. */
+function pattern(start, length) {
+  const out = Buffer.allocUnsafe(length);
+  for (let j = 0; j < length; j++) {
+    const i = start + j;
+    out[j] = (i * 7 + Math.floor(i / 256)) & 0xff;
+  }
+  return out;
+}
+
+function patternStream(n, tag) {
+  let sent = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (sent >= n) return controller.close();
+      const len = Math.min(64 * 1024, n - sent);
+      controller.enqueue(pattern(sent, len));
+      sent += len;
+      produced[tag] = sent;
+    },
+  });
+}
+
+const fetchApp = streamHandler(async (request) => {
+  const url = new URL(request.url);
+  const q = (k, d) => Number(url.searchParams.get(k) ?? d);
+  switch (url.pathname) {
+    case "/events":
+      return Response.json({ events, produced });
+    case "/stream": {
+      const chunks = q("chunks", 5);
+      const delay = q("delay_ms", 1000);
+      let i = 0;
+      return new Response(
+        new ReadableStream({
+          async pull(controller) {
+            if (i === chunks) return controller.close();
+            if (i > 0) await new Promise((r) => setTimeout(r, delay));
+            i++;
+            controller.enqueue(new TextEncoder().encode(`chunk ${i} produced_at=${Date.now()}\n`));
+          },
+        }),
+        { headers: { "content-type": "text/plain" } },
+      );
+    }
+    case "/bytes":
+      return new Response(patternStream(q("n", 1024), url.searchParams.get("tag") ?? "bytes"), {
+        headers: { "content-type": "application/octet-stream" },
+      });
+    case "/upload": {
+      const hash = createHash("sha256");
+      let n = 0;
+      for await (const chunk of request.body) {
+        hash.update(chunk);
+        n += chunk.length;
+      }
+      return new Response(`${n} ${hash.digest("hex")}`);
+    }
+    case "/endless": {
+      const tag = url.searchParams.get("tag");
+      request.signal.addEventListener("abort", () => events.push({ kind: "signal", tag, at: Date.now() }));
+      let i = 0;
+      return new Response(
+        new ReadableStream({
+          async pull(controller) {
+            await new Promise((r) => setTimeout(r, 50));
+            controller.enqueue(new TextEncoder().encode(`tick ${i++}\n`));
+          },
+          cancel() {
+            events.push({ kind: "cancelled", tag, at: Date.now() });
+          },
+        }),
+      );
+    }
+    case "/fail-after-head":
+      return new Response(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode("the beginning of a body that never ends\n"));
+          },
+          async pull(controller) {
+            await new Promise((r) => setTimeout(r, 100));
+            controller.error(new Error("the data source broke"));
+          },
+        }),
+      );
+    case "/fail-before-head":
+      throw new Error("the handler failed before the head");
+    default:
+      return new Response("no such route", { status: 404 });
+  }
+});
+
+const streamApp = streamifyHandler(async (request, responseStream) => {
+  const url = new URL(request.url);
+  if (url.pathname === "/s/readable") {
+    const n = Number(url.searchParams.get("n"));
+    const tag = url.searchParams.get("tag") ?? "readable";
+    async function* chunks() {
+      for (let sent = 0; sent < n; ) {
+        const len = Math.min(64 * 1024, n - sent);
+        yield pattern(sent, len);
+        sent += len;
+        produced[tag] = sent;
+      }
+    }
+    responseStream.setContentType("application/octet-stream");
+    await pipeline(Readable.from(chunks()), responseStream);
+    return;
+  }
+  if (url.pathname === "/s/fail-after-head") {
+    responseStream.write("partial\n");
+    await new Promise((r) => setTimeout(r, 50));
+    throw new Error("the stream handler broke");
+  }
+  responseStream.statusCode = 404;
+  responseStream.end("no such route");
+});
+
+export const handler = (event, context) => (event.rawPath?.startsWith("/s/") ? streamApp : fetchApp)(event, context);

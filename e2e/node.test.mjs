@@ -1,0 +1,116 @@
+// End to end for the Node package: a client → the gateway in workerd → a Node function
+// (streamHandler and streamifyHandler, on the machine's Node) served by `lambda-relay serve`.
+
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+
+import { freePort, hashBody, patternSha256, startGateway, startNodeFunction, stopAll } from "./support.mjs";
+
+let gateway, fn;
+
+before(async () => {
+  const [gatewayPort, functionPort] = [await freePort(), await freePort()];
+  fn = await startNodeFunction({ port: functionPort, gatewayUrl: `ws://127.0.0.1:${gatewayPort}` });
+  gateway = await startGateway({ port: gatewayPort, lambdaUrl: fn });
+});
+
+after(stopAll);
+
+async function functionEvents() {
+  return (await fetch(`${fn}/events`)).json();
+}
+
+describe("Node function through the gateway", () => {
+  it("streamHandler delivers chunks as they are produced", async () => {
+    const res = await fetch(`${gateway}/stream?chunks=3&delay_ms=400`);
+    let firstArrival;
+    let text = "";
+    for await (const chunk of res.body) {
+      firstArrival ??= Date.now();
+      text += Buffer.from(chunk).toString();
+    }
+    const lines = text.trim().split("\n");
+    assert.equal(lines.length, 3);
+    const lastProduced = Number(lines.at(-1).split("produced_at=")[1]);
+    assert.ok(firstArrival < lastProduced, `first arrived ${firstArrival}, last produced ${lastProduced}`);
+  });
+
+  it("streamHandler delivers 100 MB sha256-identical", async () => {
+    const n = 100_000_000;
+    const started = Date.now();
+    const { bytes, sha256 } = await hashBody(await fetch(`${gateway}/bytes?n=${n}`));
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`Node function, 100 MB through the gateway in ${seconds.toFixed(2)} s: ${(n / 1e6 / seconds).toFixed(1)} MB/s`);
+    assert.equal(bytes, n);
+    assert.equal(sha256, patternSha256(n));
+  });
+
+  it("streams an 8 MB upload into request.body", async () => {
+    const body = randomBytes(8_000_000);
+    const res = await fetch(`${gateway}/upload`, { method: "POST", body });
+    assert.equal(await res.text(), `8000000 ${createHash("sha256").update(body).digest("hex")}`);
+  });
+
+  it("fires request.signal and cancels the response stream when the client disconnects", async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${gateway}/endless?tag=gone`, { signal: controller.signal });
+    const reader = res.body.getReader();
+    await reader.read();
+    const abortedAt = Date.now();
+    controller.abort();
+    let seen;
+    for (let i = 0; i < 200 && !seen; i++) {
+      const { events } = await functionEvents();
+      const mine = events.filter((e) => e.tag === "gone");
+      if (mine.some((e) => e.kind === "signal") && mine.some((e) => e.kind === "cancelled")) seen = mine;
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(seen, "both the signal and the stream's cancel fired");
+    for (const e of seen) assert.ok(e.at - abortedAt < 1000, `${e.kind} after ${e.at - abortedAt} ms`);
+  });
+
+  it("aborts the client's transfer when the body fails after the head", async () => {
+    for (const path of ["/fail-after-head", "/s/fail-after-head"]) {
+      const res = await fetch(`${gateway}${path}`);
+      assert.equal(res.status, 200);
+      await assert.rejects(async () => {
+        for await (const _ of res.body);
+      }, `${path} must not end cleanly`);
+    }
+  });
+
+  it("answers 502 with handler_error when the handler throws before the head", async () => {
+    const res = await fetch(`${gateway}/fail-before-head`);
+    assert.equal(res.status, 502);
+    assert.equal(res.headers.get("x-lambda-relay-error"), "handler_error");
+  });
+
+  it("streamifyHandler: a paused client holds the Readable, then the body arrives identical", async () => {
+    const n = 200_000_000;
+    const res = await fetch(`${gateway}/s/readable?n=${n}&tag=paused`);
+    const reader = res.body.getReader();
+    const first = await reader.read();
+    // Wait until the producer stops advancing while nobody reads.
+    let last = -1;
+    let still = 0;
+    while (still < 10) {
+      const { produced } = await functionEvents();
+      if (produced.paused === last) still++;
+      else [last, still] = [produced.paused, 0];
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    console.log(`a paused client held the Readable at ${(last / 1e6).toFixed(1)} MB of ${n / 1e6} MB`);
+    assert.ok(last < 48_000_000, `the producer ran ${last} bytes ahead of a paused client`);
+    const hash = createHash("sha256").update(first.value);
+    let bytes = first.value.length;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      hash.update(value);
+      bytes += value.length;
+    }
+    assert.equal(bytes, n);
+    assert.equal(hash.digest("hex"), patternSha256(n));
+  });
+});

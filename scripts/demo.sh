@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# `npm run demo`: not built yet. The gateway and the example functions land with their
-# issues; until then this says so instead of pretending.
+# `npm run demo [-- --keep]`: builds what it needs (the first run installs tools and takes
+# several minutes), then runs the demo.
 set -euo pipefail
-echo "lambda-relay demo: the gateway (gateway-worker/) and the examples are not built yet."
-echo "What works today is the protocol core and the Rust function client: run 'npm test'."
-exit 1
+source "$(dirname "$0")/lib.sh"
+cd "$(root_dir)"
+build_gateway
+build_node
+step "demo"
+exec "$(node22)" scripts/demo.mjs "$@"

@@ -7,8 +7,8 @@ cd "$(root_dir)"
 
 ensure_rust_target wasm32-unknown-unknown
 
-step "cargo test (lambda-relay, all features)"
-cargo test -p lambda-relay --all-features --locked
+step "cargo test (lambda-relay with all features, the Rust examples)"
+cargo test -p lambda-relay -p lambda-relay-examples --all-features --locked
 
 step "proto builds for wasm32-unknown-unknown without default features"
 cargo build -p lambda-relay --no-default-features --target wasm32-unknown-unknown --locked
@@ -22,6 +22,9 @@ export ARM64_NODE
 step "Node package tests on Node $(node --version) (the machine's) and $("$(node22)" --version)"
 (cd node-binding && node --test --test-reporter=spec test/*.test.mjs)
 (cd node-binding && "$(node22)" --test --test-reporter=spec test/*.test.mjs)
+
+step "Node examples, direct mode, and the SAM template"
+(cd examples-node && node --test --test-reporter=spec test/*.test.mjs)
 
 step "building the end-to-end function"
 cargo build -p lambda-relay-e2e-function --locked

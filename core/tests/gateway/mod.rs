@@ -61,6 +61,10 @@ impl TestGateway {
             window: 128 * 1024,
             ..proto::Config::default()
         };
+        Self::start_with(config, mode, request, cut).await
+    }
+
+    pub async fn start_with(config: proto::Config, mode: BodyMode, request: Bytes, cut: Cut) -> TestGateway {
         let secret = RelaySecret::new(*SECRET).unwrap();
         let relay_id = "relay0123".to_owned();
         let unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();

@@ -20,14 +20,20 @@ const TOTAL: u64 = 1 << 30;
 const CHUNK: usize = 256 * 1024;
 
 fn session_config() -> proto::Config {
-    proto::Config { max_payload: 256 * 1024, window: 4 * 1024 * 1024, ..proto::Config::default() }
+    proto::Config {
+        max_payload: 256 * 1024,
+        window: 4 * 1024 * 1024,
+        ..proto::Config::default()
+    }
 }
 
 /// The CPU time (user + system) this process used so far.
 fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks: u64 = fields.get(11..13).map_or(0, |f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+    let ticks: u64 = fields
+        .get(11..13)
+        .map_or(0, |f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
     Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
 }
 
@@ -37,17 +43,28 @@ async fn main() {
     if args.get(1).map(String::as_str) == Some("client") {
         return rust_client(&args[2], &args[3], &args[4]).await;
     }
-    println!("1 GiB into a local gateway session on loopback, {} KiB writes, window 4 MiB, frames 256 KiB\n", CHUNK / 1024);
+    println!(
+        "1 GiB into a local gateway session on loopback, {} KiB writes, window 4 MiB, frames 256 KiB\n",
+        CHUNK / 1024
+    );
     println!("{:<28} {:>10} {:>14}", "client", "MiB/s", "CPU s/GiB");
     let me = std::env::current_exe().expect("own path");
     let node_script = args.get(1).cloned();
     let mut runs: Vec<(&str, Vec<String>)> = vec![("Rust client", vec![me.display().to_string(), "client".into()])];
     if let Some(script) = &node_script {
-        runs.push(("Node addon (writev batches)", vec!["node".into(), script.clone(), "writev".into()]));
-        runs.push(("Node addon (write per chunk)", vec!["node".into(), script.clone(), "write".into()]));
+        runs.push((
+            "Node addon (writev batches)",
+            vec!["node".into(), script.clone(), "writev".into()],
+        ));
+        runs.push((
+            "Node addon (write per chunk)",
+            vec!["node".into(), script.clone(), "write".into()],
+        ));
     }
     for (name, command) in runs {
-        let gw = gateway::TestGateway::start_with(session_config(), BodyMode::Inline, Bytes::new(), gateway::Cut::Never).await;
+        let gw =
+            gateway::TestGateway::start_with(session_config(), BodyMode::Inline, Bytes::new(), gateway::Cut::Never)
+                .await;
         let mut parts = gw.parts();
         let counter = tokio::spawn(async move {
             let mut bytes = 0u64;
@@ -71,17 +88,30 @@ async fn main() {
         let received = counter.await.expect("counter");
         let stdout = String::from_utf8_lossy(&output.stdout);
         let cpu_ms: f64 = stdout.trim().parse().unwrap_or(f64::NAN);
-        assert!(output.status.success(), "{name} failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{name} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         assert_eq!(received, TOTAL, "{name}: the gateway received every byte");
         let mib = TOTAL as f64 / (1024.0 * 1024.0);
-        println!("{:<28} {:>10.0} {:>14.2}", name, mib / elapsed.as_secs_f64(), cpu_ms / 1000.0);
+        println!(
+            "{:<28} {:>10.0} {:>14.2}",
+            name,
+            mib / elapsed.as_secs_f64(),
+            cpu_ms / 1000.0
+        );
     }
 }
 
 async fn rust_client(url: &str, relay_id: &str, token: &str) {
     let mut config = ClientConfig::new(url);
     config.session = session_config();
-    let invocation = Invocation { relay_id: relay_id.into(), token: token.into(), body_mode: BodyMode::Inline };
+    let invocation = Invocation {
+        relay_id: relay_id.into(),
+        token: token.into(),
+        body_mode: BodyMode::Inline,
+    };
     let (_body, mut writer) = Connection::open(config, invocation).expect("config").split();
     let chunk = Bytes::from(vec![0x5a; CHUNK]);
     let cpu = cpu_time();

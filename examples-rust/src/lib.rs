@@ -39,7 +39,9 @@ pub async fn upload(request: Request<Body>) -> Result<Response<Body>, BoxError> 
         sha.update(&chunk);
     }
     let json = format!("{{\"bytes\":{bytes},\"sha256\":\"{:x}\"}}", sha.finalize());
-    Ok(Response::builder().header("content-type", "application/json").body(Body::from(json))?)
+    Ok(Response::builder()
+        .header("content-type", "application/json")
+        .body(Body::from(json))?)
 }
 
 /// Server-sent events, token by token.
@@ -57,7 +59,9 @@ pub async fn sse(request: Request<Body>) -> Result<Response<Body>, Infallible> {
             tokio::time::sleep(Duration::from_millis(80)).await;
             Ok::<_, Infallible>(Bytes::from(format!("id: {i}\nevent: token\ndata: {token:?}\n\n")))
         })
-        .chain(stream::once(async { Ok(Bytes::from_static(b"event: done\ndata: {}\n\n")) }));
+        .chain(stream::once(async {
+            Ok(Bytes::from_static(b"event: done\ndata: {}\n\n"))
+        }));
     let response = Response::builder()
         .header("content-type", "text/event-stream")
         .header("cache-control", "no-cache")

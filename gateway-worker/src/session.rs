@@ -370,34 +370,34 @@ async fn timer(shared: Shared, at: Timestamp) {
 /// after, a failure means the function is gone.
 async fn invoke(shared: Shared, invocation: Request) {
     let result = Fetch::Request(invocation).send().await;
-    {
-        let mut relay = shared.borrow_mut();
-        let connected = relay.session.has_connected();
-        match result {
-            Err(e) if !connected => resolve(
-                &mut relay,
-                502,
-                "invocation_failed",
-                format!("invoking the function failed: {e}"),
-            ),
-            Err(_) => relay
-                .session
-                .abort(AbortCode::GATEWAY, "the function invocation failed"),
-            Ok(mut response) => {
-                let status = response.status_code();
-                let relay_aware = response.headers().has(proto::RELAY_OUTCOME_HEADER).unwrap_or(false);
-                if !connected && relay.head.is_some() {
-                    if relay_aware || status >= 500 {
-                        drop(relay);
-                        let text = response.text().await.unwrap_or_default();
-                        let mut relay = shared.borrow_mut();
-                        let text = format!("the function answered {status}: {}", text.trim());
-                        resolve(&mut relay, 502, "invocation_failed", text);
-                    } else {
-                        // Not relay-aware: its response is the response.
-                        resolve_with(&mut relay, Outcome::Passthrough(response));
-                    }
-                } else if connected && !(200..300).contains(&status) && !relay.session.is_done() {
+    let (connected, undecided) = {
+        let relay = shared.borrow();
+        (relay.session.has_connected(), relay.head.is_some())
+    };
+    match result {
+        Err(e) if !connected => {
+            let text = format!("invoking the function failed: {e}");
+            resolve(&mut shared.borrow_mut(), 502, "invocation_failed", text);
+        }
+        Err(_) => shared
+            .borrow_mut()
+            .session
+            .abort(AbortCode::GATEWAY, "the function invocation failed"),
+        Ok(mut response) => {
+            let status = response.status_code();
+            let relay_aware = response.headers().has(proto::RELAY_OUTCOME_HEADER).unwrap_or(false);
+            if !connected && undecided {
+                if relay_aware || status >= 500 {
+                    let text = response.text().await.unwrap_or_default();
+                    let text = format!("the function answered {status}: {}", text.trim());
+                    resolve(&mut shared.borrow_mut(), 502, "invocation_failed", text);
+                } else {
+                    // Not relay-aware: its response is the response.
+                    resolve_with(&mut shared.borrow_mut(), Outcome::Passthrough(response));
+                }
+            } else if connected && !(200..300).contains(&status) {
+                let mut relay = shared.borrow_mut();
+                if !relay.session.is_done() {
                     relay
                         .session
                         .abort(AbortCode::GATEWAY, "the function invocation failed");

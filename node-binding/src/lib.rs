@@ -97,13 +97,20 @@ pub fn classify_invocation(
         Err(e) => return refused(400, "refused", e.to_string()),
     };
     let (Some(secret), Some(_)) = (secret.filter(|s| !s.is_empty()), gateway_url.filter(|u| !u.is_empty())) else {
-        return refused(500, "unconfigured", "relay invocation, but RELAY_GATEWAY_URL and RELAY_SECRET are not set".into());
+        return refused(
+            500,
+            "unconfigured",
+            "relay invocation, but RELAY_GATEWAY_URL and RELAY_SECRET are not set".into(),
+        );
     };
     let secret = match RelaySecret::new(secret) {
         Ok(s) => s,
         Err(e) => return refused(500, "unconfigured", format!("RELAY_SECRET: {e}")),
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
     if let Err(e) = secret.verify(&relay.token, &relay.relay_id, now) {
         return refused(403, "refused", format!("relay token refused: {e}"));
     }
@@ -130,13 +137,23 @@ impl BindingConnection {
     /// Starts connecting to the gateway in the background; returns at once.
     #[napi(constructor)]
     pub fn new(gateway_url: String, relay_id: String, token: String, body_mode: String) -> Result<Self> {
-        let body_mode = body_mode.parse::<BodyMode>().map_err(|e| js_error("ERR_RELAY_CONFIG", e.to_string()))?;
-        let invocation = Invocation { relay_id, token, body_mode };
+        let body_mode = body_mode
+            .parse::<BodyMode>()
+            .map_err(|e| js_error("ERR_RELAY_CONFIG", e.to_string()))?;
+        let invocation = Invocation {
+            relay_id,
+            token,
+            body_mode,
+        };
         let connection = within_runtime_if_available(|| Connection::open(ClientConfig::new(gateway_url), invocation))
             .map_err(from_client)?;
         let (body, writer) = connection.split();
         let cancelled = writer.cancelled();
-        Ok(Self { body: Mutex::new(body), writer: Mutex::new(writer), cancelled })
+        Ok(Self {
+            body: Mutex::new(body),
+            writer: Mutex::new(writer),
+            cancelled,
+        })
     }
 
     /// The next piece of the request body, or `null` at its end.
@@ -190,13 +207,23 @@ impl BindingConnection {
         for chunk in &chunks {
             joined.extend_from_slice(chunk);
         }
-        self.writer.lock().await.write(Bytes::from(joined)).await.map_err(from_client)
+        self.writer
+            .lock()
+            .await
+            .write(Bytes::from(joined))
+            .await
+            .map_err(from_client)
     }
 
     /// Ends the response; resolves when the gateway acknowledged the end.
     #[napi]
     pub async fn finish(&self) -> Result<()> {
-        self.writer.lock().await.finish(HeaderMap::new()).await.map_err(from_client)
+        self.writer
+            .lock()
+            .await
+            .finish(HeaderMap::new())
+            .await
+            .map_err(from_client)
     }
 
     /// Fails the response (`handler_error`, `body_error`, `deadline` or `internal`);

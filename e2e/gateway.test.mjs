@@ -7,7 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 
-import { freePort, hashBody, patternSha256, startFunction, startGateway, startProxy, stopAll, waitForEvent, SECRET } from "./support.mjs";
+import { freePort, hashBody, patternSha256, readProducedChunks, startFunction, startGateway, startProxy, stopAll, waitForEvent, SECRET } from "./support.mjs";
 
 const CONNECT_TIMEOUT_MS = 3000;
 let gateway, fn, proxy;
@@ -32,15 +32,8 @@ describe("streaming", () => {
   it("delivers each chunk as it is produced: the first arrives before the last is made", async () => {
     const res = await fetch(`${gateway}/stream?chunks=4&delay_ms=400`);
     assert.equal(res.status, 200);
-    let firstArrival;
-    let text = "";
-    for await (const chunk of res.body) {
-      firstArrival ??= Date.now();
-      text += Buffer.from(chunk).toString();
-    }
-    const lines = text.trim().split("\n");
-    assert.deepEqual(lines.map((l) => l.split(" produced_at")[0]), ["chunk 1", "chunk 2", "chunk 3", "chunk 4"]);
-    const lastProduced = Number(lines.at(-1).split("produced_at=")[1]);
+    const { labels, firstArrival, lastProduced } = await readProducedChunks(res);
+    assert.deepEqual(labels, ["chunk 1", "chunk 2", "chunk 3", "chunk 4"]);
     assert.ok(firstArrival < lastProduced, `first chunk arrived at ${firstArrival}, last produced at ${lastProduced}`);
   });
 

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 
-import { freePort, hashBody, patternSha256, startGateway, startNodeFunction, stopAll } from "./support.mjs";
+import { freePort, hashBody, patternSha256, readProducedChunks, startGateway, startNodeFunction, stopAll } from "./support.mjs";
 
 let gateway, fn;
 
@@ -24,15 +24,8 @@ async function functionEvents() {
 describe("Node function through the gateway", () => {
   it("streamHandler delivers chunks as they are produced", async () => {
     const res = await fetch(`${gateway}/stream?chunks=3&delay_ms=400`);
-    let firstArrival;
-    let text = "";
-    for await (const chunk of res.body) {
-      firstArrival ??= Date.now();
-      text += Buffer.from(chunk).toString();
-    }
-    const lines = text.trim().split("\n");
-    assert.equal(lines.length, 3);
-    const lastProduced = Number(lines.at(-1).split("produced_at=")[1]);
+    const { labels, firstArrival, lastProduced } = await readProducedChunks(res);
+    assert.deepEqual(labels, ["chunk 1", "chunk 2", "chunk 3"]);
     assert.ok(firstArrival < lastProduced, `first arrived ${firstArrival}, last produced ${lastProduced}`);
   });
 

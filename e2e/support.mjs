@@ -199,3 +199,22 @@ export async function waitForEvent(functionUrl, match, timeoutMs = 10_000) {
   }
   throw new Error("no matching event from the function");
 }
+
+/**
+ * Reads a `/stream` response (lines `chunk N produced_at=<ms>`): returns the chunk labels,
+ * when the first bytes arrived and when the last chunk was produced.
+ */
+export async function readProducedChunks(response) {
+  let firstArrival;
+  let text = "";
+  for await (const chunk of response.body) {
+    firstArrival ??= Date.now();
+    text += Buffer.from(chunk).toString();
+  }
+  const lines = text.trim().split("\n");
+  return {
+    labels: lines.map((l) => l.split(" produced_at")[0]),
+    firstArrival,
+    lastProduced: Number(lines.at(-1).split("produced_at=")[1]),
+  };
+}

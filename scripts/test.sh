@@ -19,12 +19,14 @@ pack_node
 ARM64_NODE=$(ensure_arm64_node)
 export ARM64_NODE
 
-step "Node package tests on Node $(node --version) (the machine's) and $("$(node22)" --version)"
-(cd node-binding && node --test --test-reporter=spec test/*.test.mjs)
+NODE_SYSTEM=$(system_node)
+export FUNCTION_NODE=$NODE_SYSTEM   # the e2e Node functions run on the machine's Node
+step "Node package tests on Node $("$NODE_SYSTEM" --version) (the machine's) and $("$(node22)" --version)"
+(cd node-binding && "$NODE_SYSTEM" --test --test-reporter=spec test/*.test.mjs)
 (cd node-binding && "$(node22)" --test --test-reporter=spec test/*.test.mjs)
 
 step "Node examples, direct mode, and the SAM template"
-(cd examples-node && node --test --test-reporter=spec test/*.test.mjs)
+(cd examples-node && "$NODE_SYSTEM" --test --test-reporter=spec test/*.test.mjs)
 
 step "building the end-to-end function"
 cargo build -p lambda-relay-e2e-function --locked

@@ -22,7 +22,7 @@ out=$(mktemp)
   echo "## Codec: 64 KiB body frames (criterion)"
   echo
   echo '```'
-  cargo bench -p lambda-relay --bench codec --locked -- --noplot 2>/dev/null | grep -E "^codec|time:|thrpt:"
+  cargo bench -p lambda-relay --bench codec --locked -- --noplot 2>/dev/null | grep -E "^codec|time:|thrpt:" | grep -v "%"
   echo '```'
 } | tee "$out"
 mv "$out" docs/benchmarks.md

@@ -57,12 +57,20 @@ async fn streams_a_response_chunk_by_chunk() {
         writer.write(chunk.clone()).await.unwrap();
         assert_eq!(parts.recv().await.unwrap(), ResponsePart::Data(chunk));
     }
+    let settled = writer.cancelled();
     writer.finish(HeaderMap::new()).await.unwrap();
     assert_eq!(parts.recv().await.unwrap(), ResponsePart::End(HeaderMap::new()));
     assert_eq!(
         gw.close_code().await,
         Some(1000),
         "the function closes a finished session normally"
+    );
+    let cancelled = tokio::time::timeout(Duration::from_secs(5), settled.settled())
+        .await
+        .expect("settles");
+    assert!(
+        !cancelled,
+        "a finished relay settles as not cancelled, so nothing waits for ever"
     );
 }
 
@@ -146,6 +154,7 @@ async fn abort_cancels_the_function() {
         .await
         .expect("cancelled within 5 s");
     assert!(cancelled.is_cancelled());
+    assert!(cancelled.clone().settled().await, "settles as cancelled");
     let err = writer.write(Bytes::from_static(b"more")).await.unwrap_err();
     assert!(err.is_aborted(), "{err}");
     assert_eq!(gw.close_code().await, Some(proto::CloseCode::ABORTED.0));

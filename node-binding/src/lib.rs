@@ -239,11 +239,12 @@ impl BindingConnection {
         self.writer.lock().await.fail(code, &message).await.map_err(from_client)
     }
 
-    /// Resolves when the gateway aborts (the client went away) or the relay fails for good.
+    /// Resolves when the relay is over: `true` if the gateway aborted (the client went
+    /// away) or the relay failed for good, `false` if it finished. Always resolves, so the
+    /// pending promise never keeps a finished connection alive.
     #[napi]
-    pub async fn cancelled(&self) -> Result<()> {
-        self.cancelled.clone().wait().await;
-        Ok(())
+    pub async fn settled(&self) -> Result<bool> {
+        Ok(self.cancelled.clone().settled().await)
     }
 
     /// The error that ended the relay, if one did (with its code), else `null`.

@@ -26,9 +26,9 @@ export class Relay {
       throw relayError(e);
     }
     // The gateway aborted (the client went away) or the relay failed for good.
-    this.conn.cancelled().then(
-      () => {
-        if (!this.#ended) {
+    this.conn.settled().then(
+      (cancelled) => {
+        if (cancelled && !this.#ended) {
           const why = this.conn.failure() ?? "the relay was cancelled";
           this.controller.abort(relayError(new Error(why.startsWith("ERR_") ? why : `ERR_RELAY_ABORTED: ${why}`)));
         }

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
-use super::{ClientConfig, Error, Inner, Invocation};
+use super::{ClientConfig, Error, Inner, Invocation, Status};
 use crate::proto::{self, CloseCode, Timestamp};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -83,11 +83,13 @@ pub(crate) async fn run(inner: Arc<Inner>, config: ClientConfig, invocation: Inv
     let mut shared = inner.lock();
     shared.driver_done = true;
     shared.wake_ready();
-    let failed = shared.failure().is_some();
+    let status = if shared.failure().is_some() {
+        Status::Cancelled
+    } else {
+        Status::Finished
+    };
     drop(shared);
-    if failed {
-        inner.cancelled.send_replace(true);
-    }
+    inner.status.send_replace(status);
 }
 
 /// Moves messages until the socket ends or the session is over.
@@ -113,7 +115,7 @@ async fn pump(inner: &Inner, config: &ClientConfig, socket: Socket) -> SocketEnd
             )
         };
         if cancelled {
-            inner.cancelled.send_replace(true);
+            inner.status.send_replace(Status::Cancelled);
         }
         for m in out {
             if sink.feed(Message::Binary(m)).await.is_err() {

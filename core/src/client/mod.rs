@@ -158,7 +158,8 @@ pub(crate) struct Inner {
     pub(crate) notify: Notify,
     pub(crate) epoch: Instant,
     /// Becomes true when the gateway aborts or the session fails.
-    pub(crate) cancelled: watch::Sender<bool>,
+    /// Where the relay stands: running, cancelled, or over without a cancellation.
+    pub(crate) status: watch::Sender<Status>,
 }
 
 impl Inner {
@@ -196,7 +197,7 @@ impl Connection {
             }),
             notify: Notify::new(),
             epoch,
-            cancelled: watch::channel(false).0,
+            status: watch::channel(Status::Running).0,
         });
         tokio::spawn(driver::run(inner.clone(), config, invocation));
         Ok(Connection { inner })
@@ -213,23 +214,44 @@ impl Connection {
     }
 }
 
+/// Where a relay stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    Running,
+    /// The gateway aborted or the relay failed for good.
+    Cancelled,
+    /// The connection is over without a cancellation (the response ended).
+    Finished,
+}
+
 /// Resolves when the gateway aborted the exchange (the client went away) or the relay
 /// failed for good: stop working, nobody will read the result.
 #[derive(Clone)]
 pub struct Cancelled {
-    rx: watch::Receiver<bool>,
+    rx: watch::Receiver<Status>,
 }
 
 impl Cancelled {
-    /// Waits for the cancellation.
-    pub async fn wait(mut self) {
-        // An error means the driver and every handle are gone: nothing is left to cancel.
-        let _ = self.rx.wait_for(|c| *c).await;
+    /// Waits for the cancellation; pending for ever if the relay finishes without one.
+    pub async fn wait(self) {
+        if !self.settled().await {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Waits until the relay is over either way; true if it was cancelled. Unlike
+    /// [`wait`](Self::wait) it always completes, so a waiter never outlives the relay.
+    pub async fn settled(mut self) -> bool {
+        match self.rx.wait_for(|s| *s != Status::Running).await {
+            Ok(status) => *status == Status::Cancelled,
+            // Every handle is gone: nothing is left to cancel.
+            Err(_) => false,
+        }
     }
 
     /// Whether it has happened.
     pub fn is_cancelled(&self) -> bool {
-        *self.rx.borrow()
+        *self.rx.borrow() == Status::Cancelled
     }
 }
 
@@ -242,7 +264,7 @@ impl RequestBody {
     /// A handle that resolves on abort.
     pub fn cancelled(&self) -> Cancelled {
         Cancelled {
-            rx: self.inner.cancelled.subscribe(),
+            rx: self.inner.status.subscribe(),
         }
     }
 }

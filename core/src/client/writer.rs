@@ -102,7 +102,7 @@ impl ResponseWriter {
     /// Resolves when the gateway aborts (the client went away).
     pub fn cancelled(&self) -> Cancelled {
         Cancelled {
-            rx: self.inner.cancelled.subscribe(),
+            rx: self.inner.status.subscribe(),
         }
     }
 

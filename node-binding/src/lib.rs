@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use lambda_relay::client::{self, Cancelled, ClientConfig, Connection, Invocation, RequestBody, ResponseWriter};
 use lambda_relay::proto::{self, BodyMode, ErrorCode, RelaySecret};
@@ -156,15 +156,27 @@ impl BindingConnection {
         })
     }
 
-    /// The next piece of the request body, or `null` at its end.
+    /// The next piece of the request body, or `null` at its end. Waits for one frame, then
+    /// takes whatever else already arrived (up to 1 MiB), so a fast upload crosses into JS
+    /// once per batch rather than once per frame.
     #[napi]
     pub async fn read(&self) -> Result<Option<Buffer>> {
+        const BATCH: usize = 1024 * 1024;
         let mut body = self.body.lock().await;
-        match body.next().await {
-            Some(Ok(chunk)) => Ok(Some(Buffer::from(chunk.to_vec()))),
-            Some(Err(e)) => Err(from_client(e)),
-            None => Ok(None),
+        let first = match body.next().await {
+            Some(Ok(chunk)) => chunk,
+            Some(Err(e)) => return Err(from_client(e)),
+            None => return Ok(None),
+        };
+        let mut joined = first.to_vec();
+        while joined.len() < BATCH {
+            // An end or an error stays in the session; the next read reports it.
+            match body.next().now_or_never() {
+                Some(Some(Ok(chunk))) => joined.extend_from_slice(&chunk),
+                _ => break,
+            }
         }
+        Ok(Some(Buffer::from(joined)))
     }
 
     /// Queues the status and headers (pairs, repeated names allowed).

@@ -126,7 +126,7 @@ pack_node() {
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
     CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
     AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar \
-    "$root/node_modules/.bin/napi" build --platform --release --target aarch64-unknown-linux-gnu --no-js &&
+    "$root/node_modules/.bin/napi" build --platform --release --target aarch64-unknown-linux-gnu --no-js --dts binding.d.ts &&
     aarch64-linux-gnu-strip --strip-unneeded lambda-relay.linux-arm64-gnu.node)
   step "packing npm tarballs"
   rm -rf "$pack"

@@ -23,9 +23,9 @@ fn js_error(code: &'static str, message: impl std::fmt::Display) -> napi::Error 
     napi::Error::new(Status::GenericFailure, format!("{code}: {message}"))
 }
 
-/// Maps the client's errors to stable codes, in one place.
-fn from_client(e: client::Error) -> napi::Error {
-    let code = match &e {
+/// The stable code of a client error, in one place.
+fn code_of(e: &client::Error) -> &'static str {
+    match e {
         client::Error::Session(proto::Error::Aborted(_)) => "ERR_RELAY_ABORTED",
         client::Error::Session(proto::Error::Protocol(_)) => "ERR_RELAY_PROTOCOL",
         client::Error::Session(_) => "ERR_RELAY_SESSION",
@@ -34,8 +34,11 @@ fn from_client(e: client::Error) -> napi::Error {
         client::Error::Connect(_) => "ERR_RELAY_CONNECT",
         client::Error::Config(_) => "ERR_RELAY_CONFIG",
         client::Error::Closed => "ERR_RELAY_CLOSED",
-    };
-    js_error(code, e)
+    }
+}
+
+fn from_client(e: client::Error) -> napi::Error {
+    js_error(code_of(&e), e)
 }
 
 /// What an invocation is, from its headers.
@@ -242,27 +245,20 @@ impl BindingConnection {
     /// resolves when the gateway acknowledged it.
     #[napi]
     pub async fn fail(&self, code: String, message: String) -> Result<()> {
-        let code = match code.as_str() {
-            "handler_error" => ErrorCode::HANDLER,
-            "body_error" => ErrorCode::BODY,
-            "deadline" => ErrorCode::DEADLINE,
-            _ => ErrorCode::INTERNAL,
-        };
+        let code = ErrorCode::from_name(&code).unwrap_or(ErrorCode::INTERNAL);
         self.writer.lock().await.fail(code, &message).await.map_err(from_client)
     }
 
-    /// Resolves when the relay is over: `true` if the gateway aborted (the client went
-    /// away) or the relay failed for good, `false` if it finished. Always resolves, so the
-    /// pending promise never keeps a finished connection alive.
+    /// Resolves when the relay is over: with the coded reason (`ERR_RELAY_ABORTED: …`) if
+    /// the gateway aborted or the relay failed for good, `null` if it finished. Always
+    /// resolves, so the pending promise never keeps a finished connection alive.
     #[napi]
-    pub async fn settled(&self) -> Result<bool> {
-        Ok(self.cancelled.clone().settled().await)
-    }
-
-    /// The error that ended the relay, if one did (with its code), else `null`.
-    #[napi]
-    pub fn failure(&self) -> Option<String> {
-        let writer = self.writer.try_lock().ok()?;
-        writer.failure().map(|e| e.to_string())
+    pub async fn settled(&self) -> Result<Option<String>> {
+        Ok(self
+            .cancelled
+            .clone()
+            .settled()
+            .await
+            .map(|e| format!("{}: {e}", code_of(&e))))
     }
 }

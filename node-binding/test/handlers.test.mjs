@@ -4,11 +4,14 @@
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import http from "node:http";
 import { describe, it } from "node:test";
 
 import { Hono } from "hono";
 import { streamSSE, streamText } from "hono/streaming";
 import { RelayError, serve, streamHandler, streamifyHandler } from "lambda-relay";
+
+import { mintToken } from "../../e2e/token.mjs";
 
 const context = { awsRequestId: "test", getRemainingTimeInMillis: () => 30_000 };
 
@@ -114,6 +117,29 @@ describe("relay invocations that cannot be relayed", () => {
     const result = await streamifyHandler(() => {})(event({ headers: relayHeaders }), context);
     assert.equal(result.statusCode, 500);
     assert.equal(result.headers["x-lambda-relay-outcome"], "unconfigured");
+  });
+
+  it("reports a gateway that refuses the socket as a failed relay (502 with the reason), not an abort", async () => {
+    const gateway = http.createServer((_req, res) => res.writeHead(403).end("relay token refused"));
+    await new Promise((resolve) => gateway.listen(0, "127.0.0.1", resolve));
+    const secret = "a secret of at least sixteen bytes";
+    process.env.RELAY_GATEWAY_URL = `ws://127.0.0.1:${gateway.address().port}`;
+    process.env.RELAY_SECRET = secret;
+    try {
+      const headers = {
+        "x-lambda-relay-id": "abc123",
+        "x-lambda-relay-token": mintToken(secret, "abc123", Math.floor(Date.now() / 1000) + 60),
+        "x-lambda-relay-body": "inline",
+      };
+      const result = await streamHandler(async () => new Response("never delivered"))(event({ headers }), context);
+      assert.equal(result.statusCode, 502);
+      assert.equal(result.headers["x-lambda-relay-outcome"], "failed");
+      assert.equal(result.body, "relay failed: gateway refused the relay socket with HTTP 403");
+    } finally {
+      delete process.env.RELAY_GATEWAY_URL;
+      delete process.env.RELAY_SECRET;
+      gateway.close();
+    }
   });
 
   it("exports RelayError with a stable code", () => {

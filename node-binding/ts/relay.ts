@@ -27,11 +27,8 @@ export class Relay {
     }
     // The gateway aborted (the client went away) or the relay failed for good.
     this.conn.settled().then(
-      (cancelled) => {
-        if (cancelled && !this.#ended) {
-          const why = this.conn.failure() ?? "the relay was cancelled";
-          this.controller.abort(relayError(new Error(why.startsWith("ERR_") ? why : `ERR_RELAY_ABORTED: ${why}`)));
-        }
+      (why) => {
+        if (why !== null && !this.#ended) this.controller.abort(relayError(new Error(why)));
       },
       () => {},
     );
@@ -125,6 +122,7 @@ export async function pipeBody(relay: Relay, body: ReadableStream<Uint8Array>): 
       },
       (e) => {
         failure = e;
+        inflight = undefined;
       },
     );
   };

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
-use super::{ClientConfig, Error, Inner, Invocation, Status};
+use super::{ClientConfig, Error, Inner, Invocation};
 use crate::proto::{self, CloseCode, Timestamp};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -83,13 +83,9 @@ pub(crate) async fn run(inner: Arc<Inner>, config: ClientConfig, invocation: Inv
     let mut shared = inner.lock();
     shared.driver_done = true;
     shared.wake_ready();
-    let status = if shared.failure().is_some() {
-        Status::Cancelled
-    } else {
-        Status::Finished
-    };
+    let failure = shared.failure();
     drop(shared);
-    inner.status.send_replace(status);
+    inner.settle(failure);
 }
 
 /// Moves messages until the socket ends or the session is over.
@@ -105,17 +101,14 @@ async fn pump(inner: &Inner, config: &ClientConfig, socket: Socket) -> SocketEnd
             while let Some(m) = shared.session.poll_transmit() {
                 out.push(m);
             }
-            let cancelled = shared.session.error().is_some();
+            let failure = shared.session.error().cloned().map(Error::Session);
             shared.wake_ready();
-            (
-                out,
-                shared.session.poll_timeout(),
-                shared.session.poll_close(),
-                cancelled,
-            )
+            (out, shared.session.poll_timeout(), shared.session.poll_close(), failure)
         };
-        if cancelled {
-            inner.status.send_replace(Status::Cancelled);
+        if cancelled.is_some() {
+            // Cancel the application's work as soon as the session fails, not only when
+            // the socket is closed.
+            inner.settle(cancelled);
         }
         for m in out {
             if sink.feed(Message::Binary(m)).await.is_err() {

@@ -215,13 +215,26 @@ impl Connection {
 }
 
 /// Where a relay stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Status {
     Running,
-    /// The gateway aborted or the relay failed for good.
-    Cancelled,
+    /// The gateway aborted or the relay failed for good, for this reason.
+    Cancelled(Error),
     /// The connection is over without a cancellation (the response ended).
     Finished,
+}
+
+impl Inner {
+    /// Records how the relay ended, once: `Some` cancels, `None` finishes.
+    pub(crate) fn settle(&self, failure: Option<Error>) {
+        self.status.send_if_modified(|status| {
+            if *status != Status::Running {
+                return false;
+            }
+            *status = failure.map_or(Status::Finished, Status::Cancelled);
+            true
+        });
+    }
 }
 
 /// Resolves when the gateway aborted the exchange (the client went away) or the relay
@@ -234,24 +247,28 @@ pub struct Cancelled {
 impl Cancelled {
     /// Waits for the cancellation; pending for ever if the relay finishes without one.
     pub async fn wait(self) {
-        if !self.settled().await {
+        if self.settled().await.is_none() {
             std::future::pending::<()>().await;
         }
     }
 
-    /// Waits until the relay is over either way; true if it was cancelled. Unlike
-    /// [`wait`](Self::wait) it always completes, so a waiter never outlives the relay.
-    pub async fn settled(mut self) -> bool {
+    /// Waits until the relay is over either way: the error if it was cancelled, `None` if
+    /// it finished. Unlike [`wait`](Self::wait) it always completes, so a waiter never
+    /// outlives the relay.
+    pub async fn settled(mut self) -> Option<Error> {
         match self.rx.wait_for(|s| *s != Status::Running).await {
-            Ok(status) => *status == Status::Cancelled,
+            Ok(status) => match &*status {
+                Status::Cancelled(e) => Some(e.clone()),
+                _ => None,
+            },
             // Every handle is gone: nothing is left to cancel.
-            Err(_) => false,
+            Err(_) => None,
         }
     }
 
     /// Whether it has happened.
     pub fn is_cancelled(&self) -> bool {
-        *self.rx.borrow() == Status::Cancelled
+        matches!(*self.rx.borrow(), Status::Cancelled(_))
     }
 }
 

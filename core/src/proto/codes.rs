@@ -19,6 +19,14 @@ macro_rules! wire_code {
                     _ => None,
                 }
             }
+
+            /// The code with this snake-case name, if this version knows one.
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $($text => Some(Self::$konst),)*
+                    _ => None,
+                }
+            }
         }
 
         impl fmt::Debug for $name {
@@ -109,6 +117,8 @@ mod tests {
         assert_eq!(format!("{:?}", ErrorCode(0x0abc)), "ErrorCode(0x0abc)");
         assert_eq!(ErrorCode::DEADLINE.to_string(), "deadline");
         assert_eq!(CloseCode(4000).name(), Some("protocol_error"));
+        assert_eq!(ErrorCode::from_name("body_error"), Some(ErrorCode::BODY));
+        assert_eq!(ErrorCode::from_name("nonsense"), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::frame::{Abort, Item};
 use super::link::{Link, LinkStats, Received};
 use super::time::Timestamp;
 
-/// One end of a relay session: a [`Link`] and the rules of its [`Role`].
+/// One end of a relay session: the shared reliable link and the rules of its [`Role`].
 pub struct Session<R> {
     pub(crate) link: Link,
     pub(crate) role: R,
@@ -144,7 +144,7 @@ impl<R: Role> Session<R> {
         self.link.has_queued()
     }
 
-    /// Body bytes [`write`](Session::write_body) takes now.
+    /// Body bytes a body write takes now (the window left).
     pub fn send_capacity(&self) -> usize {
         self.link.send_capacity()
     }

@@ -1,5 +1,5 @@
 //! The function side of the relay on tokio: a quinn-style driver around
-//! [`FunctionSession`](crate::proto::FunctionSession).
+//! [`FunctionSession`].
 //!
 //! [`Connection::open`] spawns a task that connects to the gateway (`ws://` or `wss://` with
 //! rustls and the webpki roots), keeps the socket alive with pings, reconnects with capped

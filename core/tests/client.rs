@@ -2,19 +2,17 @@
 //! drives the gateway session: streaming, request body, reconnect after a dropped TCP
 //! connection, abort, refused tokens.
 
-mod gateway;
-
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use lambda_relay::client::{ClientConfig, Connection, Error, Invocation};
-use lambda_relay::proto::{self, AbortCode, BodyMode, ErrorCode, ResponsePart};
+use lambda_relay::proto::{self, AbortCode, BodyMode, ErrorCode, Exchange, ResponsePart};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use gateway::{Cut, TestGateway};
+use lambda_relay_test_gateway::{Cut, TestGateway};
 
 fn pattern(len: usize) -> Bytes {
     (0..len).map(|i| (i * 7 + i / 256) as u8).collect::<Vec<_>>().into()
@@ -24,18 +22,19 @@ fn sha(data: &[u8]) -> String {
     format!("{:x}", Sha256::digest(data))
 }
 
+fn invocation(relay_id: &str, token: &str, mode: BodyMode) -> Invocation {
+    Invocation {
+        relay_id: relay_id.into(),
+        token: token.into(),
+        exchange: Exchange::new(mode),
+        time_left: None,
+    }
+}
+
 fn open(gw: &TestGateway, mode: BodyMode) -> Connection {
     let mut config = ClientConfig::new(gw.url());
     config.session = gw.config.clone();
-    Connection::open(
-        config,
-        Invocation {
-            relay_id: gw.relay_id.clone(),
-            token: gw.token.clone(),
-            body_mode: mode,
-        },
-    )
-    .expect("valid config")
+    Connection::open(config, invocation(&gw.relay_id, &gw.token, mode)).expect("valid config")
 }
 
 #[tokio::test]
@@ -187,15 +186,7 @@ async fn a_wrong_token_is_refused_without_retrying() {
     let mut config = ClientConfig::new(gw.url());
     config.session = gw.config.clone();
     let forged = gw.token.replace(&gw.token[gw.token.len() - 4..], "0000");
-    let conn = Connection::open(
-        config,
-        Invocation {
-            relay_id: gw.relay_id.clone(),
-            token: forged,
-            body_mode: BodyMode::Inline,
-        },
-    )
-    .unwrap();
+    let conn = Connection::open(config, invocation(&gw.relay_id, &forged, BodyMode::Inline)).unwrap();
     let (_body, mut writer) = conn.split();
     writer.send_head(StatusCode::OK, HeaderMap::new()).unwrap();
     let err = writer.finish(HeaderMap::new()).await.unwrap_err();
@@ -223,15 +214,7 @@ async fn unreachable_gateway_fails_after_the_first_connect_timeout() {
         .port();
     let mut config = ClientConfig::new(format!("ws://127.0.0.1:{port}"));
     config.first_connect_timeout = Duration::from_millis(300);
-    let conn = Connection::open(
-        config,
-        Invocation {
-            relay_id: "abc".into(),
-            token: "v1.1.00".into(),
-            body_mode: BodyMode::Inline,
-        },
-    )
-    .unwrap();
+    let conn = Connection::open(config, invocation("abc", "v1.1.00", BodyMode::Inline)).unwrap();
     let (_body, mut writer) = conn.split();
     writer.send_head(StatusCode::OK, HeaderMap::new()).unwrap();
     let err = writer.finish(HeaderMap::new()).await.unwrap_err();

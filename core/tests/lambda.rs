@@ -1,8 +1,6 @@
 //! The `lambda` integration: a handler run through the Function URL event path, directly
 //! and relayed through a real gateway socket on 127.0.0.1.
 
-mod gateway;
-
 use std::convert::Infallible;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,13 +9,13 @@ use base64::Engine;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{Request, Response, StatusCode};
-use lambda_relay::lambda::{handle_event, Body, Context, RelayConfig};
-use lambda_relay::proto::{self, BodyMode, ErrorCode, RelaySecret, ResponsePart};
+use lambda_relay::lambda::{handle_event, Body, Clock, Context, RelayConfig};
+use lambda_relay::proto::{self, BodyMode, ErrorCode, RelaySecret, RelaySettings, ResponsePart};
 use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use gateway::{Cut, TestGateway, SECRET};
+use lambda_relay_test_gateway::{Cut, TestGateway, SECRET};
 
 fn event(headers: serde_json::Value, body: Option<&str>, base64: bool) -> LambdaEvent<LambdaFunctionUrlRequest> {
     let payload = json!({
@@ -124,8 +122,9 @@ async fn direct_mode_handler_error_fails_the_invocation() {
 }
 
 fn relay_config(gw: &TestGateway) -> RelayConfig {
-    let mut config = RelayConfig::new(gw.url(), RelaySecret::new(*SECRET).unwrap());
-    config.client.as_mut().unwrap().session = gw.config.clone();
+    let settings = RelaySettings::new(gw.url(), RelaySecret::new(*SECRET).unwrap()).unwrap();
+    let mut config = RelayConfig::new(settings);
+    config.client.session = gw.config.clone();
     config
 }
 
@@ -252,28 +251,77 @@ async fn relay_mode_handler_error_reaches_the_gateway_before_the_head() {
     assert!(matches!(part, ResponsePart::Failed(e) if e.code == ErrorCode::HANDLER && e.message == "no such item"));
 }
 
+/// A clock stopped at a fixed instant.
+fn stopped_clock(unix_millis: u64) -> Clock {
+    Clock::new(move || UNIX_EPOCH + Duration::from_millis(unix_millis))
+}
+
 #[tokio::test]
-async fn relay_mode_fails_the_response_shortly_before_the_deadline() {
+async fn relay_mode_fails_the_response_at_the_deadline_minus_the_margin() {
     let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
-    let slow = |_req: Request<Body>| async {
+    // A handler that would never end by itself.
+    let stuck = |_req: Request<Body>| async {
         let chunks = futures_util::stream::iter([Ok::<_, Infallible>(Bytes::from_static(b"partial"))])
             .chain(futures_util::stream::pending());
         Ok::<_, Infallible>(Response::new(Body::from_stream(chunks)))
     };
-    let mut ev = event(relay_headers(&gw, BodyMode::Inline), None, false);
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-    ev.context.deadline = now + 1_500;
     let mut config = relay_config(&gw);
-    config.deadline_margin = Duration::from_millis(1_000);
-    let result = handle_event(&config, &slow, ev).await.unwrap();
-    assert_eq!(ok_text(&result), (200, "relayed"), "the error frame was acknowledged");
-    let mut parts = gw.parts();
-    assert!(matches!(parts.recv().await, Some(ResponsePart::Head(_))));
+    config.clock = stopped_clock(now);
+    config.client.deadline_margin = Duration::from_millis(1_000);
+    let mut ev = event(relay_headers(&gw, BodyMode::Inline), None, false);
+    // Exactly the margin is left: the deadline is now, and nothing waits for it.
+    ev.context.deadline = now + 1_000;
+    let result = tokio::time::timeout(Duration::from_secs(10), handle_event(&config, &stuck, ev))
+        .await
+        .expect("the deadline ends the invocation")
+        .unwrap();
     assert_eq!(
-        parts.recv().await,
-        Some(ResponsePart::Data(Bytes::from_static(b"partial")))
+        ok_text(&result),
+        (502, "relay failed: the function reached its deadline")
     );
-    assert!(matches!(parts.recv().await, Some(ResponsePart::Failed(e)) if e.code == ErrorCode::DEADLINE));
+    assert_eq!(result.headers.get(proto::RELAY_OUTCOME_HEADER).unwrap(), "failed");
+    let mut parts = gw.parts();
+    let mut last = None;
+    while let Some(part) = parts.recv().await {
+        last = Some(part);
+    }
+    assert!(
+        matches!(&last, Some(ResponsePart::Failed(e)) if e.code == ErrorCode::DEADLINE),
+        "the gateway's last part: {last:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_injected_clock_decides_token_expiry() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let mut config = relay_config(&gw);
+    // The test gateway's tokens live 300 s.
+    let later = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64 + 301_000;
+    config.clock = stopped_clock(later);
+    let result = handle_event(&config, &echo, event(relay_headers(&gw, BodyMode::Inline), None, false))
+        .await
+        .unwrap();
+    let (status, text) = ok_text(&result);
+    assert_eq!(status, 403);
+    assert!(text.starts_with("relay token refused: relay token expired"), "{text}");
+}
+
+#[tokio::test]
+async fn relay_mode_with_invalid_settings_refuses_relay_invocations_and_serves_direct_ones() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let mut config = RelayConfig::direct_only();
+    config.settings = RelaySettings::from_values(Some("ws://gateway.example.com"), Some("a secret of enough length"));
+    let result = handle_event(&config, &echo, event(relay_headers(&gw, BodyMode::Inline), None, false))
+        .await
+        .unwrap();
+    let (status, text) = ok_text(&result);
+    assert_eq!(status, 500);
+    assert!(text.contains("is not encrypted"), "{text}");
+    let direct = handle_event(&config, &echo, event(json!({}), Some("x"), false))
+        .await
+        .unwrap();
+    assert_eq!(direct.status_code, 201);
 }
 
 #[tokio::test]

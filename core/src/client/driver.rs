@@ -27,12 +27,14 @@ enum SocketEnd {
     Lost(Option<CloseCode>),
 }
 
-pub(crate) async fn run(inner: Arc<Inner>, config: ClientConfig, invocation: Invocation) {
+pub(crate) async fn run(inner: Arc<Inner>, config: ClientConfig, invocation: Invocation, key: String) {
     let started = Instant::now();
     let mut backoff = config.backoff_initial;
     loop {
+        // Every socket after the first 101 is a resume. A first attempt whose 101 was lost
+        // is retried as a first socket, which the gateway admits until our hello arrived.
         let resume = inner.lock().session.has_connected();
-        match connect(&config, &invocation, resume).await {
+        match connect(&config, &invocation, &key, resume).await {
             Ok(socket) => {
                 backoff = config.backoff_initial;
                 let now = inner.now();
@@ -49,8 +51,11 @@ pub(crate) async fn run(inner: Arc<Inner>, config: ClientConfig, invocation: Inv
                     break;
                 }
             }
-            Err(ConnectError::Refused(status)) => {
-                inner.lock().fatal = Some(Error::Refused { status });
+            Err(ConnectError::Refused(failure)) => {
+                inner.lock().fatal = Some(match failure {
+                    proto::UpgradeFailure::Refused(status) => Error::Refused { status },
+                    other => Error::Config(other.to_string()),
+                });
                 break;
             }
             Err(ConnectError::Invalid(e)) => {
@@ -101,13 +106,17 @@ async fn pump(inner: &Inner, config: &ClientConfig, socket: Socket) -> SocketEnd
             while let Some(m) = shared.session.poll_transmit() {
                 out.push(m);
             }
-            let failure = shared.session.error().cloned().map(Error::Session);
+            let failure = match shared.session.error() {
+                Some(e) => Some(Error::Session(e.clone())),
+                None if shared.session.deadline_reached() => Some(Error::Deadline),
+                None => None,
+            };
             shared.wake_ready();
             (out, shared.session.poll_timeout(), shared.session.poll_close(), failure)
         };
         if cancelled.is_some() {
-            // Cancel the application's work as soon as the session fails, not only when
-            // the socket is closed.
+            // Cancel the application's work as soon as the session fails or its deadline
+            // passes, not only when the socket is closed.
             inner.settle(cancelled);
         }
         for m in out {
@@ -171,28 +180,30 @@ async fn pump(inner: &Inner, config: &ClientConfig, socket: Socket) -> SocketEnd
 }
 
 enum ConnectError {
-    /// The gateway answered the upgrade with a 4xx: retrying cannot help.
-    Refused(u16),
+    /// The gateway's answer is final (a 4xx, a wrong protocol version): retrying cannot help.
+    Refused(proto::UpgradeFailure),
     /// The URL or request could not be built.
     Invalid(String),
     /// Anything else (unreachable, reset, 5xx, timeout): worth another try.
     Transient(String),
 }
 
-async fn connect(config: &ClientConfig, invocation: &Invocation, resume: bool) -> Result<Socket, ConnectError> {
+async fn connect(
+    config: &ClientConfig,
+    invocation: &Invocation,
+    key: &str,
+    resume: bool,
+) -> Result<Socket, ConnectError> {
     let url = proto::socket_url(&config.gateway_url, &invocation.relay_id)
         .map_err(|e| ConnectError::Invalid(e.to_string()))?;
     let mut request = url
         .as_str()
         .into_client_request()
         .map_err(|e| ConnectError::Invalid(e.to_string()))?;
-    let headers = request.headers_mut();
-    headers.insert("sec-websocket-protocol", HeaderValue::from_static(proto::SUBPROTOCOL));
-    let token = HeaderValue::from_str(&invocation.token)
-        .map_err(|_| ConnectError::Invalid("token is not a valid header value".into()))?;
-    headers.insert(proto::RELAY_TOKEN_HEADER, token);
-    if resume {
-        headers.insert(proto::RELAY_RESUME_HEADER, HeaderValue::from_static("1"));
+    for (name, value) in proto::upgrade_request_headers(&invocation.token, key, resume) {
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| ConnectError::Invalid(format!("{name} is not a valid header value")))?;
+        request.headers_mut().insert(name, value);
     }
     let max = config.session.max_message_len();
     let ws_config = WebSocketConfig::default()
@@ -200,30 +211,27 @@ async fn connect(config: &ClientConfig, invocation: &Invocation, resume: bool) -
         .max_frame_size(Some(max));
     let connector = url.starts_with("wss://").then(|| Connector::Rustls(tls_config()));
     let attempt = tokio_tungstenite::connect_async_tls_with_config(request, Some(ws_config), true, connector);
-    let (socket, response) = match timeout(config.connect_attempt_timeout, attempt).await {
-        Err(_) => return Err(ConnectError::Transient("connection attempt timed out".into())),
-        Ok(Err(tungstenite::Error::Http(response))) => {
-            let status = response.status().as_u16();
-            return Err(if (400..500).contains(&status) {
-                ConnectError::Refused(status)
-            } else {
-                ConnectError::Transient(format!("upgrade answered with HTTP {status}"))
-            });
-        }
-        Ok(Err(e)) => return Err(ConnectError::Transient(e.to_string())),
-        Ok(Ok(pair)) => pair,
+    let answer = |status: u16, protocol: Option<&str>| match proto::check_upgrade_response(status, protocol) {
+        Ok(()) => Ok(()),
+        Err(failure) if failure.is_final() => Err(ConnectError::Refused(failure)),
+        Err(failure) => Err(ConnectError::Transient(failure.to_string())),
     };
-    let protocol = response
-        .headers()
-        .get("sec-websocket-protocol")
-        .and_then(|v| v.to_str().ok());
-    if protocol != Some(proto::SUBPROTOCOL) {
-        return Err(ConnectError::Invalid(format!(
-            "gateway did not accept subprotocol {}",
-            proto::SUBPROTOCOL
-        )));
+    match timeout(config.connect_attempt_timeout, attempt).await {
+        Err(_) => Err(ConnectError::Transient("connection attempt timed out".into())),
+        Ok(Err(tungstenite::Error::Http(response))) => {
+            answer(response.status().as_u16(), None)?;
+            Err(ConnectError::Transient("the upgrade failed".into()))
+        }
+        Ok(Err(e)) => Err(ConnectError::Transient(e.to_string())),
+        Ok(Ok((socket, response))) => {
+            let protocol = response
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok());
+            answer(response.status().as_u16(), protocol)?;
+            Ok(socket)
+        }
     }
-    Ok(socket)
 }
 
 /// rustls with the ring provider and the webpki roots, built once per process.

@@ -28,6 +28,9 @@ pub enum Error {
     /// The connection ended before this operation could complete.
     #[error("relay connection closed")]
     Closed,
+    /// The invocation's deadline came first: the response was failed with `deadline`.
+    #[error("{}", proto::DEADLINE_MESSAGE)]
+    Deadline,
 }
 
 impl Error {
@@ -35,12 +38,23 @@ impl Error {
     pub fn is_aborted(&self) -> bool {
         matches!(self, Error::Session(proto::Error::Aborted(_)))
     }
+
+    /// What the function answers its invocation with when the relay ended with this error:
+    /// 200 `aborted` when the client went away, 502 `failed` otherwise.
+    pub fn invocation_result(&self) -> proto::InvocationResult {
+        if self.is_aborted() {
+            proto::InvocationResult::aborted()
+        } else {
+            proto::InvocationResult::failed(self)
+        }
+    }
 }
 
 impl From<proto::StreamError> for Error {
     fn from(e: proto::StreamError) -> Self {
         match e {
             proto::StreamError::Closed(e) => Error::Session(e),
+            proto::StreamError::DeadlineReached => Error::Deadline,
             other => Error::Usage(other),
         }
     }
@@ -52,6 +66,7 @@ impl From<Error> for std::io::Error {
             Error::Session(proto::Error::Aborted(_)) => std::io::ErrorKind::ConnectionAborted,
             Error::Usage(_) | Error::Config(_) => std::io::ErrorKind::InvalidInput,
             Error::Closed => std::io::ErrorKind::BrokenPipe,
+            Error::Deadline => std::io::ErrorKind::TimedOut,
             _ => std::io::ErrorKind::Other,
         };
         std::io::Error::new(kind, e)

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use tokio::sync::{watch, Notify};
 
-use crate::proto::{self, BodyMode, FunctionSession, RequestChunk, Timestamp};
+use crate::proto::{self, Exchange, FunctionSession, RequestChunk, Timestamp};
 
 pub use error::Error;
 pub use writer::ResponseWriter;
@@ -60,6 +60,8 @@ pub struct ClientConfig {
     pub backoff_initial: Duration,
     /// Longest reconnect delay.
     pub backoff_max: Duration,
+    /// How long before the invocation's deadline the response is failed with `deadline`.
+    pub deadline_margin: Duration,
 }
 
 impl ClientConfig {
@@ -74,19 +76,42 @@ impl ClientConfig {
             first_connect_timeout: DEFAULT_FIRST_CONNECT_TIMEOUT,
             backoff_initial: DEFAULT_BACKOFF_INITIAL,
             backoff_max: DEFAULT_BACKOFF_MAX,
+            deadline_margin: proto::DEFAULT_DEADLINE_MARGIN,
         }
     }
 }
 
-/// What an invocation's relay headers said (docs/protocol.md, "Invocation").
+/// One relayed invocation, as [`proto::classify_invocation`] accepted it (docs/protocol.md,
+/// "Invocation").
 #[derive(Clone)]
 pub struct Invocation {
     /// The relay id.
     pub relay_id: String,
-    /// The token, already verified by the caller; presented in the upgrade.
+    /// The token, already verified; presented in every upgrade.
     pub token: String,
-    /// Where the request body travels.
-    pub body_mode: BodyMode,
+    /// Where the request body travels, and whether the request is HEAD.
+    pub exchange: Exchange,
+    /// Time left until the invocation's deadline, as the Lambda context said when it began;
+    /// the response is failed with `deadline` this long minus the margin from now.
+    pub time_left: Option<Duration>,
+}
+
+impl Invocation {
+    /// An invocation from its verified relay headers, for a request with `method`.
+    pub fn new(relay: proto::RelayHeaders, method: &str) -> Self {
+        Self {
+            exchange: Exchange::for_method(relay.body_mode, method),
+            relay_id: relay.relay_id,
+            token: relay.token,
+            time_left: None,
+        }
+    }
+
+    /// Sets the time left until the invocation's deadline.
+    pub fn with_time_left(mut self, time_left: Duration) -> Self {
+        self.time_left = Some(time_left);
+        self
+    }
 }
 
 impl std::fmt::Debug for Invocation {
@@ -94,7 +119,8 @@ impl std::fmt::Debug for Invocation {
         // Never print the token.
         f.debug_struct("Invocation")
             .field("relay_id", &self.relay_id)
-            .field("body_mode", &self.body_mode)
+            .field("exchange", &self.exchange)
+            .field("time_left", &self.time_left)
             .finish()
     }
 }
@@ -185,8 +211,12 @@ impl Connection {
     pub fn open(config: ClientConfig, invocation: Invocation) -> Result<Connection, Error> {
         proto::socket_url(&config.gateway_url, &invocation.relay_id).map_err(|e| Error::Config(e.to_string()))?;
         let epoch = Instant::now();
-        let session = FunctionSession::new(config.session.clone(), invocation.body_mode, Timestamp::from_millis(0))
+        let mut session = FunctionSession::new(config.session.clone(), invocation.exchange, Timestamp::from_millis(0))
             .map_err(|e| Error::Config(e.to_string()))?;
+        if let Some(left) = invocation.time_left {
+            session.set_deadline(Timestamp::from_millis(0) + left.saturating_sub(config.deadline_margin));
+        }
+        let key = session_key()?;
         let inner = Arc::new(Inner {
             shared: Mutex::new(Shared {
                 session,
@@ -199,7 +229,7 @@ impl Connection {
             epoch,
             status: watch::channel(Status::Running).0,
         });
-        tokio::spawn(driver::run(inner.clone(), config, invocation));
+        tokio::spawn(driver::run(inner.clone(), config, invocation, key));
         Ok(Connection { inner })
     }
 
@@ -212,6 +242,13 @@ impl Connection {
             ResponseWriter::new(self.inner),
         )
     }
+}
+
+/// A fresh session key: 128 random bits as lowercase hex (docs/protocol.md, "Upgrade").
+fn session_key() -> Result<String, Error> {
+    let mut bytes = [0u8; proto::SESSION_KEY_LEN / 2];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Config(format!("no randomness for the session key: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Where a relay stands.
@@ -263,6 +300,15 @@ impl Cancelled {
             },
             // Every handle is gone: nothing is left to cancel.
             Err(_) => None,
+        }
+    }
+
+    /// Waits for the cancellation and returns why; pending for ever if the relay finishes
+    /// without one.
+    pub async fn reason(self) -> Error {
+        match self.settled().await {
+            Some(e) => e,
+            None => std::future::pending().await,
         }
     }
 

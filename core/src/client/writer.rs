@@ -94,6 +94,21 @@ impl ResponseWriter {
         })
     }
 
+    /// Waits until the response's last frame (its end or its error) was acknowledged, or
+    /// the relay failed.
+    pub async fn closed(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| {
+            poll_shared(&self.inner, cx, Wait::Done, |shared| {
+                if shared.session.is_done() {
+                    return Poll::Ready(Ok(()));
+                }
+                check_driver(shared)?;
+                Poll::Pending
+            })
+        })
+        .await
+    }
+
     /// The error that ended the relay, if one did.
     pub fn failure(&self) -> Option<Error> {
         self.inner.lock().failure()

@@ -7,6 +7,7 @@ use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderValue, Method, Request, Response};
 
 use super::Error;
+use crate::proto::InvocationResult;
 
 /// Builds the request the handler sees, minus its body: method, path and query as the
 /// client sent them, headers, and the event's `cookies` joined back into `cookie`.
@@ -78,17 +79,13 @@ pub(crate) fn buffered_response(response: Response<Bytes>) -> LambdaFunctionUrlR
     out
 }
 
-/// The short plain-text result of a relay invocation, marked with its outcome so the gateway
-/// tells it from an ordinary response.
-pub(crate) fn outcome_response(status: u16, outcome: &'static str, text: &str) -> LambdaFunctionUrlResponse {
+/// The Function URL result for a relay invocation's [`InvocationResult`].
+pub(crate) fn invocation_result(result: &InvocationResult) -> LambdaFunctionUrlResponse {
     let mut out = LambdaFunctionUrlResponse::default();
-    out.status_code = i64::from(status);
-    let headers = &mut out.headers;
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(crate::proto::RELAY_OUTCOME_HEADER, HeaderValue::from_static(outcome));
-    out.body = Some(text.to_owned());
+    out.status_code = i64::from(result.status);
+    for (name, value) in result.headers() {
+        out.headers.insert(name, HeaderValue::from_static(value));
+    }
+    out.body = Some(result.message.clone());
     out
 }

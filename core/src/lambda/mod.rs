@@ -12,13 +12,17 @@
 //! .await
 //! # }
 //! ```
+//!
+//! Which invocations are relayed, refused or served directly is decided by
+//! [`proto::classify_invocation`]; this module only drives it.
 
 mod body;
 mod event;
 
-use std::fmt::Display;
+use std::fmt::{self, Display};
 use std::future::Future;
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
@@ -31,65 +35,84 @@ pub use body::{Body, BoxError};
 pub use lambda_runtime::Context;
 
 use crate::client::{self, ClientConfig, Connection, Invocation, ResponseWriter};
-use crate::proto::{self, BodyMode, ErrorCode, RelaySecret};
+use crate::proto::{self, BodyMode, Classification, ErrorCode, InvocationResult, RelaySettings, SettingsError};
 
-/// Environment variable with the gateway's base URL.
-pub const GATEWAY_URL_ENV: &str = "RELAY_GATEWAY_URL";
-/// Environment variable with the shared secret.
-pub const SECRET_ENV: &str = "RELAY_SECRET";
-/// Default time before the Lambda deadline at which a relayed response is failed, so the
-/// client learns at once that it was cut short.
-pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+pub use crate::proto::{DEFAULT_DEADLINE_MARGIN, GATEWAY_URL_ENV, SECRET_ENV};
+
+/// The wall clock the integration reads: for token expiry and the Lambda deadline. Tests
+/// inject a fixed one so deadline behaviour needs no real waiting.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> SystemTime + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self(Arc::new(SystemTime::now))
+    }
+
+    /// A clock that reads `now`.
+    pub fn new(now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        Self(Arc::new(now))
+    }
+
+    /// The time now.
+    pub fn now(&self) -> SystemTime {
+        (self.0)()
+    }
+
+    fn unix_millis(&self) -> u64 {
+        self.now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Clock(..)")
+    }
+}
 
 /// How relayed invocations are handled.
 #[derive(Clone, Debug)]
 pub struct RelayConfig {
-    /// The gateway and the client's settings; `None` serves direct responses only.
-    pub client: Option<ClientConfig>,
-    /// The shared secret that verifies relay tokens.
-    pub secret: Option<RelaySecret>,
-    /// How long before the Lambda deadline a relayed response is failed.
-    pub deadline_margin: Duration,
+    /// The relay settings: `Ok(None)` serves direct responses only; an error is kept, so
+    /// relay invocations are answered 500 `unconfigured` naming it while direct ones are
+    /// still served.
+    pub settings: Result<Option<RelaySettings>, SettingsError>,
+    /// The client's settings for relayed invocations; its gateway URL is the settings'.
+    pub client: ClientConfig,
+    /// The clock for token expiry and the deadline.
+    pub clock: Clock,
 }
 
 impl RelayConfig {
-    /// Relays through the gateway at `gateway_url`, verifying tokens with `secret`.
-    pub fn new(gateway_url: impl Into<String>, secret: RelaySecret) -> Self {
+    /// Relays through the gateway of `settings`.
+    pub fn new(settings: RelaySettings) -> Self {
         Self {
-            client: Some(ClientConfig::new(gateway_url)),
-            secret: Some(secret),
-            deadline_margin: DEFAULT_DEADLINE_MARGIN,
+            client: ClientConfig::new(settings.gateway_url()),
+            settings: Ok(Some(settings)),
+            clock: Clock::system(),
         }
     }
 
     /// Serves every invocation as a direct, buffered response.
     pub fn direct_only() -> Self {
         Self {
-            client: None,
-            secret: None,
-            deadline_margin: DEFAULT_DEADLINE_MARGIN,
+            settings: Ok(None),
+            client: ClientConfig::new(""),
+            clock: Clock::system(),
         }
     }
 
-    /// Reads `RELAY_GATEWAY_URL` and `RELAY_SECRET`. With neither set, invocations are
-    /// served directly; with one but not the other, or with invalid values, it fails.
-    pub fn from_env() -> Result<Self, Error> {
-        let url = std::env::var(GATEWAY_URL_ENV).ok().filter(|v| !v.is_empty());
-        let secret = std::env::var(SECRET_ENV).ok().filter(|v| !v.is_empty());
-        match (url, secret) {
-            (None, None) => Ok(Self::direct_only()),
-            (Some(url), Some(secret)) => {
-                // Check the URL now rather than on the first invocation.
-                proto::socket_url(&url, "check").map_err(|e| Error::Config(e.to_string()))?;
-                let secret = RelaySecret::new(secret).map_err(|e| Error::Config(e.to_string()))?;
-                Ok(Self::new(url, secret))
-            }
-            (Some(_), None) => Err(Error::Config(format!(
-                "{GATEWAY_URL_ENV} is set but {SECRET_ENV} is not"
-            ))),
-            (None, Some(_)) => Err(Error::Config(format!(
-                "{SECRET_ENV} is set but {GATEWAY_URL_ENV} is not"
-            ))),
+    /// Reads `RELAY_GATEWAY_URL` and `RELAY_SECRET` ([`RelaySettings::from_values`]).
+    pub fn from_env() -> Self {
+        let url = std::env::var(GATEWAY_URL_ENV).ok();
+        let secret = std::env::var(SECRET_ENV).ok();
+        match RelaySettings::from_values(url.as_deref(), secret.as_deref()) {
+            Ok(Some(settings)) => Self::new(settings),
+            other => Self {
+                settings: other,
+                ..Self::direct_only()
+            },
         }
     }
 }
@@ -100,16 +123,14 @@ pub enum Error {
     /// The event is not a valid Function URL event.
     #[error("invalid function url event: {0}")]
     Event(String),
-    /// The relay configuration is not valid.
-    #[error("invalid relay configuration: {0}")]
-    Config(String),
     /// The handler failed (direct mode).
     #[error("handler failed: {0}")]
     Handler(String),
 }
 
 /// Runs `handler` on `lambda_runtime` for Function URL events, configured from the
-/// environment ([`RelayConfig::from_env`]).
+/// environment ([`RelayConfig::from_env`]). Invalid relay settings are reported on stderr
+/// at start (CloudWatch shows them) and answered 500 `unconfigured` on relay invocations.
 pub async fn run<H, Fut, B, E>(handler: H) -> Result<(), lambda_runtime::Error>
 where
     H: Fn(Request<Body>) -> Fut,
@@ -119,7 +140,10 @@ where
     B::Error: Display,
     E: Display,
 {
-    let config = RelayConfig::from_env()?;
+    let config = RelayConfig::from_env();
+    if let Err(e) = &config.settings {
+        eprintln!("lambda-relay: relay invocations will be refused: {e}");
+    }
     let handler = &handler;
     let config = &config;
     lambda_runtime::run(service_fn(move |event| handle_event(config, handler, event))).await
@@ -127,8 +151,7 @@ where
 
 /// Handles one Function URL event: relayed when it carries relay headers, direct when not.
 ///
-/// In relay mode the result is a short status for the gateway (200 once the end was
-/// acknowledged; 403 for a token that does not verify; 502 when the relay failed); the
+/// In relay mode the result is a short status for the gateway ([`InvocationResult`]); the
 /// client's response went over the socket.
 pub async fn handle_event<H, Fut, B, E>(
     config: &RelayConfig,
@@ -146,55 +169,40 @@ where
         payload: mut event,
         context,
     } = event;
+    let now_unix = config.clock.unix_millis() / 1000;
+    let classification = {
+        let get = |name: &str| event.headers.get(name).and_then(|v| v.to_str().ok());
+        proto::classify_invocation(get, config.settings.as_ref().map(Option::as_ref), now_unix)
+    };
     let mut parts = event::request_parts(&mut event)?;
     let inline = event::request_body(&mut event)?;
-    let relay = take_relay_headers(&mut parts.headers);
+    for name in proto::RELAY_HEADERS {
+        parts.headers.remove(name);
+    }
     parts.extensions.insert(context.clone());
 
-    let Some(relay) = relay else {
-        let response = handler(Request::from_parts(parts, Body::from(inline)))
-            .await
-            .map_err(|e| Error::Handler(e.to_string()))?;
-        let (head, body) = response.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(|e| Error::Handler(format!("response body failed: {e}")))?
-            .to_bytes();
-        return Ok(event::buffered_response(Response::from_parts(head, body)));
+    let relay = match classification {
+        Classification::Direct => {
+            let response = handler(Request::from_parts(parts, Body::from(inline)))
+                .await
+                .map_err(|e| Error::Handler(e.to_string()))?;
+            let (head, body) = response.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map_err(|e| Error::Handler(format!("response body failed: {e}")))?
+                .to_bytes();
+            return Ok(event::buffered_response(Response::from_parts(head, body)));
+        }
+        Classification::Refused(result) => return Ok(event::invocation_result(&result)),
+        Classification::Relay(relay) => relay,
     };
 
-    let (Some(client_config), Some(secret)) = (&config.client, &config.secret) else {
-        return Ok(event::outcome_response(
-            500,
-            "unconfigured",
-            "relay invocation, but RELAY_GATEWAY_URL and RELAY_SECRET are not set",
-        ));
-    };
-    let relay = match relay {
-        Ok(r) => r,
-        Err(e) => return Ok(event::outcome_response(400, "refused", &e.to_string())),
-    };
-    let unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    if let Err(e) = secret.verify(&relay.token, &relay.relay_id, unix) {
-        return Ok(event::outcome_response(
-            403,
-            "refused",
-            &format!("relay token refused: {e}"),
-        ));
-    }
     let mode = relay.body_mode;
-    let invocation = Invocation {
-        relay_id: relay.relay_id,
-        token: relay.token,
-        body_mode: mode,
-    };
-    let connection = match Connection::open(client_config.clone(), invocation) {
+    let invocation = Invocation::new(relay, parts.method.as_str()).with_time_left(remaining(&context, &config.clock));
+    let connection = match Connection::open(config.client.clone(), invocation) {
         Ok(c) => c,
-        Err(e) => return Ok(event::outcome_response(502, "failed", &e.to_string())),
+        Err(e) => return Ok(event::invocation_result(&e.invocation_result())),
     };
     let (request_body, mut writer) = connection.split();
     let body = match mode {
@@ -202,25 +210,14 @@ where
         BodyMode::Stream => Body::relay(request_body),
     };
     let request = Request::from_parts(parts, body);
-    let until_deadline = remaining(&context).saturating_sub(config.deadline_margin);
-
-    let outcome = relay_response(handler(request), &mut writer, until_deadline).await;
-    Ok(match outcome {
-        Ok(()) => event::outcome_response(200, "relayed", "relayed"),
-        Err(e) if e.is_aborted() => {
-            event::outcome_response(200, "aborted", "aborted by the gateway: the client went away")
-        }
-        Err(e) => event::outcome_response(502, "failed", &format!("relay failed: {e}")),
-    })
+    let result = relay_response(handler(request), &mut writer).await;
+    Ok(event::invocation_result(&result))
 }
 
-/// Runs the handler's future and streams its response, racing the Lambda deadline and the
-/// gateway's abort.
-async fn relay_response<Fut, B, E>(
-    response: Fut,
-    writer: &mut ResponseWriter,
-    until_deadline: Duration,
-) -> Result<(), client::Error>
+/// Runs the handler's future and streams its response until the gateway acknowledged its
+/// end, or the relay was cancelled (the gateway aborted, the relay failed, the deadline
+/// passed: then the handler's work is dropped).
+async fn relay_response<Fut, B, E>(response: Fut, writer: &mut ResponseWriter) -> InvocationResult
 where
     Fut: Future<Output = Result<Response<B>, E>>,
     B: http_body::Body,
@@ -228,23 +225,19 @@ where
     E: Display,
 {
     let cancelled = writer.cancelled();
-    let finished = {
-        let work = stream_response(response, writer);
-        tokio::select! {
-            r = work => Some(r),
-            () = cancelled.wait() => Some(Err(client::Error::Closed)),
-            () = tokio::time::sleep(until_deadline) => None,
-        }
+    let outcome = tokio::select! {
+        r = stream_response(response, writer) => r,
+        why = cancelled.reason() => Err(why),
     };
-    match finished {
-        // Cancelled: the session knows why (an abort, usually).
-        Some(Err(client::Error::Closed)) => Err(writer.failure().unwrap_or(client::Error::Closed)),
-        Some(r) => r,
-        None => {
-            writer
-                .fail(ErrorCode::DEADLINE, "the function reached its deadline")
-                .await
+    match outcome {
+        Ok(()) => InvocationResult::relayed(),
+        Err(client::Error::Deadline) => {
+            // The session failed the response with `deadline`; return once that reached the
+            // gateway, as for any end.
+            let _ = writer.closed().await;
+            client::Error::Deadline.invocation_result()
         }
+        Err(e) => e.invocation_result(),
     }
 }
 
@@ -283,23 +276,11 @@ where
     writer.finish(trailers).await
 }
 
-/// Removes the relay headers; returns what they said if the invocation is relayed.
-fn take_relay_headers(headers: &mut HeaderMap) -> Option<Result<proto::RelayHeaders, proto::InvocationError>> {
-    let relay = proto::read_relay_headers(|name| headers.get(name).and_then(|v| v.to_str().ok()));
-    for name in proto::RELAY_HEADERS {
-        headers.remove(name);
-    }
-    relay
-}
-
-fn remaining(context: &Context) -> Duration {
+/// Time left until the invocation's deadline, read on `clock`.
+fn remaining(context: &Context, clock: &Clock) -> Duration {
     if context.deadline == 0 {
-        // No deadline known (a local server): let the relay run as long as it needs.
+        // No deadline known (a local server): let the relay run as long as Lambda could.
         return Duration::from_secs(15 * 60);
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64;
-    Duration::from_millis(context.deadline.saturating_sub(now))
+    Duration::from_millis(context.deadline.saturating_sub(clock.unix_millis()))
 }

@@ -1,5 +1,7 @@
 //! Wire codes: newtypes over the integer with named constants, so an unknown code still
-//! decodes, prints in hex and round-trips (docs/protocol.md, "Codes").
+//! decodes, prints in hex and round-trips (docs/protocol.md, "Codes"). Codes that travel as
+//! header values rather than integers (outcomes, the gateway's error codes) use the same
+//! shape, so every name the drivers share is spelled once, here.
 
 use core::fmt;
 
@@ -12,7 +14,7 @@ macro_rules! wire_code {
         impl $name {
             $($(#[$cdoc])* pub const $konst: Self = Self($value);)*
 
-            /// The code's name in snake case, if it is one this version knows.
+            /// The code's name, if it is one this version knows.
             pub fn name(self) -> Option<&'static str> {
                 match self {
                     $(Self::$konst => Some($text),)*
@@ -20,7 +22,10 @@ macro_rules! wire_code {
                 }
             }
 
-            /// The code with this snake-case name, if this version knows one.
+            /// Every code this version knows, in order.
+            pub const ALL: &'static [Self] = &[$(Self::$konst,)*];
+
+            /// The code with this name, if this version knows one.
             pub fn from_name(name: &str) -> Option<Self> {
                 match name {
                     $($text => Some(Self::$konst),)*
@@ -33,7 +38,12 @@ macro_rules! wire_code {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 match self.name() {
                     Some(name) => f.write_str(name),
-                    None => write!(f, concat!(stringify!($name), "({:#06x})"), self.0),
+                    None => write!(
+                        f,
+                        concat!(stringify!($name), "({:#0width$x})"),
+                        self.0,
+                        width = 2 + 2 * core::mem::size_of::<$int>()
+                    ),
                 }
             }
         }
@@ -44,6 +54,35 @@ macro_rules! wire_code {
             }
         }
     };
+}
+
+wire_code! {
+    /// A frame's type code, the first byte of every message (docs/protocol.md, "Frames").
+    ///
+    /// Adding a frame type: a constant here; its layout in `Frame::decode`, `put_sequenced`
+    /// and `item_len` (frame.rs); which end accepts it in `Role::accept` (function.rs,
+    /// gateway.rs); a byte-literal test in frame.rs; the table in docs/protocol.md; and the
+    /// fuzz corpus (`internal::fuzzing`).
+    FrameType(u8) {
+        /// Opens every socket, from both sides: what was received, acked, and the receive limits.
+        HELLO = 0x01 => "Hello",
+        /// Cumulative acknowledgement of consumed frames.
+        ACK = 0x02 => "Ack",
+        /// Gateway → function: a piece of the request body.
+        REQUEST_BODY = 0x10 => "RequestBody",
+        /// Gateway → function: the request body is complete.
+        REQUEST_END = 0x11 => "RequestEnd",
+        /// Gateway → function: stop, the client is gone.
+        ABORT = 0x12 => "Abort",
+        /// Function → gateway: status and headers.
+        RESPONSE_HEAD = 0x20 => "ResponseHead",
+        /// Function → gateway: a piece of the response body.
+        RESPONSE_BODY = 0x21 => "ResponseBody",
+        /// Function → gateway: the response is complete, with optional trailers.
+        RESPONSE_END = 0x22 => "ResponseEnd",
+        /// Function → gateway: the response failed.
+        ERROR = 0x23 => "Error",
+    }
 }
 
 wire_code! {
@@ -98,6 +137,77 @@ wire_code! {
     }
 }
 
+wire_code! {
+    /// What became of a relay invocation, as the function reports it in its invocation
+    /// result's `x-lambda-relay-outcome` header (docs/protocol.md, "Invocation").
+    Outcome(u16) {
+        /// The response went over the socket and its end was acknowledged.
+        RELAYED = 1 => "relayed",
+        /// The gateway aborted the exchange (the client went away).
+        ABORTED = 2 => "aborted",
+        /// The function refused the invocation (malformed relay headers, a token that does
+        /// not verify); it never connected.
+        REFUSED = 3 => "refused",
+        /// The relay failed: the socket could not be opened, or the session failed.
+        FAILED = 4 => "failed",
+        /// The function has no (valid) relay configuration.
+        UNCONFIGURED = 5 => "unconfigured",
+    }
+}
+
+wire_code! {
+    /// The gateway's own reasons for an error response, in its `x-lambda-relay-error`
+    /// header beside the function's [`ErrorCode`]s (docs/protocol.md, "Gateway side").
+    GatewayError(u16) {
+        /// The function did not connect within the connect timeout (504).
+        CONNECT_TIMEOUT = 1 => "connect_timeout",
+        /// The invocation failed, or answered with a relay outcome, before a socket connected.
+        INVOCATION_FAILED = 2 => "invocation_failed",
+        /// A dropped socket was not resumed within the grace period.
+        RESUME_TIMEOUT = 3 => "resume_timeout",
+        /// The function broke the protocol.
+        PROTOCOL_ERROR = 4 => "protocol_error",
+        /// The function closed its socket with a final code before the head.
+        CONNECTION_CLOSED = 5 => "connection_closed",
+        /// The gateway aborted the exchange before the head.
+        ABORTED = 6 => "aborted",
+        /// The gateway's own settings are missing or invalid (500).
+        GATEWAY_MISCONFIGURED = 7 => "gateway_misconfigured",
+        /// A relay socket's upgrade was refused (its status says why).
+        SOCKET_REFUSED = 8 => "socket_refused",
+        /// The function failed with an error code this version does not know.
+        FUNCTION_ERROR = 9 => "function_error",
+        /// The function's socket went silent for longer than the idle timeout.
+        IDLE_TIMEOUT = 10 => "idle_timeout",
+    }
+}
+
+/// The value of the gateway's `x-lambda-relay-error` header: the function's own error
+/// code when it reported one, else the gateway's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureCode {
+    /// The function failed with an error frame.
+    Function(ErrorCode),
+    /// The gateway gave up for a reason of its own.
+    Gateway(GatewayError),
+}
+
+impl FailureCode {
+    /// The header value.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureCode::Function(code) => code.name().unwrap_or("function_error"),
+            FailureCode::Gateway(code) => code.name().unwrap_or("gateway_error"),
+        }
+    }
+}
+
+impl fmt::Display for FailureCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl CloseCode {
     /// Whether a function that sees this code gives up instead of resuming.
     pub fn is_final(self) -> bool {
@@ -119,6 +229,25 @@ mod tests {
         assert_eq!(CloseCode(4000).name(), Some("protocol_error"));
         assert_eq!(ErrorCode::from_name("body_error"), Some(ErrorCode::BODY));
         assert_eq!(ErrorCode::from_name("nonsense"), None);
+    }
+
+    #[test]
+    fn every_code_round_trips_through_its_name() {
+        for code in FrameType::ALL {
+            assert_eq!(FrameType::from_name(code.name().unwrap()), Some(*code));
+        }
+        for code in Outcome::ALL {
+            assert_eq!(Outcome::from_name(code.name().unwrap()), Some(*code));
+        }
+        for code in GatewayError::ALL {
+            assert_eq!(GatewayError::from_name(code.name().unwrap()), Some(*code));
+        }
+        assert_eq!(format!("{:?}", FrameType(0x7f)), "FrameType(0x7f)");
+        assert_eq!(FailureCode::Function(ErrorCode(99)).name(), "function_error");
+        assert_eq!(
+            FailureCode::Gateway(GatewayError::CONNECT_TIMEOUT).name(),
+            "connect_timeout"
+        );
     }
 
     #[test]

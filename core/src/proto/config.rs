@@ -17,6 +17,9 @@ pub const MAX_WINDOW: u32 = 64 * 1024 * 1024;
 pub const DEFAULT_MAX_HEADER_BYTES: u32 = 64 * 1024;
 /// Hard ceiling on `max_header_bytes`.
 pub const MAX_HEADER_BYTES_LIMIT: u32 = 256 * 1024;
+/// Most headers in one header block (response head or trailers): far above what real
+/// responses carry, and far below the ~24,000 entries at which `http::HeaderMap` panics.
+pub const MAX_HEADER_COUNT: usize = 1024;
 /// Longest reason or message text carried by abort and error frames, in bytes.
 pub const MAX_REASON_BYTES: usize = 1024;
 /// Default delay before acknowledging consumed body bytes that did not reach the ack threshold.
@@ -86,10 +89,38 @@ impl Config {
         Ok(())
     }
 
+    /// What the decoder enforces for this side.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_payload: self.max_payload,
+            max_header_bytes: self.max_header_bytes,
+        }
+    }
+
     /// The largest message this side accepts, derived from its limits.
     pub fn max_message_len(&self) -> usize {
-        let body = super::frame::SEQ_HEADER_LEN + 4 + self.max_payload as usize;
-        let head = super::frame::SEQ_HEADER_LEN + 2 + self.max_header_bytes as usize;
+        self.limits().max_message_len()
+    }
+}
+
+/// Bytes before the fields of a sequenced frame: type (1) and sequence number (8).
+pub const SEQ_HEADER_LEN: usize = 1 + 8;
+
+/// Limits the decoder enforces before it allocates anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest body payload accepted.
+    pub max_payload: u32,
+    /// Largest encoded header block accepted.
+    pub max_header_bytes: u32,
+}
+
+impl Limits {
+    /// The largest message a decoder with these limits accepts: a full body frame or a head
+    /// with a full header block, whichever is longer.
+    pub fn max_message_len(&self) -> usize {
+        let body = SEQ_HEADER_LEN + 4 + self.max_payload as usize;
+        let head = SEQ_HEADER_LEN + 2 + self.max_header_bytes as usize;
         body.max(head)
     }
 }

@@ -4,8 +4,9 @@
 
 use core::time::Duration;
 
-use super::codes::CloseCode;
-use super::frame::{Abort, DecodeError, FrameType};
+use super::codec::DecodeError;
+use super::codes::{CloseCode, FrameType};
+use super::frame::Abort;
 
 /// Misbehaviour by the peer. Fatal: the session closes with [`ProtocolError::close_code`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -122,6 +123,10 @@ pub enum Error {
     /// The peer closed the socket with a final close code.
     #[error("peer closed the socket ({0})")]
     PeerClosed(CloseCode),
+    /// The function's invocation ended (2xx) but its response did not follow within the
+    /// grace period (gateway side).
+    #[error("the function's invocation ended, but its response did not within {0:?}")]
+    Unfinished(Duration),
 }
 
 impl Error {
@@ -130,7 +135,7 @@ impl Error {
         match self {
             Error::Protocol(e) => e.close_code(),
             Error::Aborted(_) => CloseCode::ABORTED,
-            Error::ConnectTimeout(_) | Error::ResumeTimeout(_) => CloseCode::TIMEOUT,
+            Error::ConnectTimeout(_) | Error::ResumeTimeout(_) | Error::Unfinished(_) => CloseCode::TIMEOUT,
             Error::PeerClosed(code) => *code,
         }
     }
@@ -151,6 +156,20 @@ pub enum StreamError {
     /// The stream was already finished or failed.
     #[error("stream already finished")]
     Finished,
+    /// The session's deadline failed the response; nothing more can be written.
+    #[error("the function reached its deadline; the response was failed")]
+    DeadlineReached,
+    /// A response status the relay does not carry (it carries 200 to 599).
+    #[error("invalid response status {0} (the relay carries 200 to 599)")]
+    InvalidStatus(u16),
+    /// More headers than a header block may hold.
+    #[error("{count} headers exceed the limit of {max}")]
+    TooManyHeaders {
+        /// How many there are.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A header block over the limit.
     #[error("header block of {len} bytes exceeds the limit of {max}")]
     HeadersTooLarge {

@@ -5,77 +5,16 @@
 //! truncated frame from one with trailing bytes. Integers are big-endian. Body payloads decode
 //! as slices of the message (`Bytes::slice`), never copied.
 
-use core::fmt;
-
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 
-use super::codes::{AbortCode, ErrorCode};
-use super::config::MAX_REASON_BYTES;
+use super::codec::{put_text, text_len, DecodeError, Reader};
+use super::codes::{AbortCode, ErrorCode, FrameType};
+use super::config::{Limits, SEQ_HEADER_LEN};
 use super::headers;
 
-/// Bytes before the fields of a sequenced frame: type (1) and sequence number (8).
-pub const SEQ_HEADER_LEN: usize = 1 + 8;
 /// Encoded size of a hello frame.
 pub const HELLO_LEN: usize = 1 + 8 + 8 + 4 + 4;
-
-/// A frame's type code, the first byte of every message.
-///
-/// Unknown codes still decode into this type, print in hex and are refused with
-/// [`DecodeError::UnknownType`].
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FrameType(pub u8);
-
-impl FrameType {
-    /// Opens every socket, from both sides: what was received, acked, and the receive limits.
-    pub const HELLO: Self = Self(0x01);
-    /// Cumulative acknowledgement of consumed frames.
-    pub const ACK: Self = Self(0x02);
-    /// Gateway → function: a piece of the request body.
-    pub const REQUEST_BODY: Self = Self(0x10);
-    /// Gateway → function: the request body is complete.
-    pub const REQUEST_END: Self = Self(0x11);
-    /// Gateway → function: stop, the client is gone.
-    pub const ABORT: Self = Self(0x12);
-    /// Function → gateway: status and headers.
-    pub const RESPONSE_HEAD: Self = Self(0x20);
-    /// Function → gateway: a piece of the response body.
-    pub const RESPONSE_BODY: Self = Self(0x21);
-    /// Function → gateway: the response is complete, with optional trailers.
-    pub const RESPONSE_END: Self = Self(0x22);
-    /// Function → gateway: the response failed.
-    pub const ERROR: Self = Self(0x23);
-
-    fn name(self) -> Option<&'static str> {
-        Some(match self {
-            Self::HELLO => "Hello",
-            Self::ACK => "Ack",
-            Self::REQUEST_BODY => "RequestBody",
-            Self::REQUEST_END => "RequestEnd",
-            Self::ABORT => "Abort",
-            Self::RESPONSE_HEAD => "ResponseHead",
-            Self::RESPONSE_BODY => "ResponseBody",
-            Self::RESPONSE_END => "ResponseEnd",
-            Self::ERROR => "Error",
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Debug for FrameType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(name) => f.write_str(name),
-            None => write!(f, "FrameType({:#04x})", self.0),
-        }
-    }
-}
-
-impl fmt::Display for FrameType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
-}
 
 /// One relay protocol frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,7 +55,7 @@ pub struct Hello {
 pub struct Abort {
     /// Machine-readable reason.
     pub code: AbortCode,
-    /// Human-readable reason, at most [`MAX_REASON_BYTES`].
+    /// Human-readable reason, at most [`MAX_REASON_BYTES`](super::MAX_REASON_BYTES).
     pub reason: String,
 }
 
@@ -173,17 +112,8 @@ pub struct ResponseHead {
 pub struct FunctionError {
     /// Machine-readable kind.
     pub code: ErrorCode,
-    /// Human-readable message, at most [`MAX_REASON_BYTES`].
+    /// Human-readable message, at most [`MAX_REASON_BYTES`](super::MAX_REASON_BYTES).
     pub message: String,
-}
-
-/// Limits the decoder enforces before it allocates anything.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest body payload accepted.
-    pub max_payload: u32,
-    /// Largest encoded header block accepted.
-    pub max_header_bytes: u32,
 }
 
 impl Frame {
@@ -203,11 +133,11 @@ impl Frame {
             return Err(DecodeError::Empty);
         };
         let ty = FrameType(code);
-        let max = max_message_len(limits);
+        let max = limits.max_message_len();
         if msg.len() > max {
             return Err(DecodeError::MessageTooLarge { len: msg.len(), max });
         }
-        let mut r = Reader { msg, pos: 1, ty };
+        let mut r = Reader::new(msg, ty);
         let frame = match ty {
             FrameType::HELLO => Frame::Hello(Hello {
                 received: r.u64("received")?,
@@ -249,10 +179,10 @@ impl Frame {
                 let seq = r.u64("seq")?;
                 let raw = r.u16("status")?;
                 let status = match StatusCode::from_u16(raw) {
-                    Ok(s) if (100..=599).contains(&raw) => s,
+                    Ok(s) if super::exchange::valid_response_status(raw) => s,
                     _ => return Err(DecodeError::InvalidStatus(raw)),
                 };
-                let headers = r.header_block(limits)?;
+                let headers = header_block(&mut r, limits)?;
                 Frame::Sequenced {
                     seq,
                     item: Item::ResponseHead(ResponseHead { status, headers }),
@@ -262,7 +192,7 @@ impl Frame {
                 let seq = r.u64("seq")?;
                 Frame::Sequenced {
                     seq,
-                    item: Item::ResponseEnd(r.header_block(limits)?),
+                    item: Item::ResponseEnd(header_block(&mut r, limits)?),
                 }
             }
             FrameType::ERROR => {
@@ -282,7 +212,7 @@ impl Frame {
 
     /// Appends this frame's encoding to `out`.
     ///
-    /// Texts longer than [`MAX_REASON_BYTES`] are cut at a character boundary; header
+    /// Texts longer than [`MAX_REASON_BYTES`](super::MAX_REASON_BYTES) are cut at a character boundary; header
     /// blocks are checked against the limits by the sessions before they get here.
     pub fn encode(&self, out: &mut BytesMut) {
         out.reserve(self.encoded_len());
@@ -315,7 +245,7 @@ impl Frame {
         1 + match self {
             Frame::Hello(_) => HELLO_LEN - 1,
             Frame::Ack { .. } => 8,
-            Frame::Abort(a) => 2 + 2 + text_len(&a.reason),
+            Frame::Abort(a) => 2 + text_len(&a.reason),
             Frame::Sequenced { item, .. } => 8 + item_len(item),
         }
     }
@@ -348,187 +278,27 @@ fn item_len(item: &Item) -> usize {
         Item::RequestEnd => 0,
         Item::ResponseHead(h) => 2 + headers::encoded_len(&h.headers),
         Item::ResponseEnd(t) => headers::encoded_len(t),
-        Item::Error(e) => 2 + 2 + text_len(&e.message),
+        Item::Error(e) => 2 + text_len(&e.message),
     }
 }
 
-/// The largest message a decoder with these limits accepts.
-pub fn max_message_len(limits: &Limits) -> usize {
-    let body = SEQ_HEADER_LEN + 4 + limits.max_payload as usize;
-    let head = SEQ_HEADER_LEN + 2 + limits.max_header_bytes as usize;
-    body.max(head)
-}
-
-/// Cuts `text` to at most [`MAX_REASON_BYTES`] at a character boundary.
-pub fn truncate_reason(text: &str) -> &str {
-    if text.len() <= MAX_REASON_BYTES {
-        return text;
+/// Reads a header block: the rest of the message, checked against the limit first.
+fn header_block(r: &mut Reader<'_>, limits: &Limits) -> Result<HeaderMap, DecodeError> {
+    let block = r.remaining();
+    if block > limits.max_header_bytes as usize {
+        return Err(DecodeError::FieldTooLarge {
+            field: "header block",
+            len: block,
+            max: limits.max_header_bytes as usize,
+        });
     }
-    let mut end = MAX_REASON_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
-fn text_len(text: &str) -> usize {
-    truncate_reason(text).len()
-}
-
-fn put_text(out: &mut BytesMut, text: &str) {
-    let text = truncate_reason(text);
-    out.put_u16(text.len() as u16);
-    out.put_slice(text.as_bytes());
-}
-
-/// A cursor over one message; every read names the field it wanted.
-pub(crate) struct Reader<'a> {
-    msg: &'a Bytes,
-    pos: usize,
-    ty: FrameType,
-}
-
-impl Reader<'_> {
-    fn take(&mut self, n: usize, field: &'static str) -> Result<&[u8], DecodeError> {
-        let rest = &self.msg[self.pos..];
-        if rest.len() < n {
-            return Err(DecodeError::Truncated { frame: self.ty, field });
-        }
-        self.pos += n;
-        Ok(&rest[..n])
-    }
-
-    pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16, DecodeError> {
-        let b = self.take(2, field)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
-    }
-
-    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
-        let b = self.take(4, field)?;
-        Ok(u32::from_be_bytes(b.try_into().expect("four bytes")))
-    }
-
-    fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
-        let b = self.take(8, field)?;
-        Ok(u64::from_be_bytes(b.try_into().expect("eight bytes")))
-    }
-
-    /// A zero-copy slice of the message.
-    fn bytes(&mut self, n: usize, field: &'static str) -> Result<Bytes, DecodeError> {
-        let start = self.pos;
-        self.take(n, field)?;
-        Ok(self.msg.slice(start..start + n))
-    }
-
-    pub(crate) fn raw(&mut self, n: usize, field: &'static str) -> Result<&[u8], DecodeError> {
-        self.take(n, field)
-    }
-
-    fn text(&mut self, field: &'static str) -> Result<String, DecodeError> {
-        let len = self.u16(field)? as usize;
-        if len > MAX_REASON_BYTES {
-            return Err(DecodeError::FieldTooLarge {
-                field,
-                len,
-                max: MAX_REASON_BYTES,
-            });
-        }
-        let raw = self.take(len, field)?;
-        core::str::from_utf8(raw)
-            .map(str::to_owned)
-            .map_err(|_| DecodeError::InvalidUtf8 { field })
-    }
-
-    fn header_block(&mut self, limits: &Limits) -> Result<HeaderMap, DecodeError> {
-        let block = self.msg.len() - self.pos;
-        if block > limits.max_header_bytes as usize {
-            return Err(DecodeError::FieldTooLarge {
-                field: "header block",
-                len: block,
-                max: limits.max_header_bytes as usize,
-            });
-        }
-        headers::decode(self)
-    }
-
-    fn finish(self) -> Result<(), DecodeError> {
-        let extra = self.msg.len() - self.pos;
-        if extra != 0 {
-            return Err(DecodeError::Trailing { frame: self.ty, extra });
-        }
-        Ok(())
-    }
-}
-
-/// Why a message is not a valid frame.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
-    /// The message has no bytes at all.
-    #[error("empty message")]
-    Empty,
-    /// The first byte names no frame type of this protocol version.
-    #[error("unknown frame type {0:?}")]
-    UnknownType(FrameType),
-    /// The message ends before a field it must have.
-    #[error("truncated {frame} frame: missing {field}")]
-    Truncated {
-        /// The frame being decoded.
-        frame: FrameType,
-        /// The first field that did not fit.
-        field: &'static str,
-    },
-    /// The message continues after the frame's last field.
-    #[error("{extra} trailing bytes after {frame} frame")]
-    Trailing {
-        /// The frame being decoded.
-        frame: FrameType,
-        /// How many bytes were left over.
-        extra: usize,
-    },
-    /// The message is longer than any frame within the limits could be.
-    #[error("message of {len} bytes exceeds the limit of {max}")]
-    MessageTooLarge {
-        /// The message's length.
-        len: usize,
-        /// The largest length accepted.
-        max: usize,
-    },
-    /// A length field exceeds its limit.
-    #[error("{field} of {len} bytes exceeds the limit of {max}")]
-    FieldTooLarge {
-        /// Which field.
-        field: &'static str,
-        /// Its length.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// A body frame with no payload, which would let a peer queue frames outside the window.
-    #[error("{0} frame with an empty payload")]
-    EmptyBody(FrameType),
-    /// A status outside 100..=599.
-    #[error("invalid status code {0}")]
-    InvalidStatus(u16),
-    /// A header name that is not a lowercase HTTP token.
-    #[error("invalid header name {0:?}")]
-    InvalidHeaderName(String),
-    /// A header value with bytes HTTP does not allow (control characters).
-    #[error("invalid value for header {name}")]
-    InvalidHeaderValue {
-        /// The header's name.
-        name: String,
-    },
-    /// A text field that is not UTF-8.
-    #[error("{field} is not valid utf-8")]
-    InvalidUtf8 {
-        /// Which field.
-        field: &'static str,
-    },
+    headers::decode(r)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::MAX_REASON_BYTES;
 
     const LIMITS: Limits = Limits {
         max_payload: 64 * 1024,
@@ -709,7 +479,7 @@ mod tests {
                 max: 65536
             })
         );
-        let huge = vec![0x10; max_message_len(&LIMITS) + 1];
+        let huge = vec![0x10; LIMITS.max_message_len() + 1];
         assert!(matches!(decode(&huge), Err(DecodeError::MessageTooLarge { .. })));
     }
 
@@ -726,6 +496,11 @@ mod tests {
         assert_eq!(
             decode(&[0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 99, 0, 0]),
             Err(DecodeError::InvalidStatus(99))
+        );
+        // 1xx heads are interim responses; the relay carries only the final one.
+        assert_eq!(
+            decode(&[0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 103, 0, 0]),
+            Err(DecodeError::InvalidStatus(103))
         );
         assert_eq!(
             decode(&[0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 0, 1, 0, 2, b'a', b' ', 0, 0]),
@@ -786,7 +561,7 @@ mod roundtrip {
         prop_oneof![
             data.clone().prop_map(Item::RequestBody),
             Just(Item::RequestEnd),
-            (100u16..600, arb_headers()).prop_map(|(s, headers)| Item::ResponseHead(ResponseHead {
+            (200u16..600, arb_headers()).prop_map(|(s, headers)| Item::ResponseHead(ResponseHead {
                 status: StatusCode::from_u16(s).unwrap(),
                 headers
             })),

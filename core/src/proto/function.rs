@@ -4,12 +4,14 @@
 use bytes::Bytes;
 use http::HeaderMap;
 
+use super::codec::truncate_reason;
 use super::codes::ErrorCode;
 use super::config::{Config, ConfigError};
 use super::error::{Error, ProtocolError, StreamError};
+use super::exchange::{valid_response_status, BodyMode, Exchange};
 use super::frame::{Abort, FunctionError, Item, ResponseHead};
 use super::headers;
-use super::invocation::BodyMode;
+use super::link::Link;
 use super::session::{sealed, Role, Session};
 use super::time::Timestamp;
 
@@ -19,10 +21,15 @@ pub type FunctionSession = Session<FunctionRole>;
 /// What the function's end allows, in order.
 #[derive(Debug)]
 pub struct FunctionRole {
-    mode: BodyMode,
+    exchange: Exchange,
     request_ended: bool,
     request_end_read: bool,
     response: Response,
+    /// Whether the response's head says it has a body (false for HEAD, 204, 205, 304).
+    has_body: bool,
+    /// When to fail the response with `deadline` if it has not ended.
+    deadline: Option<Timestamp>,
+    deadline_reached: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +38,9 @@ enum Response {
     Streaming,
     Done,
 }
+
+/// The message of the error frame a session sends at its deadline.
+pub const DEADLINE_MESSAGE: &str = "the function reached its deadline";
 
 /// A piece of the request body, as the function reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,7 +59,7 @@ impl Role for FunctionRole {
     fn accept(&mut self, item: &Item) -> Result<(), ProtocolError> {
         let frame = item.frame_type();
         match item {
-            Item::RequestBody(_) | Item::RequestEnd if self.mode == BodyMode::Inline => {
+            Item::RequestBody(_) | Item::RequestEnd if self.exchange.body_mode == BodyMode::Inline => {
                 Err(ProtocolError::UnexpectedFrame {
                     frame,
                     state: "in inline body mode",
@@ -78,19 +88,52 @@ impl Role for FunctionRole {
     fn is_done(&self, all_acked: bool) -> bool {
         self.response == Response::Done && all_acked
     }
+
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        self.deadline
+    }
+
+    fn handle_timeout(&mut self, now: Timestamp, link: &mut Link) {
+        if self.deadline.is_some_and(|d| d <= now) {
+            self.deadline = None;
+            if self.response != Response::Done && link.error().is_none() {
+                self.response = Response::Done;
+                self.deadline_reached = true;
+                link.write(Item::Error(FunctionError {
+                    code: ErrorCode::DEADLINE,
+                    message: DEADLINE_MESSAGE.into(),
+                }));
+            }
+        }
+    }
 }
 
 impl FunctionSession {
-    /// A session for an invocation whose request body travels as `mode` says.
-    pub fn new(config: Config, mode: BodyMode, now: Timestamp) -> Result<Self, ConfigError> {
-        let inline = mode == BodyMode::Inline;
+    /// A session for one relayed invocation.
+    pub fn new(config: Config, exchange: Exchange, now: Timestamp) -> Result<Self, ConfigError> {
+        let inline = exchange.body_mode == BodyMode::Inline;
         let role = FunctionRole {
-            mode,
+            exchange,
             request_ended: inline,
             request_end_read: inline,
             response: Response::Ready,
+            has_body: true,
+            deadline: None,
+            deadline_reached: false,
         };
         Session::with_role(config, now, role)
+    }
+
+    /// Fails the response with `deadline` at `at` unless it ended by then (docs/protocol.md,
+    /// "Function side"): the driver passes the Lambda deadline minus a margin, so the client
+    /// learns at once that the response is cut short instead of waiting out the resume grace.
+    pub fn set_deadline(&mut self, at: Timestamp) {
+        self.role.deadline = Some(at);
+    }
+
+    /// Whether the deadline failed the response.
+    pub fn deadline_reached(&self) -> bool {
+        self.role.deadline_reached
     }
 
     /// The next piece of the request body, or `None` until more arrives.
@@ -109,16 +152,18 @@ impl FunctionSession {
         })
     }
 
-    /// Queues the response head. Heads do not count against the window.
+    /// Queues the response head. Heads do not count against the window. The status must be
+    /// 200 to 599; a head for a bodiless response (HEAD, 204, 205, 304) makes later body
+    /// writes succeed without sending anything, as HTTP servers drop such bytes.
     pub fn send_head(&mut self, head: ResponseHead) -> Result<(), StreamError> {
-        self.link.check()?;
-        match self.role.response {
-            Response::Ready => {}
-            Response::Streaming => return Err(StreamError::HeadAlreadySent),
-            Response::Done => return Err(StreamError::Finished),
+        self.writable_state(Response::Ready)?;
+        let status = head.status.as_u16();
+        if !valid_response_status(status) {
+            return Err(StreamError::InvalidStatus(status));
         }
         check_headers(&head.headers, self.link.config())?;
         self.role.response = Response::Streaming;
+        self.role.has_body = self.role.exchange.response_has_body(status);
         self.link.write(Item::ResponseHead(head));
         Ok(())
     }
@@ -127,7 +172,21 @@ impl FunctionSession {
     /// and returns how many bytes it took; [`StreamError::Blocked`] when it took none.
     pub fn write(&mut self, data: &mut Bytes) -> Result<usize, StreamError> {
         self.writable()?;
+        if !self.role.has_body {
+            let n = data.len();
+            data.clear();
+            return Ok(n);
+        }
         self.write_body(data, Item::ResponseBody)
+    }
+
+    /// Body bytes a write takes now: the window left, or any amount for a bodiless
+    /// response.
+    pub fn write_capacity(&self) -> usize {
+        if self.role.response == Response::Streaming && !self.role.has_body {
+            return usize::MAX;
+        }
+        self.send_capacity()
     }
 
     /// Ends the response with `trailers` (usually empty).
@@ -144,10 +203,10 @@ impl FunctionSession {
     pub fn fail(&mut self, code: ErrorCode, message: &str) -> Result<(), StreamError> {
         self.link.check()?;
         if self.role.response == Response::Done {
-            return Err(StreamError::Finished);
+            return Err(self.finished());
         }
         self.role.response = Response::Done;
-        let message = super::frame::truncate_reason(message).to_owned();
+        let message = truncate_reason(message).to_owned();
         self.link.write(Item::Error(FunctionError { code, message }));
         Ok(())
     }
@@ -165,11 +224,24 @@ impl FunctionSession {
     /// Whether body bytes may be written now, window aside: the head was sent and the
     /// response was not ended or failed.
     pub fn writable(&self) -> Result<(), StreamError> {
+        self.writable_state(Response::Streaming)
+    }
+
+    fn writable_state(&self, want: Response) -> Result<(), StreamError> {
         self.link.check()?;
-        match self.role.response {
-            Response::Ready => Err(StreamError::HeadNotSent),
-            Response::Streaming => Ok(()),
-            Response::Done => Err(StreamError::Finished),
+        match (self.role.response, want) {
+            (Response::Done, _) => Err(self.finished()),
+            (have, want) if have == want => Ok(()),
+            (Response::Ready, _) => Err(StreamError::HeadNotSent),
+            _ => Err(StreamError::HeadAlreadySent),
+        }
+    }
+
+    fn finished(&self) -> StreamError {
+        if self.role.deadline_reached {
+            StreamError::DeadlineReached
+        } else {
+            StreamError::Finished
         }
     }
 }
@@ -180,6 +252,12 @@ pub(crate) fn check_headers(headers: &HeaderMap, config: &Config) -> Result<(), 
     let max = config.max_header_bytes as usize;
     if len > max {
         return Err(StreamError::HeadersTooLarge { len, max });
+    }
+    if headers.len() > super::config::MAX_HEADER_COUNT {
+        return Err(StreamError::TooManyHeaders {
+            count: headers.len(),
+            max: super::config::MAX_HEADER_COUNT,
+        });
     }
     if let Some(v) = headers.values().find(|v| v.len() > usize::from(u16::MAX)) {
         return Err(StreamError::HeadersTooLarge {

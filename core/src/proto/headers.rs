@@ -7,7 +7,8 @@
 use bytes::{BufMut, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::frame::{DecodeError, Reader};
+use super::codec::{DecodeError, Reader};
+use super::config::MAX_HEADER_COUNT;
 
 /// Encoded size of a header block.
 pub fn encoded_len(headers: &HeaderMap) -> usize {
@@ -30,10 +31,17 @@ pub(crate) fn encode(headers: &HeaderMap, out: &mut BytesMut) {
 }
 
 pub(crate) fn decode(r: &mut Reader<'_>) -> Result<HeaderMap, DecodeError> {
-    let count = r.u16("header count")?;
-    // Every header takes at least five bytes, so the limit on the block bounds `count`
-    // before the map grows.
-    let mut headers = HeaderMap::new();
+    let count = usize::from(r.u16("header count")?);
+    // `HeaderMap` panics when it grows past about 24,000 entries; the count is refused well
+    // before that, and before the map is allocated.
+    if count > MAX_HEADER_COUNT {
+        return Err(DecodeError::FieldTooLarge {
+            field: "header count",
+            len: count,
+            max: MAX_HEADER_COUNT,
+        });
+    }
+    let mut headers = HeaderMap::with_capacity(count);
     for _ in 0..count {
         let len = r.u16("header name length")? as usize;
         let raw = r.raw(len, "header name")?;
@@ -51,7 +59,41 @@ pub(crate) fn decode(r: &mut Reader<'_>) -> Result<HeaderMap, DecodeError> {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
+    use crate::proto::FrameType;
+
+    #[test]
+    fn refuses_more_headers_than_the_cap_before_building_the_map() {
+        let mut block = BytesMut::from(&[0x20][..]);
+        block.put_u16(MAX_HEADER_COUNT as u16 + 1);
+        for _ in 0..=MAX_HEADER_COUNT {
+            block.put_slice(&[0, 1, b'a', 0, 0]);
+        }
+        let msg: Bytes = block.freeze();
+        let mut r = Reader::new(&msg, FrameType::RESPONSE_HEAD);
+        assert_eq!(
+            decode(&mut r),
+            Err(DecodeError::FieldTooLarge {
+                field: "header count",
+                len: MAX_HEADER_COUNT + 1,
+                max: MAX_HEADER_COUNT
+            })
+        );
+    }
+
+    #[test]
+    fn the_cap_itself_decodes() {
+        let mut block = BytesMut::from(&[0x20][..]);
+        block.put_u16(MAX_HEADER_COUNT as u16);
+        for _ in 0..MAX_HEADER_COUNT {
+            block.put_slice(&[0, 1, b'a', 0, 0]);
+        }
+        let msg: Bytes = block.freeze();
+        let mut r = Reader::new(&msg, FrameType::RESPONSE_HEAD);
+        assert_eq!(decode(&mut r).unwrap().len(), MAX_HEADER_COUNT);
+    }
 
     #[test]
     fn encoded_len_matches_encoding() {

@@ -1,178 +1,48 @@
-//! The invocation's relay headers and the socket's upgrade request (docs/protocol.md,
-//! "Invocation" and "Upgrade").
+//! The invocation: the relay headers the gateway adds, how the function classifies what it
+//! was sent (direct, relayed, or refused), and the result it answers with
+//! (docs/protocol.md, "Invocation").
+//!
+//! Every function-side driver (the Rust integration, the Node addon) calls
+//! [`classify_invocation`] once per invocation and renders an [`InvocationResult`]; none of
+//! them decides anything of its own.
 
 use core::fmt;
-use core::str::FromStr;
+use core::time::Duration;
 
-/// Subprotocol that negotiates this protocol version in the WebSocket upgrade.
-pub const SUBPROTOCOL: &str = "lambda-relay.v1";
-/// Default path prefix of the relay socket; the relay id follows it.
-pub const DEFAULT_SOCKET_PATH: &str = "/_relay/";
+use super::codes::Outcome;
+use super::exchange::BodyMode;
+use super::token::{RelaySecret, TokenError};
+use super::upgrade::socket_url;
+
 /// Invocation header carrying the relay id.
 pub const RELAY_ID_HEADER: &str = "x-lambda-relay-id";
 /// Invocation and upgrade header carrying the token.
 pub const RELAY_TOKEN_HEADER: &str = "x-lambda-relay-token";
 /// Invocation header saying where the request body is ([`BodyMode`]).
 pub const RELAY_BODY_HEADER: &str = "x-lambda-relay-body";
-/// Upgrade header present (`1`) when a socket resumes a session.
-pub const RELAY_RESUME_HEADER: &str = "x-lambda-relay-resume";
-/// Response header on the gateway's own error responses (502, 504, …): the error code.
-pub const ERROR_CODE_HEADER: &str = "x-lambda-relay-error";
 /// Invocation result header by which a relay-aware function reports what became of a relay
-/// invocation (`relayed`, `aborted`, `refused`, `failed`, `unconfigured`). A result without
-/// it, from a function that never connected, is an ordinary response to pass through.
+/// invocation ([`Outcome`]). A result without it, from a function that never connected, is
+/// an ordinary response to pass through.
 pub const RELAY_OUTCOME_HEADER: &str = "x-lambda-relay-outcome";
-/// Default largest request body of known length that rides inline in the invocation.
-pub const DEFAULT_INLINE_BODY_LIMIT: u64 = 1024 * 1024;
-/// Request headers that describe one hop and are never forwarded (RFC 9110, 7.6.1).
-pub const HOP_BY_HOP_HEADERS: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
-/// Whether the gateway forwards a client's request header to the function: not hop-by-hop,
-/// not one of the relay's own, not `host` (the invocation has its own; the client's goes in
-/// `x-forwarded-host`), not `content-length` (the invocation's body decides it).
-pub fn forwards_request_header(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    !(HOP_BY_HOP_HEADERS.contains(&name.as_str())
-        || name.starts_with("x-lambda-relay-")
-        || name == "host"
-        || name == "content-length")
-}
-
-/// Whether a response header from the function reaches the client (hop-by-hop ones do not;
-/// the gateway's runtime frames the body itself).
-pub fn forwards_response_header(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    !(HOP_BY_HOP_HEADERS.contains(&name.as_str()) || name == "content-length")
-}
-
-/// Where a request body goes: inline when its length is known and at most `inline_limit`,
-/// over the socket otherwise. `has_body` is false for requests without one (no length and
-/// no chunked body, such as a plain GET).
-pub fn choose_body_mode(has_body: bool, content_length: Option<u64>, inline_limit: u64) -> BodyMode {
-    match (has_body, content_length) {
-        (false, _) => BodyMode::Inline,
-        (true, Some(len)) if len <= inline_limit => BodyMode::Inline,
-        _ => BodyMode::Stream,
-    }
-}
-
-/// Why the gateway refuses a socket before upgrading it (docs/protocol.md, "Upgrade").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct UpgradeRefusal {
-    /// The HTTP status to answer with.
-    pub status: u16,
-    /// A short plain-text reason.
-    pub reason: &'static str,
-}
-
-impl fmt::Display for UpgradeRefusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.status, self.reason)
-    }
-}
-
-/// The checks on a relay socket's upgrade request that need no session: a WebSocket
-/// upgrade, offering this protocol version, with a token that verifies for `relay_id`.
-pub fn check_upgrade(
-    upgrade: Option<&str>,
-    protocols: Option<&str>,
-    token: Option<&str>,
-    relay_id: &str,
-    secret: &super::RelaySecret,
-    now_unix: u64,
-) -> Result<(), UpgradeRefusal> {
-    if validate_relay_id(relay_id).is_err() {
-        return Err(UpgradeRefusal {
-            status: 404,
-            reason: "unknown relay id",
-        });
-    }
-    if !upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
-        return Err(UpgradeRefusal {
-            status: 400,
-            reason: "expected a websocket upgrade",
-        });
-    }
-    if !protocols.is_some_and(|p| p.split(',').any(|p| p.trim() == SUBPROTOCOL)) {
-        return Err(UpgradeRefusal {
-            status: 400,
-            reason: "lambda-relay.v1 not offered",
-        });
-    }
-    let Some(token) = token else {
-        return Err(UpgradeRefusal {
-            status: 401,
-            reason: "missing relay token",
-        });
-    };
-    secret
-        .verify(token, relay_id, now_unix)
-        .map(|_| ())
-        .map_err(|_| UpgradeRefusal {
-            status: 403,
-            reason: "relay token refused",
-        })
-}
-
 /// Every header the gateway adds to an invocation; the function strips them before the
 /// handler sees the request.
 pub const RELAY_HEADERS: [&str; 3] = [RELAY_ID_HEADER, RELAY_TOKEN_HEADER, RELAY_BODY_HEADER];
 /// Longest relay id accepted.
 pub const MAX_RELAY_ID_LEN: usize = 128;
-
-/// Where the request body travels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BodyMode {
-    /// The invocation's own body is the whole request body (possibly empty).
-    Inline,
-    /// The body streams over the socket as request body frames.
-    Stream,
-}
-
-impl BodyMode {
-    /// The header value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BodyMode::Inline => "inline",
-            BodyMode::Stream => "stream",
-        }
-    }
-}
-
-impl fmt::Display for BodyMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for BodyMode {
-    type Err = InvocationError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "inline" => Ok(BodyMode::Inline),
-            "stream" => Ok(BodyMode::Stream),
-            _ => Err(InvocationError::BadBodyMode(truncate(s))),
-        }
-    }
-}
+/// Environment variable with the gateway's base URL, on the function side.
+pub const GATEWAY_URL_ENV: &str = "RELAY_GATEWAY_URL";
+/// Environment variable with the shared secret, on both sides.
+pub const SECRET_ENV: &str = "RELAY_SECRET";
+/// Default time before the Lambda deadline at which a relayed response is failed with
+/// `deadline`, so the client learns at once that it was cut short.
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 
 /// What an invocation's relay headers say.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RelayHeaders {
     /// The relay id.
     pub relay_id: String,
-    /// The token (unverified).
+    /// The token (verified once [`classify_invocation`] returned it).
     pub token: String,
     /// Where the request body travels.
     pub body_mode: BodyMode,
@@ -190,7 +60,7 @@ impl fmt::Debug for RelayHeaders {
 
 /// Reads the relay headers through `get` (a case-insensitive header lookup): `None` when
 /// the invocation is not relayed (no relay id header), an error when it is but the headers
-/// are incomplete or malformed. The caller verifies the token.
+/// are incomplete or malformed. The token is not verified here.
 pub fn read_relay_headers<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Option<Result<RelayHeaders, InvocationError>> {
     let relay_id = get(RELAY_ID_HEADER)?;
     Some((|| {
@@ -213,36 +83,13 @@ pub fn validate_relay_id(id: &str) -> Result<(), InvocationError> {
     if ok {
         Ok(())
     } else {
-        Err(InvocationError::BadRelayId(truncate(id)))
+        Err(InvocationError::BadRelayId(clip(id)))
     }
 }
 
-/// The socket URL for `relay_id` under the gateway base URL (`RELAY_GATEWAY_URL`).
-///
-/// A base ending in the socket path's prefix is used as is; otherwise the default prefix is
-/// appended to it.
-pub fn socket_url(gateway_url: &str, relay_id: &str) -> Result<String, InvocationError> {
-    validate_relay_id(relay_id)?;
-    let base = gateway_url.trim_end_matches('/');
-    let scheme_ok = ["ws://", "wss://", "http://", "https://"]
-        .iter()
-        .any(|s| base.starts_with(s));
-    if !scheme_ok || base.contains(['?', '#']) {
-        return Err(InvocationError::BadGatewayUrl(truncate(gateway_url)));
-    }
-    let base = if let Some(rest) = base.strip_prefix("http") {
-        format!("ws{rest}")
-    } else {
-        base.to_owned()
-    };
-    if base.ends_with(DEFAULT_SOCKET_PATH.trim_end_matches('/')) {
-        Ok(format!("{base}/{relay_id}"))
-    } else {
-        Ok(format!("{base}{DEFAULT_SOCKET_PATH}{relay_id}"))
-    }
-}
-
-fn truncate(s: &str) -> String {
+/// The first 64 characters of a value quoted in an error: enough to recognise it, never a
+/// flood.
+pub(crate) fn clip(s: &str) -> String {
     s.chars().take(64).collect()
 }
 
@@ -258,54 +105,228 @@ pub enum InvocationError {
     /// A relay invocation lacks a header it needs.
     #[error("relay invocation without {0}")]
     MissingHeader(&'static str),
-    /// The gateway URL is not a ws, wss, http or https URL without query or fragment.
+    /// The gateway URL is not a ws, wss, http or https URL without query, fragment or user
+    /// info.
     #[error("invalid gateway url {0:?}")]
     BadGatewayUrl(String),
+    /// A plain-text (`ws://`, `http://`) URL to a host that is not loopback: the token and
+    /// the whole response would cross the network unencrypted.
+    #[error("{0:?} is not encrypted; use wss:// or https:// (ws:// and http:// only for loopback)")]
+    Unencrypted(String),
+}
+
+/// The function side's relay settings: its gateway and the secret it shares with it.
+#[derive(Clone, Debug)]
+pub struct RelaySettings {
+    gateway_url: String,
+    secret: RelaySecret,
+}
+
+impl RelaySettings {
+    /// Settings for the gateway at `gateway_url`; the URL is checked now, not on the first
+    /// invocation.
+    pub fn new(gateway_url: impl Into<String>, secret: RelaySecret) -> Result<Self, SettingsError> {
+        let gateway_url = gateway_url.into();
+        socket_url(&gateway_url, "check").map_err(SettingsError::GatewayUrl)?;
+        Ok(Self { gateway_url, secret })
+    }
+
+    /// Settings from the values of `RELAY_GATEWAY_URL` and `RELAY_SECRET` (empty counts as
+    /// unset): `None` with neither (the function serves direct responses only), an error with
+    /// one but not the other or with an invalid value.
+    pub fn from_values(gateway_url: Option<&str>, secret: Option<&str>) -> Result<Option<Self>, SettingsError> {
+        fn present(v: Option<&str>) -> Option<&str> {
+            v.filter(|v| !v.is_empty())
+        }
+        match (present(gateway_url), present(secret)) {
+            (None, None) => Ok(None),
+            (Some(url), Some(secret)) => {
+                let secret = RelaySecret::new(secret.as_bytes().to_vec()).map_err(SettingsError::Secret)?;
+                Self::new(url, secret).map(Some)
+            }
+            (Some(_), None) => Err(SettingsError::Missing {
+                set: GATEWAY_URL_ENV,
+                missing: SECRET_ENV,
+            }),
+            (None, Some(_)) => Err(SettingsError::Missing {
+                set: SECRET_ENV,
+                missing: GATEWAY_URL_ENV,
+            }),
+        }
+    }
+
+    /// The gateway's base URL.
+    pub fn gateway_url(&self) -> &str {
+        &self.gateway_url
+    }
+
+    /// The shared secret.
+    pub fn secret(&self) -> &RelaySecret {
+        &self.secret
+    }
+}
+
+/// Why the function side's relay settings are not usable.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    /// One of the two settings is set without the other.
+    #[error("{set} is set but {missing} is not")]
+    Missing {
+        /// The one that is set.
+        set: &'static str,
+        /// The one that is missing.
+        missing: &'static str,
+    },
+    /// `RELAY_GATEWAY_URL` is not usable.
+    #[error("{GATEWAY_URL_ENV}: {0}")]
+    GatewayUrl(InvocationError),
+    /// `RELAY_SECRET` is not usable.
+    #[error("{SECRET_ENV}: {0}")]
+    Secret(TokenError),
+}
+
+/// What an invocation is, as the function sees it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Classification {
+    /// No relay headers: serve it as an ordinary, buffered Function URL response.
+    Direct,
+    /// A relay invocation whose token verified: connect and stream.
+    Relay(RelayHeaders),
+    /// A relay invocation the function will not serve: answer with this result and do not
+    /// connect.
+    Refused(InvocationResult),
+}
+
+/// Classifies an invocation from its headers (`get` is a case-insensitive lookup), the
+/// function's settings and the time (Unix seconds), in this order (docs/protocol.md,
+/// "Invocation"):
+///
+/// 1. no relay id header: [`Classification::Direct`];
+/// 2. no usable settings: 500 `unconfigured` (the function cannot judge a relay invocation
+///    without its secret, and the operator has a deployment to fix);
+/// 3. malformed relay headers: 400 `refused`;
+/// 4. a token that does not verify for this relay id, or has expired: 403 `refused`;
+/// 5. otherwise [`Classification::Relay`].
+pub fn classify_invocation<'a>(
+    get: impl Fn(&str) -> Option<&'a str>,
+    settings: Result<Option<&RelaySettings>, &SettingsError>,
+    now_unix: u64,
+) -> Classification {
+    let Some(relay) = read_relay_headers(get) else {
+        return Classification::Direct;
+    };
+    let settings = match settings {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return Classification::Refused(InvocationResult::unconfigured(format!(
+                "relay invocation, but {GATEWAY_URL_ENV} and {SECRET_ENV} are not set"
+            )))
+        }
+        Err(e) => {
+            return Classification::Refused(InvocationResult::unconfigured(format!(
+                "relay invocation, but the relay settings are invalid: {e}"
+            )))
+        }
+    };
+    let relay = match relay {
+        Ok(r) => r,
+        Err(e) => return Classification::Refused(InvocationResult::refused(400, e.to_string())),
+    };
+    if let Err(e) = settings.secret().verify(&relay.token, &relay.relay_id, now_unix) {
+        return Classification::Refused(InvocationResult::refused(403, format!("relay token refused: {e}")));
+    }
+    Classification::Relay(relay)
+}
+
+/// The function's answer to a relay invocation: a short plain-text result marked with its
+/// [`Outcome`], so the gateway tells it from an ordinary response. The client's response
+/// went (or did not go) over the socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvocationResult {
+    /// The HTTP status of the invocation result.
+    pub status: u16,
+    /// What became of the relay.
+    pub outcome: Outcome,
+    /// A short plain-text reason (the result's body).
+    pub message: String,
+}
+
+impl InvocationResult {
+    /// The content type of every invocation result.
+    pub const CONTENT_TYPE: &'static str = "text/plain; charset=utf-8";
+
+    /// 200 `relayed`: the response's end was acknowledged.
+    pub fn relayed() -> Self {
+        Self::new(200, Outcome::RELAYED, "relayed".into())
+    }
+
+    /// 200 `aborted`: the gateway aborted (the client went away); nothing is wrong with the
+    /// function.
+    pub fn aborted() -> Self {
+        Self::new(
+            200,
+            Outcome::ABORTED,
+            "aborted by the gateway: the client went away".into(),
+        )
+    }
+
+    /// 502 `failed`: the relay failed (no socket, a failed session).
+    pub fn failed(reason: impl fmt::Display) -> Self {
+        Self::new(502, Outcome::FAILED, format!("relay failed: {reason}"))
+    }
+
+    /// `refused` with 400 (malformed headers) or 403 (a token that does not verify).
+    pub fn refused(status: u16, reason: String) -> Self {
+        Self::new(status, Outcome::REFUSED, reason)
+    }
+
+    /// 500 `unconfigured`.
+    pub fn unconfigured(reason: String) -> Self {
+        Self::new(500, Outcome::UNCONFIGURED, reason)
+    }
+
+    fn new(status: u16, outcome: Outcome, message: String) -> Self {
+        Self {
+            status,
+            outcome,
+            message,
+        }
+    }
+
+    /// The result's headers: its content type and the outcome.
+    pub fn headers(&self) -> [(&'static str, &'static str); 2] {
+        [
+            ("content-type", Self::CONTENT_TYPE),
+            (RELAY_OUTCOME_HEADER, self.outcome.name().unwrap_or("failed")),
+        ]
+    }
+}
+
+/// An invocation's result as the gateway received it (docs/protocol.md, "Gateway side").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvocationReply<'a> {
+    /// The function URL answered with this status; `outcome` is its
+    /// `x-lambda-relay-outcome` header, if it had one.
+    Response {
+        /// The result's status.
+        status: u16,
+        /// The outcome header's value.
+        outcome: Option<&'a str>,
+    },
+    /// The invocation itself failed (no connection to the function URL, a reset).
+    Failed,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn upgrade_checks_in_order() {
-        let secret = crate::proto::RelaySecret::new(*b"0123456789abcdef").unwrap();
-        let token = secret.mint("abc", 100).unwrap();
-        let ok = check_upgrade(
-            Some("websocket"),
-            Some("x, lambda-relay.v1"),
-            Some(&token),
-            "abc",
-            &secret,
-            50,
-        );
-        assert_eq!(ok, Ok(()));
-        let status = |u, p, t: Option<&str>, id, now| check_upgrade(u, p, t, id, &secret, now).unwrap_err().status;
-        assert_eq!(
-            status(Some("websocket"), Some(SUBPROTOCOL), Some(&token), "a/b", 50),
-            404
-        );
-        assert_eq!(status(None, Some(SUBPROTOCOL), Some(&token), "abc", 50), 400);
-        assert_eq!(
-            status(Some("websocket"), Some("lambda-relay.v2"), Some(&token), "abc", 50),
-            400
-        );
-        assert_eq!(status(Some("websocket"), Some(SUBPROTOCOL), None, "abc", 50), 401);
-        assert_eq!(
-            status(Some("websocket"), Some(SUBPROTOCOL), Some(&token), "abd", 50),
-            403
-        );
-        assert_eq!(
-            status(Some("websocket"), Some(SUBPROTOCOL), Some(&token), "abc", 100),
-            403
-        );
+    fn headers(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<&'static str> {
+        move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
     }
 
     #[test]
     fn relay_headers() {
-        let headers = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
-        };
         assert_eq!(read_relay_headers(headers(&[("accept", "*/*")])), None);
         let relayed = read_relay_headers(headers(&[
             (RELAY_ID_HEADER, "abc"),
@@ -333,46 +354,6 @@ mod tests {
     }
 
     #[test]
-    fn header_forwarding() {
-        assert!(forwards_request_header("Accept"));
-        assert!(!forwards_request_header("Connection"));
-        assert!(!forwards_request_header("x-lambda-relay-token"));
-        assert!(!forwards_request_header("host"));
-        assert!(forwards_response_header("set-cookie"));
-        assert!(!forwards_response_header("transfer-encoding"));
-    }
-
-    #[test]
-    fn body_modes_by_length() {
-        assert_eq!(choose_body_mode(false, None, 10), BodyMode::Inline);
-        assert_eq!(choose_body_mode(true, Some(10), 10), BodyMode::Inline);
-        assert_eq!(choose_body_mode(true, Some(11), 10), BodyMode::Stream);
-        assert_eq!(choose_body_mode(true, None, 10), BodyMode::Stream);
-    }
-
-    #[test]
-    fn socket_urls() {
-        assert_eq!(
-            socket_url("https://gw.example.com", "ab").unwrap(),
-            "wss://gw.example.com/_relay/ab"
-        );
-        assert_eq!(
-            socket_url("ws://127.0.0.1:8787/", "ab").unwrap(),
-            "ws://127.0.0.1:8787/_relay/ab"
-        );
-        assert_eq!(
-            socket_url("wss://h/base/_relay", "ab").unwrap(),
-            "wss://h/base/_relay/ab"
-        );
-        assert!(socket_url("ftp://h", "ab").is_err());
-        assert!(socket_url("wss://h?x=1", "ab").is_err());
-        assert_eq!(
-            socket_url("wss://h", "a/b"),
-            Err(InvocationError::BadRelayId("a/b".into()))
-        );
-    }
-
-    #[test]
     fn relay_ids() {
         assert!(validate_relay_id("0123abcdef_-XYZ").is_ok());
         assert!(validate_relay_id("").is_err());
@@ -380,10 +361,111 @@ mod tests {
         assert!(validate_relay_id("a\0b").is_err());
     }
 
+    const SECRET: &str = "0123456789abcdef0123";
+
+    fn settings() -> RelaySettings {
+        RelaySettings::from_values(Some("wss://gw.example"), Some(SECRET))
+            .unwrap()
+            .unwrap()
+    }
+
     #[test]
-    fn body_modes() {
-        assert_eq!("stream".parse::<BodyMode>(), Ok(BodyMode::Stream));
-        assert_eq!("inline".parse::<BodyMode>(), Ok(BodyMode::Inline));
-        assert!("Stream".parse::<BodyMode>().is_err());
+    fn settings_come_in_pairs_and_are_checked_up_front() {
+        assert!(RelaySettings::from_values(None, Some("")).unwrap().is_none());
+        assert_eq!(
+            RelaySettings::from_values(Some("wss://gw"), None).unwrap_err(),
+            SettingsError::Missing {
+                set: GATEWAY_URL_ENV,
+                missing: SECRET_ENV
+            }
+        );
+        assert_eq!(
+            RelaySettings::from_values(None, Some(SECRET)).unwrap_err(),
+            SettingsError::Missing {
+                set: SECRET_ENV,
+                missing: GATEWAY_URL_ENV
+            }
+        );
+        assert!(matches!(
+            RelaySettings::from_values(Some("ftp://gw"), Some(SECRET)),
+            Err(SettingsError::GatewayUrl(InvocationError::BadGatewayUrl(_)))
+        ));
+        assert!(matches!(
+            RelaySettings::from_values(Some("wss://gw"), Some("short")),
+            Err(SettingsError::Secret(TokenError::WeakSecret { len: 5 }))
+        ));
+    }
+
+    #[test]
+    fn classification_order_direct_unconfigured_malformed_forged_relay() {
+        let s = settings();
+        let token = s.secret().mint("abc", 1_000).unwrap();
+        let now = 500;
+        let plain = headers(&[("accept", "*/*")]);
+        assert_eq!(classify_invocation(&plain, Ok(None), now), Classification::Direct);
+        let bad_settings = SettingsError::Missing {
+            set: SECRET_ENV,
+            missing: GATEWAY_URL_ENV,
+        };
+        assert_eq!(
+            classify_invocation(&plain, Err(&bad_settings), now),
+            Classification::Direct,
+            "direct invocations are served whatever the settings"
+        );
+
+        // Malformed headers on an unconfigured function: unconfigured comes first.
+        let malformed = headers(&[(RELAY_ID_HEADER, "a/b")]);
+        let Classification::Refused(r) = classify_invocation(&malformed, Ok(None), now) else {
+            panic!()
+        };
+        assert_eq!((r.status, r.outcome), (500, Outcome::UNCONFIGURED));
+        let Classification::Refused(r) = classify_invocation(&malformed, Err(&bad_settings), now) else {
+            panic!()
+        };
+        assert_eq!((r.status, r.outcome), (500, Outcome::UNCONFIGURED));
+        assert!(r.message.contains("RELAY_SECRET is set but RELAY_GATEWAY_URL is not"));
+
+        let Classification::Refused(r) = classify_invocation(&malformed, Ok(Some(&s)), now) else {
+            panic!()
+        };
+        assert_eq!((r.status, r.outcome), (400, Outcome::REFUSED));
+
+        let forged = headers(&[(RELAY_ID_HEADER, "abd"), (RELAY_TOKEN_HEADER, "v1.1000.00")]);
+        let Classification::Refused(r) = classify_invocation(&forged, Ok(Some(&s)), now) else {
+            panic!()
+        };
+        assert_eq!((r.status, r.outcome), (403, Outcome::REFUSED));
+        assert!(r.message.starts_with("relay token refused"));
+
+        let get = |name: &str| match name {
+            RELAY_ID_HEADER => Some("abc"),
+            RELAY_TOKEN_HEADER => Some(token.as_str()),
+            _ => None,
+        };
+        let Classification::Relay(relay) = classify_invocation(get, Ok(Some(&s)), now) else {
+            panic!()
+        };
+        assert_eq!((relay.relay_id.as_str(), relay.body_mode), ("abc", BodyMode::Inline));
+        let Classification::Refused(r) = classify_invocation(get, Ok(Some(&s)), 1_000) else {
+            panic!()
+        };
+        assert_eq!(r.status, 403, "expired");
+    }
+
+    #[test]
+    fn results_carry_their_outcome() {
+        let r = InvocationResult::relayed();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.headers()[1], (RELAY_OUTCOME_HEADER, "relayed"));
+        assert_eq!(InvocationResult::aborted().status, 200);
+        let failed = InvocationResult::failed("no socket");
+        assert_eq!(
+            (failed.status, failed.message.as_str()),
+            (502, "relay failed: no socket")
+        );
+        assert_eq!(
+            InvocationResult::unconfigured("x".into()).headers()[1].1,
+            "unconfigured"
+        );
     }
 }

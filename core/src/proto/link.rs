@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use super::codes::CloseCode;
 use super::config::{Config, MAX_PAYLOAD_LIMIT, MAX_WINDOW, MIN_MAX_PAYLOAD};
 use super::error::{Error, ProtocolError};
-use super::frame::{Abort, Frame, Hello, Item, Limits};
+use super::frame::{Abort, Frame, Hello, Item};
 use super::time::Timestamp;
 
 /// The link's timers, one slot each; `poll_timeout` reports the earliest.
@@ -46,7 +46,8 @@ pub(crate) enum Received {
     Abort(Abort),
 }
 
-pub(crate) struct Link {
+/// The shared half of a session; see the module docs.
+pub struct Link {
     config: Config,
     now: Timestamp,
     socket: Socket,
@@ -155,6 +156,11 @@ impl Link {
         self.connected_once
     }
 
+    /// Whether a hello from the peer arrived on any socket.
+    pub(crate) fn peer_hello_seen(&self) -> bool {
+        self.peer_known
+    }
+
     pub(crate) fn is_up(&self) -> bool {
         matches!(self.socket, Socket::Up { .. })
     }
@@ -186,11 +192,7 @@ impl Link {
     }
 
     fn receive_inner(&mut self, msg: &Bytes) -> Result<Received, ProtocolError> {
-        let limits = Limits {
-            max_payload: self.config.max_payload,
-            max_header_bytes: self.config.max_header_bytes,
-        };
-        let frame = Frame::decode(msg, &limits)?;
+        let frame = Frame::decode(msg, &self.config.limits())?;
         let Socket::Up { peer_hello, .. } = &mut self.socket else {
             // A driver bug, not the peer's: messages only come on an open socket.
             debug_assert!(false, "message while no socket is open");

@@ -1,14 +1,26 @@
-//! The relay protocol, sans-IO: frames, their codec, and the two session ends.
+//! The relay protocol, sans-IO: frames, their codec, the two session ends, and every rule
+//! around an invocation that the drivers share.
 //!
 //! Nothing here touches a socket, a runtime or a clock. Time comes in as a [`Timestamp`];
 //! messages come in as [`bytes::Bytes`] and go out the same way. The tokio client, the napi
 //! binding and the Durable Object are thin drivers around [`FunctionSession`] and
-//! [`GatewaySession`]. `docs/protocol.md` is the normative description; section names in
-//! the docs below refer to it.
+//! [`GatewaySession`], and they take every decision about an invocation from here:
+//! [`classify_invocation`] on the function side, [`check_upgrade`],
+//! [`GatewaySession::admit_socket`] and [`GatewaySession::handle_invocation_reply`] on the
+//! gateway's. `docs/protocol.md` is the normative description; section names in the docs
+//! below refer to it.
+//!
+//! Modules by job: `codec` (byte primitives, [`DecodeError`]), `codes` (every wire code and
+//! shared name), `config` (limits), `frame` and `headers` (the frame layouts), `exchange`
+//! (HTTP rules), `invocation` and `upgrade` (the invocation and the socket's upgrade),
+//! `link` (reliability, flow control, resume), `function` and `gateway` (the two ends),
+//! `token`.
 
+mod codec;
 mod codes;
 mod config;
 mod error;
+mod exchange;
 mod frame;
 mod function;
 mod gateway;
@@ -18,22 +30,23 @@ mod link;
 mod session;
 mod time;
 mod token;
+mod upgrade;
 
 #[cfg(test)]
 mod tests;
 
-pub use codes::{AbortCode, CloseCode, ErrorCode};
+pub use codec::{truncate_reason, DecodeError};
+pub use codes::{AbortCode, CloseCode, ErrorCode, FailureCode, FrameType, GatewayError, Outcome};
 pub use config::*;
 pub use error::{Error, ProtocolError, StreamError};
-pub use frame::{
-    max_message_len, truncate_reason, Abort, DecodeError, Frame, FrameType, FunctionError, Hello, Item, Limits,
-    ResponseHead, HELLO_LEN, SEQ_HEADER_LEN,
-};
-pub use function::{FunctionRole, FunctionSession, RequestChunk};
-pub use gateway::{failure_status, GatewayRole, GatewaySession, ResponsePart};
+pub use exchange::*;
+pub use frame::{Abort, Frame, FunctionError, Hello, Item, ResponseHead, HELLO_LEN};
+pub use function::{FunctionRole, FunctionSession, RequestChunk, DEADLINE_MESSAGE};
+pub use gateway::{Failure, GatewayRole, GatewaySession, ReplyVerdict, ResponsePart, ERROR_CODE_HEADER};
 pub use headers::encoded_len as header_block_len;
 pub use invocation::*;
 pub use link::LinkStats;
 pub use session::{Role, Session};
 pub use time::Timestamp;
 pub use token::{RelaySecret, TokenError, MAX_TOKEN_LEN, MIN_SECRET_LEN};
+pub use upgrade::*;

@@ -36,6 +36,14 @@ pub trait Role: sealed::Sealed {
     /// Whether nothing is left to exchange.
     #[doc(hidden)]
     fn is_done(&self, all_acked: bool) -> bool;
+    /// The role's own next deadline, if it has one.
+    #[doc(hidden)]
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        None
+    }
+    /// The role's deadline may have passed.
+    #[doc(hidden)]
+    fn handle_timeout(&mut self, _now: Timestamp, _link: &mut Link) {}
 }
 
 pub(crate) mod sealed {
@@ -88,6 +96,7 @@ impl<R: Role> Session<R> {
     /// The deadline from [`Session::poll_timeout`] has passed.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.link.handle_timeout(now);
+        self.role.handle_timeout(now, &mut self.link);
     }
 
     // ---- output ----
@@ -101,7 +110,13 @@ impl<R: Role> Session<R> {
     /// When to call [`Session::handle_timeout`] next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.link.poll_timeout()
+        if self.link.error().is_some() {
+            return None;
+        }
+        match (self.link.poll_timeout(), self.role.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The code to close the socket with, once the session is over and everything it had to
@@ -137,6 +152,11 @@ impl<R: Role> Session<R> {
     /// Whether a socket was ever opened.
     pub fn has_connected(&self) -> bool {
         self.link.connected_once()
+    }
+
+    /// Whether the peer's hello arrived on any socket: from then on a new socket is a resume.
+    pub fn peer_hello_seen(&self) -> bool {
+        self.link.peer_hello_seen()
     }
 
     /// Whether a received item waits to be read.

@@ -43,7 +43,7 @@ fn body(len: usize) -> Bytes {
 
 /// A gateway with an open socket whose peer said hello.
 fn gateway(mode: BodyMode) -> GatewaySession {
-    let mut g = GatewaySession::new(config(), mode, NOW).unwrap();
+    let mut g = GatewaySession::new(config(), Exchange::new(mode), super::TOKEN, NOW).unwrap();
     g.socket_opened(NOW);
     g.handle_message(NOW, &hello(0, 0)).unwrap();
     while g.poll_transmit().is_some() {}
@@ -51,7 +51,7 @@ fn gateway(mode: BodyMode) -> GatewaySession {
 }
 
 fn function(mode: BodyMode) -> FunctionSession {
-    let mut f = FunctionSession::new(config(), mode, NOW).unwrap();
+    let mut f = FunctionSession::new(config(), Exchange::new(mode), NOW).unwrap();
     f.socket_opened(NOW);
     f.handle_message(NOW, &hello(0, 0)).unwrap();
     while f.poll_transmit().is_some() {}
@@ -195,7 +195,7 @@ fn text_message() {
 
 #[test]
 fn frame_before_hello() {
-    let mut g = GatewaySession::new(config(), BodyMode::Inline, NOW).unwrap();
+    let mut g = GatewaySession::new(config(), Exchange::new(BodyMode::Inline), super::TOKEN, NOW).unwrap();
     g.socket_opened(NOW);
     let e = protocol(g.handle_message(NOW, &seq(0, head())));
     assert_eq!(e, ProtocolError::HelloExpected(FrameType::RESPONSE_HEAD));
@@ -209,7 +209,7 @@ fn second_hello_on_one_socket() {
 
 #[test]
 fn hello_with_limits_out_of_range() {
-    let mut g = GatewaySession::new(config(), BodyMode::Inline, NOW).unwrap();
+    let mut g = GatewaySession::new(config(), Exchange::new(BodyMode::Inline), super::TOKEN, NOW).unwrap();
     g.socket_opened(NOW);
     let bad = enc(Frame::Hello(Hello {
         received: 0,
@@ -221,7 +221,7 @@ fn hello_with_limits_out_of_range() {
         protocol(g.handle_message(NOW, &bad)),
         ProtocolError::InvalidHello("window out of range")
     );
-    let mut g = GatewaySession::new(config(), BodyMode::Inline, NOW).unwrap();
+    let mut g = GatewaySession::new(config(), Exchange::new(BodyMode::Inline), super::TOKEN, NOW).unwrap();
     g.socket_opened(NOW);
     let bad = enc(Frame::Hello(Hello {
         received: 0,
@@ -269,7 +269,7 @@ fn ack_that_goes_back() {
 
 #[test]
 fn resume_claiming_frames_never_sent() {
-    let mut g = GatewaySession::new(config(), BodyMode::Inline, NOW).unwrap();
+    let mut g = GatewaySession::new(config(), Exchange::new(BodyMode::Inline), super::TOKEN, NOW).unwrap();
     g.socket_opened(NOW);
     let e = protocol(g.handle_message(NOW, &hello(5, 0)));
     assert_eq!(

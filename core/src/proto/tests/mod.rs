@@ -3,4 +3,8 @@
 mod bad_inputs;
 mod pair;
 mod random_cuts;
+mod rules;
 mod sessions;
+
+/// The token every test gateway session expects.
+pub(crate) const TOKEN: &str = "v1.1.test-token";

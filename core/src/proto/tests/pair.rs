@@ -39,6 +39,10 @@ pub(crate) struct Apps {
     /// The gateway reads the response only while this is true (a client that pauses).
     pub gateway_reads: bool,
     pub function_reads: bool,
+    /// The function ends its response only after it read the request body to its end, as a
+    /// handler that uses its body does (the gateway stops sending a body once the response
+    /// ended).
+    pub finish_after_request: bool,
 }
 
 impl Pair {
@@ -47,10 +51,19 @@ impl Pair {
         Self::with_configs(config.clone(), config, mode, now)
     }
 
+    pub fn with_exchange(config: Config, exchange: Exchange) -> Self {
+        let now = Timestamp::from_millis(1_000);
+        Self::with(config.clone(), config, exchange, now)
+    }
+
     pub fn with_configs(fc: Config, gc: Config, mode: BodyMode, now: Timestamp) -> Self {
+        Self::with(fc, gc, Exchange::new(mode), now)
+    }
+
+    fn with(fc: Config, gc: Config, exchange: Exchange, now: Timestamp) -> Self {
         Self {
-            f: FunctionSession::new(fc, mode, now).unwrap(),
-            g: GatewaySession::new(gc, mode, now).unwrap(),
+            f: FunctionSession::new(fc, exchange, now).unwrap(),
+            g: GatewaySession::new(gc, exchange, super::TOKEN, now).unwrap(),
             now,
             latency: Duration::from_millis(5),
             to_g: VecDeque::new(),
@@ -61,6 +74,7 @@ impl Pair {
             app: Apps {
                 gateway_reads: true,
                 function_reads: true,
+                finish_after_request: true,
                 auto_head: true,
                 ..Apps::default()
             },
@@ -180,7 +194,7 @@ impl Pair {
                     progress |= n > 0;
                 }
             }
-            if a.response.is_empty() {
+            if a.response.is_empty() && (a.request_ended || !a.finish_after_request) {
                 self.f.finish(HeaderMap::new()).unwrap();
                 a.response_finished = true;
                 progress = true;

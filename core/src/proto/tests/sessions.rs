@@ -176,9 +176,20 @@ fn partial_acks_arrive_after_the_ack_delay() {
 
 #[test]
 fn inline_mode_has_an_ended_request_body_from_the_start() {
-    let mut f = FunctionSession::new(Config::default(), BodyMode::Inline, Timestamp::from_millis(0)).unwrap();
+    let mut f = FunctionSession::new(
+        Config::default(),
+        Exchange::new(BodyMode::Inline),
+        Timestamp::from_millis(0),
+    )
+    .unwrap();
     assert_eq!(f.read(), Ok(Some(RequestChunk::End)));
-    let mut g = GatewaySession::new(Config::default(), BodyMode::Inline, Timestamp::from_millis(0)).unwrap();
+    let mut g = GatewaySession::new(
+        Config::default(),
+        Exchange::new(BodyMode::Inline),
+        super::TOKEN,
+        Timestamp::from_millis(0),
+    )
+    .unwrap();
     assert_eq!(g.write(&mut Bytes::from_static(b"x")), Err(StreamError::Finished));
 }
 
@@ -243,7 +254,13 @@ fn gateway_times_out_when_the_function_never_connects() {
         connect_timeout: Duration::from_secs(15),
         ..Config::default()
     };
-    let mut g = GatewaySession::new(config, BodyMode::Inline, Timestamp::from_millis(0)).unwrap();
+    let mut g = GatewaySession::new(
+        config,
+        Exchange::new(BodyMode::Inline),
+        super::TOKEN,
+        Timestamp::from_millis(0),
+    )
+    .unwrap();
     assert_eq!(g.poll_timeout(), Some(Timestamp::from_millis(15_000)));
     g.handle_timeout(Timestamp::from_millis(14_999));
     assert_eq!(g.error(), None);
@@ -316,7 +333,7 @@ fn a_completed_session_closing_is_not_an_error() {
 #[test]
 fn api_misuse_gets_its_own_errors() {
     let now = Timestamp::from_millis(0);
-    let mut f = FunctionSession::new(small(), BodyMode::Inline, now).unwrap();
+    let mut f = FunctionSession::new(small(), Exchange::new(BodyMode::Inline), now).unwrap();
     assert_eq!(f.write(&mut pattern(1, 0)), Err(StreamError::HeadNotSent));
     assert_eq!(f.finish(HeaderMap::new()), Err(StreamError::HeadNotSent));
     f.send_head(ResponseHead {
@@ -341,7 +358,7 @@ fn api_misuse_gets_its_own_errors() {
     assert_eq!(f.finish(HeaderMap::new()), Err(StreamError::Finished));
     assert_eq!(f.fail(ErrorCode::HANDLER, "late"), Err(StreamError::Finished));
 
-    let mut f = FunctionSession::new(small(), BodyMode::Inline, now).unwrap();
+    let mut f = FunctionSession::new(small(), Exchange::new(BodyMode::Inline), now).unwrap();
     let mut big = HeaderMap::new();
     big.insert("x-big", HeaderValue::from_bytes(&vec![b'a'; 70_000]).unwrap());
     assert!(matches!(
@@ -382,7 +399,7 @@ fn config_out_of_range_is_refused() {
     ];
     for config in bad {
         assert!(matches!(
-            FunctionSession::new(config, BodyMode::Inline, now),
+            FunctionSession::new(config, Exchange::new(BodyMode::Inline), now),
             Err(ConfigError::OutOfRange { .. })
         ));
     }
@@ -391,7 +408,7 @@ fn config_out_of_range_is_refused() {
         window: MAX_PAYLOAD_LIMIT,
         ..Config::default()
     };
-    assert!(GatewaySession::new(edge, BodyMode::Inline, now).is_ok());
+    assert!(GatewaySession::new(edge, Exchange::new(BodyMode::Inline), super::TOKEN, now).is_ok());
 }
 
 #[test]
@@ -405,37 +422,4 @@ fn bodiless_response_is_head_then_end() {
     ));
     assert!(p.app.response_read.is_empty());
     assert!(!p.wire_to_g.iter().any(|m| m[0] == FrameType::RESPONSE_BODY.0));
-}
-
-#[test]
-fn gateway_admits_one_first_socket_then_only_resumes() {
-    let now = Timestamp::from_millis(0);
-    let mut g = GatewaySession::new(small(), BodyMode::Inline, now).unwrap();
-    assert_eq!(g.admit_socket(true).unwrap_err().status, 409, "nothing to resume yet");
-    assert_eq!(g.admit_socket(false), Ok(()));
-    g.socket_opened(now);
-    assert_eq!(
-        g.admit_socket(false).unwrap_err().status,
-        409,
-        "a second first socket is refused"
-    );
-    assert_eq!(g.admit_socket(true), Ok(()), "a resume may replace the socket");
-    g.abort(AbortCode::CLIENT_GONE, "gone");
-    assert_eq!(g.admit_socket(true).unwrap_err().status, 410);
-}
-
-#[test]
-fn failures_before_the_head_map_to_gateway_statuses() {
-    assert_eq!(
-        failure_status(&Error::ConnectTimeout(Duration::from_secs(15))),
-        (504, "connect_timeout")
-    );
-    assert_eq!(
-        failure_status(&Error::ResumeTimeout(Duration::from_secs(10))),
-        (502, "resume_timeout")
-    );
-    assert_eq!(
-        failure_status(&Error::Protocol(ProtocolError::TextMessage)),
-        (502, "protocol_error")
-    );
 }

@@ -1,5 +1,7 @@
-//! A test gateway: a tokio-tungstenite server on 127.0.0.1 that checks the upgrade the way
-//! the Durable Object does and drives `GatewaySession`, with scripted TCP drops.
+//! A gateway for tests and benchmarks: a tokio-tungstenite server on 127.0.0.1 that checks
+//! each upgrade with the same proto rules as the Durable Object (`check_upgrade`, then
+//! `GatewaySession::admit_socket`) and drives `GatewaySession`, with scripted TCP drops.
+//! One gateway serves one session, whose "client" reads every part at once.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -8,7 +10,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use lambda_relay::proto::{self, AbortCode, BodyMode, CloseCode, GatewaySession, RelaySecret, ResponsePart, Timestamp};
+use lambda_relay::proto::{
+    self, AbortCode, BodyMode, CloseCode, Exchange, GatewaySession, RelaySecret, ResponsePart, Timestamp,
+    UpgradeRequest,
+};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -20,13 +25,12 @@ use tokio_tungstenite::tungstenite::Message;
 pub const SECRET: &[u8; 32] = b"test secret, 32 bytes long......";
 
 /// When the server drops a connection: after the n-th message it received on it.
-#[allow(dead_code)] // the lambda tests never cut
 pub enum Cut {
     Never,
     AfterMessages(Vec<usize>),
 }
 
-#[allow(dead_code)] // each test binary uses a different part
+/// A running test gateway; it stops when its session is over.
 pub struct TestGateway {
     pub config: proto::Config,
     pub relay_id: String,
@@ -53,7 +57,6 @@ impl State {
     }
 }
 
-#[allow(dead_code)]
 impl TestGateway {
     pub async fn start(mode: BodyMode, request: Bytes, cut: Cut) -> TestGateway {
         let config = proto::Config {
@@ -73,7 +76,15 @@ impl TestGateway {
         let addr = listener.local_addr().unwrap();
         let epoch = Instant::now();
         let state = Arc::new(State {
-            session: Mutex::new(GatewaySession::new(config.clone(), mode, Timestamp::from_millis(0)).unwrap()),
+            session: Mutex::new(
+                GatewaySession::new(
+                    config.clone(),
+                    Exchange::new(mode),
+                    token.clone(),
+                    Timestamp::from_millis(0),
+                )
+                .expect("a valid test config"),
+            ),
             notify: Notify::new(),
             epoch,
             upgrades: AtomicUsize::new(0),
@@ -175,33 +186,25 @@ impl Server {
             let mut resume = false;
             #[allow(clippy::result_large_err)] // the shape tungstenite asks for
             let check = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
-                let refuse = |status: u16| {
-                    let mut r = ErrorResponse::new(Some("refused".into()));
-                    *r.status_mut() = status.try_into().unwrap();
+                let refuse = |refusal: proto::UpgradeRefusal| {
+                    let mut r = ErrorResponse::new(Some(refusal.reason.into()));
+                    *r.status_mut() = refusal.status.try_into().expect("a valid status");
                     r
                 };
-                let path = format!("{}{}", proto::DEFAULT_SOCKET_PATH, self.relay_id);
-                if req.uri().path() != path {
-                    return Err(refuse(404));
-                }
-                let offered = req
-                    .headers()
-                    .get("sec-websocket-protocol")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                if !offered.split(',').any(|p| p.trim() == proto::SUBPROTOCOL) {
-                    return Err(refuse(400));
-                }
-                let token = req
-                    .headers()
-                    .get(proto::RELAY_TOKEN_HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
+                let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+                let upgrade = UpgradeRequest::read(header);
+                let Some(relay_id) = req.uri().path().strip_prefix(proto::DEFAULT_SOCKET_PATH) else {
+                    return Err(refuse(proto::UpgradeRefusal::UNKNOWN_RELAY));
+                };
                 let unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-                if self.secret.verify(token, &self.relay_id, unix).is_err() {
-                    return Err(refuse(403));
+                proto::check_upgrade(&upgrade, relay_id, &self.secret, unix).map_err(refuse)?;
+                if relay_id != self.relay_id {
+                    return Err(refuse(proto::UpgradeRefusal::UNKNOWN_RELAY));
                 }
-                resume = req.headers().contains_key(proto::RELAY_RESUME_HEADER);
+                let mut session = self.state.session.lock().unwrap();
+                session.admit_socket(&upgrade).map_err(refuse)?;
+                session.socket_accepted(self.state.now(), &upgrade);
+                resume = upgrade.is_resume();
                 resp.headers_mut()
                     .insert("sec-websocket-protocol", proto::SUBPROTOCOL.parse().unwrap());
                 Ok(resp)
@@ -231,7 +234,6 @@ impl Server {
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
         let state = self.state.clone();
-        state.session.lock().unwrap().socket_opened(state.now());
         let (mut sink, mut stream) = ws.split();
         let mut received = 0;
         loop {

@@ -1,0 +1,261 @@
+//! The HTTP rules of one exchange, which every end and every driver follows (docs/protocol.md,
+//! "Invocation" and "Gateway side"): where the request body travels, which response statuses
+//! the relay carries and which of them have a body, and which headers cross the gateway.
+
+use core::fmt;
+use core::str::FromStr;
+
+use super::invocation::InvocationError;
+
+/// Default largest request body of known length that rides inline in the invocation.
+pub const DEFAULT_INLINE_BODY_LIMIT: u64 = 1024 * 1024;
+
+/// Request headers that describe one hop and are never forwarded (RFC 9110, 7.6.1), plus
+/// `proxy-connection`, which some clients still send.
+pub const HOP_BY_HOP_HEADERS: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Where a request body goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyMode {
+    /// The invocation's own body is the whole request body (possibly empty).
+    Inline,
+    /// The body streams over the socket as request body frames.
+    Stream,
+}
+
+impl BodyMode {
+    /// The header value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BodyMode::Inline => "inline",
+            BodyMode::Stream => "stream",
+        }
+    }
+
+    /// Where a request body goes: inline when its length is known and at most
+    /// `inline_limit`, over the socket otherwise. `has_body` is false for requests without
+    /// one (no length and no chunked body, such as a plain GET).
+    pub fn choose(has_body: bool, content_length: Option<u64>, inline_limit: u64) -> BodyMode {
+        match (has_body, content_length) {
+            (false, _) => BodyMode::Inline,
+            (true, Some(len)) if len <= inline_limit => BodyMode::Inline,
+            _ => BodyMode::Stream,
+        }
+    }
+}
+
+impl fmt::Display for BodyMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for BodyMode {
+    type Err = InvocationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "inline" => Ok(BodyMode::Inline),
+            "stream" => Ok(BodyMode::Stream),
+            _ => Err(InvocationError::BadBodyMode(super::invocation::clip(s))),
+        }
+    }
+}
+
+/// What both session ends know of the request they serve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exchange {
+    /// Where the request body travels.
+    pub body_mode: BodyMode,
+    /// Whether the request's method is HEAD, whose response never has a body.
+    pub head_request: bool,
+}
+
+impl Exchange {
+    /// An exchange for a request that is not HEAD.
+    pub const fn new(body_mode: BodyMode) -> Self {
+        Self {
+            body_mode,
+            head_request: false,
+        }
+    }
+
+    /// An exchange for a request with this method.
+    pub fn for_method(body_mode: BodyMode, method: &str) -> Self {
+        Self {
+            body_mode,
+            head_request: method.eq_ignore_ascii_case("HEAD"),
+        }
+    }
+
+    /// Whether a response with `status` carries a body in this exchange.
+    pub fn response_has_body(&self, status: u16) -> bool {
+        response_has_body(status, self.head_request)
+    }
+}
+
+/// Whether the relay carries a response with this status: 200 to 599. Interim (1xx)
+/// responses are the function's server's business; the relay carries the final one.
+pub fn valid_response_status(status: u16) -> bool {
+    (200..=599).contains(&status)
+}
+
+/// Whether a response has a body: never for HEAD, 204, 205 and 304 (RFC 9110, 6.4.1 and
+/// 15.3.6); bytes a handler writes for one are dropped, as HTTP servers do.
+pub fn response_has_body(status: u16, head_request: bool) -> bool {
+    !(head_request || matches!(status, 204 | 205 | 304))
+}
+
+/// Whether a response header from the function reaches the client: hop-by-hop ones never;
+/// `content-length` only on a bodiless HEAD or 304 response, where it describes the body the
+/// request would have had (a body's framing is the gateway runtime's own).
+pub fn forwards_response_header(name: &str, status: u16, head_request: bool) -> bool {
+    let name = name.to_ascii_lowercase();
+    if name == "content-length" {
+        return head_request || status == 304;
+    }
+    !HOP_BY_HOP_HEADERS.contains(&name.as_str())
+}
+
+/// What the gateway knows of the client's connection, for the `x-forwarded-*` headers.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientInfo<'a> {
+    /// The client's address as the gateway's runtime reports it (never a header the client
+    /// could set).
+    pub address: Option<&'a str>,
+    /// The scheme the client used (`https`).
+    pub scheme: &'a str,
+    /// The host the client asked for, with its port if it named one.
+    pub host: Option<&'a str>,
+}
+
+/// The headers of the invocation, from the client's: every header but the hop-by-hop ones,
+/// those the client's `connection` header names, `host`, `content-length`, the relay's own
+/// (`x-lambda-relay-*`) and every forwarding header (`forwarded`, `x-forwarded-*`: a client
+/// could forge them), then `x-forwarded-for`, `-proto` and `-host` as the gateway saw the
+/// client. Names come out lowercase, in the client's order.
+pub fn invocation_headers<'a, I>(client: I, info: &ClientInfo<'_>) -> Vec<(String, String)>
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+    I::IntoIter: Clone,
+{
+    let client = client.into_iter();
+    let listed: Vec<String> = client
+        .clone()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, value)| value.split(','))
+        .map(|token| token.trim().to_ascii_lowercase())
+        .filter(|token| !token.is_empty())
+        .collect();
+    let mut out: Vec<(String, String)> = client
+        .filter_map(|(name, value)| {
+            let name = name.to_ascii_lowercase();
+            let dropped = HOP_BY_HOP_HEADERS.contains(&name.as_str())
+                || listed.contains(&name)
+                || name.starts_with("x-lambda-relay-")
+                || name.starts_with("x-forwarded-")
+                || matches!(name.as_str(), "host" | "content-length" | "forwarded");
+            (!dropped).then(|| (name, value.to_owned()))
+        })
+        .collect();
+    if let Some(address) = info.address {
+        out.push(("x-forwarded-for".into(), address.to_owned()));
+    }
+    out.push(("x-forwarded-proto".into(), info.scheme.to_owned()));
+    if let Some(host) = info.host {
+        out.push(("x-forwarded-host".into(), host.to_owned()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_modes_by_length() {
+        assert_eq!(BodyMode::choose(false, None, 10), BodyMode::Inline);
+        assert_eq!(BodyMode::choose(true, Some(10), 10), BodyMode::Inline);
+        assert_eq!(BodyMode::choose(true, Some(11), 10), BodyMode::Stream);
+        assert_eq!(BodyMode::choose(true, None, 10), BodyMode::Stream);
+        assert_eq!("stream".parse::<BodyMode>(), Ok(BodyMode::Stream));
+        assert_eq!("inline".parse::<BodyMode>(), Ok(BodyMode::Inline));
+        assert!("Stream".parse::<BodyMode>().is_err());
+    }
+
+    #[test]
+    fn statuses_the_relay_carries_and_which_have_a_body() {
+        for status in [100, 101, 103, 199, 600, 0] {
+            assert!(!valid_response_status(status), "{status}");
+        }
+        for status in [200, 204, 302, 404, 599] {
+            assert!(valid_response_status(status), "{status}");
+        }
+        for status in [204, 205, 304] {
+            assert!(!response_has_body(status, false), "{status}");
+        }
+        assert!(!response_has_body(200, true), "HEAD");
+        assert!(response_has_body(200, false) && response_has_body(302, false) && response_has_body(500, false));
+        assert!(Exchange::for_method(BodyMode::Inline, "head").head_request);
+        assert!(!Exchange::for_method(BodyMode::Inline, "GET").head_request);
+    }
+
+    #[test]
+    fn response_headers_that_reach_the_client() {
+        assert!(forwards_response_header("set-cookie", 200, false));
+        assert!(!forwards_response_header("Transfer-Encoding", 200, false));
+        assert!(!forwards_response_header("content-length", 200, false));
+        assert!(
+            forwards_response_header("content-length", 200, true),
+            "HEAD keeps its length"
+        );
+        assert!(forwards_response_header("content-length", 304, false));
+        assert!(!forwards_response_header("content-length", 204, false));
+    }
+
+    #[test]
+    fn invocation_headers_drop_what_a_client_could_forge_or_what_names_one_hop() {
+        let client = [
+            ("Accept", "*/*"),
+            ("Connection", "keep-alive, X-Secret-Hop"),
+            ("x-secret-hop", "1"),
+            ("Host", "client.example"),
+            ("content-length", "5"),
+            ("X-Forwarded-For", "6.6.6.6"),
+            ("x-forwarded-host", "evil.example"),
+            ("Forwarded", "for=6.6.6.6"),
+            ("x-lambda-relay-token", "forged"),
+            ("TE", "trailers"),
+            ("set-cookie", "not-a-request-header-but-harmless"),
+            ("cookie", "a=1"),
+        ];
+        let info = ClientInfo {
+            address: Some("203.0.113.7"),
+            scheme: "https",
+            host: Some("gw.example"),
+        };
+        let out = invocation_headers(client.iter().copied(), &info);
+        let pairs: Vec<(&str, &str)> = out.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("accept", "*/*"),
+                ("set-cookie", "not-a-request-header-but-harmless"),
+                ("cookie", "a=1"),
+                ("x-forwarded-for", "203.0.113.7"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-host", "gw.example"),
+            ]
+        );
+    }
+}

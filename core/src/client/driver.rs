@@ -90,7 +90,7 @@ pub(crate) async fn run(inner: Arc<Inner>, config: ClientConfig, invocation: Inv
     shared.wake_ready();
     let failure = shared.failure();
     drop(shared);
-    inner.settle(failure);
+    inner.finish(failure);
 }
 
 /// Moves messages until the socket ends or the session is over.
@@ -114,10 +114,10 @@ async fn pump(inner: &Inner, config: &ClientConfig, socket: Socket) -> SocketEnd
             shared.wake_ready();
             (out, shared.session.poll_timeout(), shared.session.poll_close(), failure)
         };
-        if cancelled.is_some() {
+        if let Some(why) = cancelled {
             // Cancel the application's work as soon as the session fails or its deadline
             // passes, not only when the socket is closed.
-            inner.settle(cancelled);
+            inner.cancel(why);
         }
         for m in out {
             if sink.feed(Message::Binary(m)).await.is_err() {

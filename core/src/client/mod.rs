@@ -166,7 +166,8 @@ impl Shared {
             }
         }
         let ready = match self.write_waker {
-            Some((_, Wait::Capacity)) => self.session.send_capacity() > 0,
+            // A response the deadline closed takes no more bytes: wake the writer to hear it.
+            Some((_, Wait::Capacity)) => self.session.write_capacity() > 0 || self.session.response_closed(),
             Some((_, Wait::Done)) => self.session.is_done(),
             None => false,
         };
@@ -227,7 +228,7 @@ impl Connection {
             }),
             notify: Notify::new(),
             epoch,
-            status: watch::channel(Status::Running).0,
+            status: watch::channel(Status::default()).0,
         });
         tokio::spawn(driver::run(inner.clone(), config, invocation, key));
         Ok(Connection { inner })
@@ -251,31 +252,39 @@ fn session_key() -> Result<String, Error> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Where a relay stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Status {
-    Running,
-    /// The gateway aborted or the relay failed for good, for this reason.
-    Cancelled(Error),
-    /// The connection is over without a cancellation (the response ended).
-    Finished,
+/// Where a relay stands: whether it was cancelled (and why), and whether it is over.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Status {
+    /// The gateway aborted, the relay failed for good, or the deadline passed.
+    cancelled: Option<Error>,
+    /// The driver stopped: the response's last frame was acknowledged and the socket
+    /// closed, or the relay failed.
+    over: bool,
 }
 
 impl Inner {
-    /// Records how the relay ended, once: `Some` cancels, `None` finishes.
-    pub(crate) fn settle(&self, failure: Option<Error>) {
+    /// Records a cancellation; the first reason wins.
+    pub(crate) fn cancel(&self, why: Error) {
         self.status.send_if_modified(|status| {
-            if *status != Status::Running {
+            if status.cancelled.is_some() || status.over {
                 return false;
             }
-            *status = failure.map_or(Status::Finished, Status::Cancelled);
+            status.cancelled = Some(why);
             true
         });
     }
+
+    /// Records that the driver stopped, cancelling first if it stopped for `failure`.
+    pub(crate) fn finish(&self, failure: Option<Error>) {
+        if let Some(why) = failure {
+            self.cancel(why);
+        }
+        self.status.send_modify(|status| status.over = true);
+    }
 }
 
-/// Resolves when the gateway aborted the exchange (the client went away) or the relay
-/// failed for good: stop working, nobody will read the result.
+/// Resolves when the gateway aborted the exchange (the client went away), the relay failed
+/// for good, or the invocation's deadline passed: stop working, nobody will read the result.
 #[derive(Clone)]
 pub struct Cancelled {
     rx: watch::Receiver<Status>,
@@ -284,23 +293,7 @@ pub struct Cancelled {
 impl Cancelled {
     /// Waits for the cancellation; pending for ever if the relay finishes without one.
     pub async fn wait(self) {
-        if self.settled().await.is_none() {
-            std::future::pending::<()>().await;
-        }
-    }
-
-    /// Waits until the relay is over either way: the error if it was cancelled, `None` if
-    /// it finished. Unlike [`wait`](Self::wait) it always completes, so a waiter never
-    /// outlives the relay.
-    pub async fn settled(mut self) -> Option<Error> {
-        match self.rx.wait_for(|s| *s != Status::Running).await {
-            Ok(status) => match &*status {
-                Status::Cancelled(e) => Some(e.clone()),
-                _ => None,
-            },
-            // Every handle is gone: nothing is left to cancel.
-            Err(_) => None,
-        }
+        self.reason().await;
     }
 
     /// Waits for the cancellation and returns why; pending for ever if the relay finishes
@@ -312,9 +305,29 @@ impl Cancelled {
         }
     }
 
+    /// Waits until the relay was cancelled or is over: the reason if it was cancelled,
+    /// `None` if it finished. Unlike [`wait`](Self::wait) it always completes, so a waiter
+    /// never outlives the relay.
+    pub async fn settled(mut self) -> Option<Error> {
+        match self.rx.wait_for(|s| s.cancelled.is_some() || s.over).await {
+            Ok(status) => status.cancelled.clone(),
+            // Every handle is gone: nothing is left to cancel.
+            Err(_) => None,
+        }
+    }
+
+    /// Waits until the relay is over: the response's last frame was acknowledged and the
+    /// socket closed, or it failed. Returns the cancellation, if there was one.
+    pub async fn over(mut self) -> Option<Error> {
+        match self.rx.wait_for(|s| s.over).await {
+            Ok(status) => status.cancelled.clone(),
+            Err(_) => None,
+        }
+    }
+
     /// Whether it has happened.
     pub fn is_cancelled(&self) -> bool {
-        matches!(*self.rx.borrow(), Status::Cancelled(_))
+        self.rx.borrow().cancelled.is_some()
     }
 }
 

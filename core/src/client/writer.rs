@@ -163,7 +163,7 @@ impl AsyncWrite for ResponseWriter {
         poll_shared(&self.inner, cx, Wait::Capacity, |shared| {
             check_driver(shared)?;
             shared.session.writable().map_err(Error::from)?;
-            let n = shared.session.send_capacity().min(buf.len());
+            let n = shared.session.write_capacity().min(buf.len());
             if n == 0 && !buf.is_empty() {
                 return Poll::Pending;
             }

@@ -221,8 +221,8 @@ impl fmt::Display for UpgradeRefusal {
 
 /// The checks on a relay socket's upgrade request that need no session, in order: a relay
 /// id that could exist (404), a WebSocket upgrade (400), offering this protocol version
-/// (400), a well-formed resume marker and session key (400), a token (401) that verifies for
-/// `relay_id` and has not expired (403). The gateway runs them at the edge, so a bad socket
+/// (400), a token (401), a well-formed resume marker and session key (400), and a token that
+/// verifies for `relay_id` and has not expired (403). The gateway runs them at the edge, so a bad socket
 /// never wakes a Durable Object; the session then runs
 /// [`GatewaySession::admit_socket`](super::GatewaySession::admit_socket).
 pub fn check_upgrade(
@@ -249,6 +249,12 @@ pub fn check_upgrade(
             reason: "lambda-relay.v1 not offered",
         });
     }
+    let Some(token) = req.token else {
+        return Err(UpgradeRefusal {
+            status: 401,
+            reason: "missing relay token",
+        });
+    };
     if req.resume.is_some_and(|r| r != "1") {
         return Err(UpgradeRefusal {
             status: 400,
@@ -261,12 +267,6 @@ pub fn check_upgrade(
             reason: "missing or malformed x-lambda-relay-key",
         });
     }
-    let Some(token) = req.token else {
-        return Err(UpgradeRefusal {
-            status: 401,
-            reason: "missing relay token",
-        });
-    };
     secret
         .verify(token, relay_id, now_unix)
         .map(|_| ())

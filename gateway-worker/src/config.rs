@@ -29,16 +29,14 @@ impl GatewayConfig {
     /// Reads and checks every setting; the error names the one that is wrong.
     pub fn from_env(env: &Env) -> Result<Self, String> {
         let secret = env
-            .secret("RELAY_SECRET")
+            .secret(proto::SECRET_ENV)
             .map(|s| s.to_string())
             .ok()
             .filter(|s| !s.is_empty())
             .ok_or("RELAY_SECRET is not set: the gateway does not run without one")?;
         let secret = RelaySecret::new(secret).map_err(|e| format!("RELAY_SECRET: {e}"))?;
-        let lambda_url = var(env, "LAMBDA_URL").ok_or("LAMBDA_URL is not set")?;
-        if !(lambda_url.starts_with("http://") || lambda_url.starts_with("https://")) {
-            return Err(format!("LAMBDA_URL must be an http(s) URL, got {lambda_url:?}"));
-        }
+        let lambda_url = var(env, "LAMBDA_URL").ok_or("LAMBDA_URL is not set: set it to your function's URL")?;
+        proto::check_function_url(&lambda_url).map_err(|e| format!("LAMBDA_URL: {e}"))?;
         let mut socket_path = var(env, "RELAY_SOCKET_PATH").unwrap_or_else(|| proto::DEFAULT_SOCKET_PATH.to_owned());
         if !socket_path.starts_with('/') {
             socket_path.insert(0, '/');

@@ -1,17 +1,21 @@
 //! The lambda-relay gateway: a Worker that routes each client request to a Durable Object of
 //! its own, and each relay socket to the Durable Object of its relay id.
 //!
-//! The Durable Object ([`session::RelaySession`]) drives `lambda_relay::proto`'s gateway
-//! session; this crate holds no protocol logic of its own, only the wiring to workerd.
+//! Every decision is `lambda_relay::proto`'s; this crate is the wiring to workerd, by job:
+//! [`relay`] is the Durable Object and its driver loop, [`invoke`] builds and sends the
+//! invocation and hands its result to the session, [`body`] moves the request body in and
+//! the response body out, [`web`] converts between workerd's types and the relay's.
 
+mod body;
 mod config;
-mod session;
+mod invoke;
+mod relay;
 mod web;
 
-use lambda_relay::proto;
+use lambda_relay::proto::{self, Failure, UpgradeRefusal};
 use worker::{event, Context, Env, Request, Response, Result};
 
-pub use session::RelaySession;
+pub use relay::RelaySession;
 
 /// The Durable Object namespace binding in `wrangler.toml`.
 pub const BINDING: &str = "RELAY_SESSION";
@@ -20,29 +24,20 @@ pub const BINDING: &str = "RELAY_SESSION";
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let config = match config::GatewayConfig::from_env(&env) {
         Ok(c) => c,
-        Err(reason) => return web::error_response(500, "gateway_misconfigured", &reason),
+        Err(reason) => return web::failure_response(&Failure::misconfigured(reason)),
     };
     let namespace = env.durable_object(BINDING)?;
     let path = req.path();
     if let Some(relay_id) = path.strip_prefix(config.socket_path.as_str()) {
         // Check at the edge, so a bad socket never wakes a Durable Object.
-        let headers = req.headers();
-        let check = proto::check_upgrade(
-            headers.get("upgrade")?.as_deref(),
-            headers.get("sec-websocket-protocol")?.as_deref(),
-            headers.get(proto::RELAY_TOKEN_HEADER)?.as_deref(),
-            relay_id,
-            &config.secret,
-            web::unix_now(),
-        );
+        let headers = web::HeaderList::of(req.headers());
+        let check = proto::check_upgrade(&headers.upgrade(), relay_id, &config.secret, web::unix_now());
         if let Err(refusal) = check {
-            return web::refusal_response(refusal);
+            return web::failure_response(&Failure::socket_refused(refusal));
         }
         let Ok(id) = namespace.id_from_string(relay_id) else {
-            return web::refusal_response(proto::UpgradeRefusal {
-                status: 404,
-                reason: "unknown relay id",
-            });
+            // A valid relay id that is not a Durable Object id: no session has it.
+            return web::failure_response(&Failure::socket_refused(UpgradeRefusal::UNKNOWN_RELAY));
         };
         return id.get_stub()?.fetch_with_request(req).await;
     }

@@ -1,7 +1,6 @@
 //! Small conversions between workerd's types and the relay's.
 
-use http::HeaderMap;
-use lambda_relay::proto::{self, UpgradeRefusal};
+use lambda_relay::proto::{self, Failure, ResponseHead, UpgradeRequest};
 use worker::{Date, Headers, Response, Result};
 
 /// Now, as the session's clock: milliseconds since the Unix epoch.
@@ -14,36 +13,58 @@ pub fn unix_now() -> u64 {
     Date::now().as_millis() / 1000
 }
 
-/// A short plain-text error with the relay's error code header.
-pub fn error_response(status: u16, code: &str, text: &str) -> Result<Response> {
+/// A request's headers as owned pairs (names lowercase), for the proto's lookups.
+pub struct HeaderList(Vec<(String, String)>);
+
+impl HeaderList {
+    /// The headers of a request or response.
+    pub fn of(headers: &Headers) -> Self {
+        Self(headers.entries().collect())
+    }
+
+    /// The value of `name` (lowercase), if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The pairs, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// The relay socket upgrade these headers describe.
+    pub fn upgrade(&self) -> UpgradeRequest<'_> {
+        UpgradeRequest::read(|name| self.get(name))
+    }
+}
+
+/// The client's answer for a failure before the head: its status, error code and text.
+pub fn failure_response(failure: &Failure) -> Result<Response> {
     let headers = Headers::new();
-    headers.set("content-type", "text/plain; charset=utf-8")?;
-    headers.set(proto::ERROR_CODE_HEADER, code)?;
-    Ok(Response::from_bytes(format!("{text}\n").into_bytes())?
-        .with_status(status)
+    for (name, value) in failure.headers() {
+        headers.set(name, value)?;
+    }
+    Ok(Response::from_bytes(failure.body().into_bytes())?
+        .with_status(failure.status)
         .with_headers(headers))
 }
 
-/// The answer to a refused relay socket.
-pub fn refusal_response(refusal: UpgradeRefusal) -> Result<Response> {
-    error_response(refusal.status, "socket_refused", refusal.reason)
-}
-
-/// Response headers for the client: hop-by-hop ones dropped, repeated ones kept, and
-/// values' bytes preserved. workerd writes a header string out as UTF-8, so UTF-8 values
-/// pass as they are; other bytes (obs-text that is not UTF-8) cannot be represented and
-/// are replaced.
-pub fn response_headers(headers: &HeaderMap) -> Result<Headers> {
+/// The client's response headers for the function's head (docs/protocol.md, "Gateway
+/// side"): the ones proto forwards, repeated ones kept, values' bytes preserved, and
+/// `content-encoding: identity` on a body whose encoding the function did not set, because
+/// the edge compresses such text and its compressor buffers a stream to its end. workerd
+/// writes a header string out as UTF-8, so UTF-8 values pass as they are; other bytes
+/// (obs-text that is not UTF-8) cannot be represented and are replaced.
+pub fn client_headers(head: &ResponseHead, has_body: bool, head_request: bool) -> Result<Headers> {
+    let status = head.status.as_u16();
     let out = Headers::new();
-    for (name, value) in headers {
-        if proto::forwards_response_header(name.as_str()) {
+    for (name, value) in &head.headers {
+        if proto::forwards_response_header(name.as_str(), status, head_request) {
             out.append(name.as_str(), &String::from_utf8_lossy(value.as_bytes()))?;
         }
     }
+    if has_body && !head.headers.contains_key("content-encoding") {
+        out.set("content-encoding", "identity")?;
+    }
     Ok(out)
-}
-
-/// Constant-time equality of two tokens.
-pub fn same_token(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

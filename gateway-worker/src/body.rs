@@ -1,0 +1,105 @@
+//! The bodies: the client's request body pumped into the session as the window allows, and
+//! the client's response body pulled out of it as the client reads.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::future::poll_fn;
+use futures_util::{Stream, StreamExt};
+use lambda_relay::proto::{AbortCode, ResponsePart, StreamError};
+use worker::{ByteStream, Result};
+
+use crate::relay::{drive, Shared};
+
+/// Streams the client's request body into the session as the window allows, and stops
+/// reading it once the function wants no more (its response ended or failed).
+pub(crate) async fn pump_request(shared: Shared, mut body: ByteStream) {
+    loop {
+        if !shared.borrow().session.wants_request_body() {
+            return;
+        }
+        let Some(chunk) = body.next().await else { break };
+        let Ok(chunk) = chunk else {
+            shared
+                .borrow_mut()
+                .session
+                .abort(AbortCode::CLIENT_GONE, "the client's request body failed");
+            drive(&shared);
+            return;
+        };
+        let mut chunk = Bytes::from(chunk);
+        let written = poll_fn(|cx| {
+            let mut relay = shared.borrow_mut();
+            let result = match relay.session.write(&mut chunk) {
+                Ok(_) if chunk.is_empty() => Poll::Ready(Ok(())),
+                Ok(_) | Err(StreamError::Blocked) => {
+                    relay.request_waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+                Err(e) => Poll::Ready(Err(e)),
+            };
+            drop(relay);
+            drive(&shared);
+            result
+        })
+        .await;
+        if written.is_err() {
+            return;
+        }
+    }
+    let _ = shared.borrow_mut().session.finish_request();
+    drive(&shared);
+}
+
+/// The client's response body. Reading a part consumes it, which is what lets the session
+/// acknowledge and the function send more: a slow client slows the function.
+pub(crate) struct BodyStream {
+    shared: Shared,
+}
+
+impl BodyStream {
+    pub(crate) fn new(shared: Shared) -> Self {
+        Self { shared }
+    }
+}
+
+impl Stream for BodyStream {
+    type Item = Result<Vec<u8>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut relay = self.shared.borrow_mut();
+        let poll = match relay.session.read() {
+            Ok(Some(ResponsePart::Data(data))) => Poll::Ready(Some(Ok(data.to_vec()))),
+            // Workers cannot send trailers; the end is the end.
+            Ok(Some(ResponsePart::End(_))) => Poll::Ready(None),
+            Ok(Some(ResponsePart::Failed(e))) => Poll::Ready(Some(Err(worker::Error::RustError(format!(
+                "the function failed after the head: {}",
+                e.message
+            ))))),
+            Ok(Some(ResponsePart::Head(_))) => unreachable!("the head is read before the body"),
+            Ok(None) => {
+                relay.body_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Some(Err(worker::Error::RustError(format!("relay failed: {e}"))))),
+        };
+        drop(relay);
+        if poll.is_ready() {
+            drive(&self.shared);
+        }
+        poll
+    }
+}
+
+impl Drop for BodyStream {
+    fn drop(&mut self) {
+        // Dropped before the end: the client went away. Tell the function to stop.
+        let mut relay = self.shared.borrow_mut();
+        if !relay.session.is_done() && relay.session.error().is_none() {
+            relay.session.abort(AbortCode::CLIENT_GONE, "the client disconnected");
+            drop(relay);
+            drive(&self.shared);
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The invocation: the request the gateway sends the function's URL, and what it does with
+//! the result (the session judges it: `GatewaySession::handle_invocation_reply`).
+
+use lambda_relay::proto::{self, BodyMode, ClientInfo, InvocationReply, ReplyVerdict};
+use worker::{Fetch, Headers, Request, RequestInit, RequestRedirect, Result};
+
+use crate::config::GatewayConfig;
+use crate::relay::{drive, Shared, Start};
+use crate::web::{self, HeaderList};
+
+/// The invocation request: the client's method, path and query, the headers proto forwards
+/// (`x-forwarded-*` set from what the gateway saw, never from the client), the relay headers,
+/// and the body if it rides inline. Redirects are the client's to follow, never the gateway's.
+pub(crate) async fn request(
+    req: &mut Request,
+    config: &GatewayConfig,
+    client: &HeaderList,
+    relay_id: &str,
+    token: &str,
+    mode: BodyMode,
+    has_body: bool,
+) -> Result<Request> {
+    let url = req.url()?;
+    let mut target = format!("{}{}", config.lambda_url, url.path());
+    if let Some(query) = url.query() {
+        target.push('?');
+        target.push_str(query);
+    }
+    let host = url
+        .host_str()
+        .map(|host| url.port().map_or_else(|| host.to_owned(), |p| format!("{host}:{p}")));
+    let info = ClientInfo {
+        // Set by Cloudflare's edge (and by workerd locally) from the connection itself.
+        address: client.get("cf-connecting-ip"),
+        scheme: url.scheme(),
+        host: host.as_deref(),
+    };
+    let headers = Headers::new();
+    for (name, value) in proto::invocation_headers(client.pairs(), &info) {
+        headers.append(&name, &value)?;
+    }
+    headers.set(proto::RELAY_ID_HEADER, relay_id)?;
+    headers.set(proto::RELAY_TOKEN_HEADER, token)?;
+    headers.set(proto::RELAY_BODY_HEADER, mode.as_str())?;
+    let mut init = RequestInit::new();
+    init.with_method(req.method())
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual);
+    if mode == BodyMode::Inline && has_body {
+        let body = req.bytes().await?;
+        init.with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
+    }
+    Request::new_with_init(&target, &init)
+}
+
+/// Sends the invocation and hands its result to the session. The result is a signal, never
+/// the end of the response.
+pub(crate) async fn send(shared: Shared, invocation: Request) {
+    let result = Fetch::Request(invocation).send().await;
+    let verdict = {
+        let mut relay = shared.borrow_mut();
+        let now = web::now();
+        match &result {
+            Err(_) => relay.session.handle_invocation_reply(now, InvocationReply::Failed),
+            Ok(response) => {
+                let outcome = response.headers().get(proto::RELAY_OUTCOME_HEADER).ok().flatten();
+                let reply = InvocationReply::Response {
+                    status: response.status_code(),
+                    outcome: outcome.as_deref(),
+                };
+                relay.session.handle_invocation_reply(now, reply)
+            }
+        }
+    };
+    match (verdict, result) {
+        (ReplyVerdict::PassThrough, Ok(response)) => shared.borrow_mut().start(Start::PassThrough(response)),
+        (ReplyVerdict::Fail(failure), Ok(mut response)) => {
+            let text = response.text().await.unwrap_or_default();
+            shared.borrow_mut().start(Start::Failed(failure.with_detail(&text)));
+        }
+        (ReplyVerdict::Fail(failure), Err(e)) => {
+            shared
+                .borrow_mut()
+                .start(Start::Failed(failure.with_detail(&e.to_string())));
+        }
+        _ => {}
+    }
+    drive(&shared);
+}

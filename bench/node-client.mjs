@@ -8,15 +8,19 @@ const TOTAL = 2 ** 30;
 const CHUNK = 256 * 1024;
 const BATCH = 4; // chunks per writev: 1 MiB, the Writable's high-water mark
 
-const conn = new native.BindingConnection(url, relayId, token, "inline");
+const { constants } = native;
+const headers = { [constants().relayIdHeader]: relayId, "x-lambda-relay-token": token };
+const invocation = native.beginInvocation(headers, "GET", url, process.env.RELAY_SECRET);
+const conn = invocation.connect();
+if (!conn) throw new Error(`not relayed: ${JSON.stringify(invocation.result())}`);
 const chunk = Buffer.alloc(CHUNK, 0x5a);
 const start = process.cpuUsage();
 conn.sendHead(200, []);
 if (mode === "writev") {
   const batch = Array(BATCH).fill(chunk);
-  for (let sent = 0; sent < TOTAL; sent += CHUNK * BATCH) await conn.writev(batch);
+  for (let sent = 0; sent < TOTAL; sent += CHUNK * BATCH) await conn.write(batch);
 } else {
-  for (let sent = 0; sent < TOTAL; sent += CHUNK) await conn.write(chunk);
+  for (let sent = 0; sent < TOTAL; sent += CHUNK) await conn.write([chunk]);
 }
 await conn.finish();
 const used = process.cpuUsage(start);

@@ -5,16 +5,13 @@
 //! The gateway is the same tokio-tungstenite server that drives `GatewaySession` in the
 //! core's tests; it reads every part as it arrives (a fast client) and counts the bytes.
 
-#[path = "../../core/tests/gateway/mod.rs"]
-#[allow(dead_code)]
-mod gateway;
-
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use lambda_relay::client::{ClientConfig, Connection, Invocation};
-use lambda_relay::proto::{self, BodyMode, ResponsePart};
+use lambda_relay::proto::{self, BodyMode, Exchange, ResponsePart};
+use lambda_relay_test_gateway::{self as gateway, SECRET};
 
 const TOTAL: u64 = 1 << 30;
 const CHUNK: usize = 256 * 1024;
@@ -81,6 +78,7 @@ async fn main() {
         let output = tokio::process::Command::new(&command[0])
             .args(&command[1..])
             .args([gw.url(), gw.relay_id.clone(), gw.token.clone()])
+            .env("RELAY_SECRET", String::from_utf8_lossy(SECRET).as_ref())
             .output()
             .await
             .expect("client runs");
@@ -110,7 +108,8 @@ async fn rust_client(url: &str, relay_id: &str, token: &str) {
     let invocation = Invocation {
         relay_id: relay_id.into(),
         token: token.into(),
-        body_mode: BodyMode::Inline,
+        exchange: Exchange::new(BodyMode::Inline),
+        time_left: None,
     };
     let (_body, mut writer) = Connection::open(config, invocation).expect("config").split();
     let chunk = Bytes::from(vec![0x5a; CHUNK]);

@@ -1,20 +1,50 @@
 //! Node.js binding of the function side: thin `Binding…` exports around
-//! `lambda_relay::client`. The idiomatic API (`streamHandler`, `streamifyHandler`) is the
-//! TypeScript wrapper in `ts/`; no protocol logic lives there or here.
+//! `lambda_relay::proto` (which classifies an invocation and words its result) and
+//! `lambda_relay::client` (which carries a relayed one). The idiomatic API (`streamHandler`,
+//! `streamifyHandler`) is the TypeScript wrapper in `ts/`; it decides nothing the protocol
+//! decides, and takes every name and number it shares with Rust from [`constants`].
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use lambda_relay::client::{self, Cancelled, ClientConfig, Connection, Invocation, RequestBody, ResponseWriter};
-use lambda_relay::proto::{self, BodyMode, ErrorCode, RelaySecret};
+use lambda_relay::proto::{self, Classification, ErrorCode, InvocationResult, RelaySettings};
 use napi::bindgen_prelude::{within_runtime_if_available, Buffer};
+use napi::{Result, Status};
 use napi_derive::napi;
 use tokio::sync::Mutex;
 
-use napi::{Result, Status};
+/// Most request-body bytes one `read()` hands to JS: it waits for one frame, then takes
+/// whatever else already arrived up to this, so a fast upload crosses into JS once per batch.
+const READ_BATCH_BYTES: usize = 1024 * 1024;
+/// Most response bytes the wrapper gathers into one `write()`: every crossing into Rust is a
+/// promise round trip, so small chunks are batched.
+const WRITE_BATCH_BYTES: usize = 1024 * 1024;
+/// What one queued chunk costs the wrapper's read-ahead besides its bytes (a `Buffer` object
+/// and its queue slot), so a handler writing one byte at a time is bounded by count too.
+const CHUNK_COST_BYTES: usize = 256;
+
+/// The stable JS error codes, in one place: `(code, what it means)`.
+const ERROR_CODES: [(&str, &str); 9] = [
+    ("ERR_RELAY_ABORTED", "the gateway aborted: the client went away"),
+    ("ERR_RELAY_PROTOCOL", "the gateway broke the protocol"),
+    (
+        "ERR_RELAY_SESSION",
+        "the session failed (no resume in time, a final close)",
+    ),
+    (
+        "ERR_RELAY_USAGE",
+        "the handler asked for something the stream cannot do",
+    ),
+    ("ERR_RELAY_REFUSED", "the gateway refused the relay socket"),
+    ("ERR_RELAY_CONNECT", "the gateway could not be reached"),
+    ("ERR_RELAY_CONFIG", "the relay configuration is not valid"),
+    ("ERR_RELAY_CLOSED", "the relay connection closed"),
+    ("ERR_RELAY_DEADLINE", "the invocation reached its deadline"),
+];
 
 /// A JS error whose message starts with one of the stable `ERR_RELAY_*` codes; the
 /// TypeScript wrapper moves it into the error's `code` property (napi class methods only
@@ -23,107 +53,172 @@ fn js_error(code: &'static str, message: impl std::fmt::Display) -> napi::Error 
     napi::Error::new(Status::GenericFailure, format!("{code}: {message}"))
 }
 
-/// The stable code of a client error, in one place.
+/// The stable code of a client error.
 fn code_of(e: &client::Error) -> &'static str {
-    match e {
-        client::Error::Session(proto::Error::Aborted(_)) => "ERR_RELAY_ABORTED",
-        client::Error::Session(proto::Error::Protocol(_)) => "ERR_RELAY_PROTOCOL",
-        client::Error::Session(_) => "ERR_RELAY_SESSION",
-        client::Error::Usage(_) => "ERR_RELAY_USAGE",
-        client::Error::Refused { .. } => "ERR_RELAY_REFUSED",
-        client::Error::Connect(_) => "ERR_RELAY_CONNECT",
-        client::Error::Config(_) => "ERR_RELAY_CONFIG",
-        client::Error::Closed => "ERR_RELAY_CLOSED",
-    }
+    let code = match e {
+        client::Error::Session(proto::Error::Aborted(_)) => 0,
+        client::Error::Session(proto::Error::Protocol(_)) => 1,
+        client::Error::Session(_) => 2,
+        client::Error::Usage(_) => 3,
+        client::Error::Refused { .. } => 4,
+        client::Error::Connect(_) => 5,
+        client::Error::Config(_) => 6,
+        client::Error::Closed => 7,
+        client::Error::Deadline => 8,
+    };
+    ERROR_CODES[code].0
 }
 
 fn from_client(e: client::Error) -> napi::Error {
     js_error(code_of(&e), e)
 }
 
-/// What an invocation is, from its headers.
+/// The names and numbers the TypeScript wrapper shares with Rust. The build writes them to
+/// `dist/constants.json`, so the wrapper has them on platforms without an addon too.
 #[napi(object)]
+pub struct BindingConstants {
+    /// The invocation header whose presence makes an invocation a relay invocation.
+    pub relay_id_header: String,
+    /// The headers the function strips before the handler sees the request.
+    pub relay_headers: Vec<String>,
+    /// `RELAY_GATEWAY_URL`.
+    pub gateway_url_env: String,
+    /// `RELAY_SECRET`.
+    pub secret_env: String,
+    /// Most bytes gathered into one native write.
+    pub write_batch_bytes: u32,
+    /// What one queued chunk costs besides its bytes.
+    pub chunk_cost_bytes: u32,
+    /// The stable JS error codes.
+    pub error_codes: Vec<String>,
+}
+
+/// The names and numbers the wrapper shares with Rust.
+#[napi]
+pub fn constants() -> BindingConstants {
+    BindingConstants {
+        relay_id_header: proto::RELAY_ID_HEADER.into(),
+        relay_headers: proto::RELAY_HEADERS.iter().map(|h| h.to_string()).collect(),
+        gateway_url_env: proto::GATEWAY_URL_ENV.into(),
+        secret_env: proto::SECRET_ENV.into(),
+        write_batch_bytes: WRITE_BATCH_BYTES as u32,
+        chunk_cost_bytes: CHUNK_COST_BYTES as u32,
+        error_codes: ERROR_CODES.iter().map(|(c, _)| c.to_string()).collect(),
+    }
+}
+
+/// A Function URL result, ready to return from the handler.
+#[napi(object)]
+pub struct BindingResult {
+    /// The HTTP status.
+    pub status_code: u32,
+    /// Its headers (the outcome among them).
+    pub headers: HashMap<String, String>,
+    /// Its plain-text body.
+    pub body: String,
+}
+
+fn render(result: &InvocationResult) -> BindingResult {
+    BindingResult {
+        status_code: u32::from(result.status),
+        headers: result
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        body: result.message.clone(),
+    }
+}
+
+/// What an invocation is: `direct`, `relay` (its connection is opening), or `result`
+/// (refused, unconfigured, or the connection could not open: answer with `result`).
+#[napi]
 pub struct BindingInvocation {
-    /// `direct` (no relay headers), `relay` (verified), or `refused`.
-    pub kind: String,
-    /// The relay id (relay).
-    pub relay_id: Option<String>,
-    /// `inline` or `stream` (relay).
-    pub body_mode: Option<String>,
-    /// HTTP status to answer the invocation with (refused).
-    pub status: Option<u32>,
-    /// The relay outcome header value (refused).
-    pub outcome: Option<String>,
-    /// Why (refused).
-    pub reason: Option<String>,
+    kind: &'static str,
+    streams_body: bool,
+    result: Option<BindingResult>,
+    connection: Option<Connection>,
 }
 
-/// Names of the headers the function removes before the handler sees the request.
 #[napi]
-pub fn relay_header_names() -> Vec<String> {
-    proto::RELAY_HEADERS.iter().map(|h| h.to_string()).collect()
+impl BindingInvocation {
+    /// `direct`, `relay` or `result`.
+    #[napi(getter)]
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// Whether the request body streams over the socket (else it is the event's own).
+    #[napi(getter)]
+    pub fn streams_body(&self) -> bool {
+        self.streams_body
+    }
+
+    /// The invocation's result, for `result`.
+    #[napi]
+    pub fn result(&mut self) -> Option<BindingResult> {
+        self.result.take()
+    }
+
+    /// The connection, for `relay`; taken once.
+    #[napi]
+    pub fn connect(&mut self) -> Option<BindingConnection> {
+        self.connection.take().map(BindingConnection::new)
+    }
 }
 
-/// The header a relay result carries its outcome in.
+/// Classifies an invocation with `proto::classify_invocation` (headers with lowercase
+/// names), and for a relay invocation starts connecting to the gateway in the background.
+/// `time_left_ms` is the Lambda context's remaining time.
 #[napi]
-pub fn outcome_header_name() -> String {
-    proto::RELAY_OUTCOME_HEADER.to_owned()
-}
-
-/// Reads the relay headers (names lowercase) and verifies the token with `secret`.
-#[napi]
-pub fn classify_invocation(
+pub fn begin_invocation(
     headers: HashMap<String, String>,
-    secret: Option<String>,
+    method: String,
     gateway_url: Option<String>,
+    secret: Option<String>,
+    time_left_ms: Option<f64>,
 ) -> BindingInvocation {
-    let refused = |status: u32, outcome: &str, reason: String| BindingInvocation {
-        kind: "refused".into(),
-        relay_id: None,
-        body_mode: None,
-        status: Some(status),
-        outcome: Some(outcome.into()),
-        reason: Some(reason),
-    };
-    let Some(relay) = proto::read_relay_headers(|name| headers.get(name).map(String::as_str)) else {
-        return BindingInvocation {
-            kind: "direct".into(),
-            relay_id: None,
-            body_mode: None,
-            status: None,
-            outcome: None,
-            reason: None,
-        };
-    };
-    let relay = match relay {
-        Ok(r) => r,
-        Err(e) => return refused(400, "refused", e.to_string()),
-    };
-    let (Some(secret), Some(_)) = (secret.filter(|s| !s.is_empty()), gateway_url.filter(|u| !u.is_empty())) else {
-        return refused(
-            500,
-            "unconfigured",
-            "relay invocation, but RELAY_GATEWAY_URL and RELAY_SECRET are not set".into(),
-        );
-    };
-    let secret = match RelaySecret::new(secret) {
-        Ok(s) => s,
-        Err(e) => return refused(500, "unconfigured", format!("RELAY_SECRET: {e}")),
-    };
+    let settings = RelaySettings::from_values(gateway_url.as_deref(), secret.as_deref());
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    if let Err(e) = secret.verify(&relay.token, &relay.relay_id, now) {
-        return refused(403, "refused", format!("relay token refused: {e}"));
+    let get = |name: &str| headers.get(name).map(String::as_str);
+    let answer = |result: InvocationResult| BindingInvocation {
+        kind: "result",
+        streams_body: false,
+        result: Some(render(&result)),
+        connection: None,
+    };
+    let relay = match proto::classify_invocation(get, settings.as_ref().map(Option::as_ref), now) {
+        Classification::Direct => {
+            return BindingInvocation {
+                kind: "direct",
+                streams_body: false,
+                result: None,
+                connection: None,
+            }
+        }
+        Classification::Refused(result) => return answer(result),
+        Classification::Relay(relay) => relay,
+    };
+    let Ok(Some(settings)) = settings else {
+        unreachable!("classify_invocation relays only with valid settings")
+    };
+    let streams_body = relay.body_mode == proto::BodyMode::Stream;
+    let mut invocation = Invocation::new(relay, &method);
+    if let Some(ms) = time_left_ms.filter(|ms| ms.is_finite() && *ms >= 0.0) {
+        invocation = invocation.with_time_left(Duration::from_millis(ms as u64));
     }
-    BindingInvocation {
-        kind: "relay".into(),
-        relay_id: Some(relay.relay_id),
-        body_mode: Some(relay.body_mode.as_str().into()),
-        status: None,
-        outcome: None,
-        reason: None,
+    let config = ClientConfig::new(settings.gateway_url());
+    match within_runtime_if_available(|| Connection::open(config, invocation)) {
+        Ok(connection) => BindingInvocation {
+            kind: "relay",
+            streams_body,
+            result: None,
+            connection: Some(connection),
+        },
+        Err(e) => answer(e.invocation_result()),
     }
 }
 
@@ -135,36 +230,28 @@ pub struct BindingConnection {
     cancelled: Cancelled,
 }
 
-#[napi]
 impl BindingConnection {
-    /// Starts connecting to the gateway in the background; returns at once.
-    #[napi(constructor)]
-    pub fn new(gateway_url: String, relay_id: String, token: String, body_mode: String) -> Result<Self> {
-        let body_mode = body_mode
-            .parse::<BodyMode>()
-            .map_err(|e| js_error("ERR_RELAY_CONFIG", e.to_string()))?;
-        let invocation = Invocation {
-            relay_id,
-            token,
-            body_mode,
-        };
-        let connection = within_runtime_if_available(|| Connection::open(ClientConfig::new(gateway_url), invocation))
-            .map_err(from_client)?;
+    async fn fail(&self, code: ErrorCode, message: &str) -> Result<()> {
+        self.writer.lock().await.fail(code, message).await.map_err(from_client)
+    }
+
+    fn new(connection: Connection) -> Self {
         let (body, writer) = connection.split();
         let cancelled = writer.cancelled();
-        Ok(Self {
+        Self {
             body: Mutex::new(body),
             writer: Mutex::new(writer),
             cancelled,
-        })
+        }
     }
+}
 
-    /// The next piece of the request body, or `null` at its end. Waits for one frame, then
-    /// takes whatever else already arrived (up to 1 MiB), so a fast upload crosses into JS
-    /// once per batch rather than once per frame.
+#[napi]
+impl BindingConnection {
+    /// The next piece of the request body, or `null` at its end: one frame, and whatever
+    /// else already arrived (up to 1 MiB).
     #[napi]
     pub async fn read(&self) -> Result<Option<Buffer>> {
-        const BATCH: usize = 1024 * 1024;
         let mut body = self.body.lock().await;
         let first = match body.next().await {
             Some(Ok(chunk)) => chunk,
@@ -172,7 +259,7 @@ impl BindingConnection {
             None => return Ok(None),
         };
         let mut joined = first.to_vec();
-        while joined.len() < BATCH {
+        while joined.len() < READ_BATCH_BYTES {
             // An end or an error stays in the session; the next read reports it.
             match body.next().now_or_never() {
                 Some(Some(Ok(chunk))) => joined.extend_from_slice(&chunk),
@@ -188,9 +275,17 @@ impl BindingConnection {
         let status = u16::try_from(status)
             .ok()
             .and_then(|s| StatusCode::from_u16(s).ok())
-            .filter(|s| (200..=599).contains(&s.as_u16()))
             .ok_or_else(|| js_error("ERR_RELAY_USAGE", format!("invalid status {status}")))?;
-        let mut map = HeaderMap::new();
+        if headers.len() > proto::MAX_HEADER_COUNT {
+            return Err(js_error(
+                "ERR_RELAY_USAGE",
+                proto::StreamError::TooManyHeaders {
+                    count: headers.len(),
+                    max: proto::MAX_HEADER_COUNT,
+                },
+            ));
+        }
+        let mut map = HeaderMap::with_capacity(headers.len());
         for pair in headers {
             let [name, value] = <[String; 2]>::try_from(pair)
                 .map_err(|_| js_error("ERR_RELAY_USAGE", "headers must be [name, value] pairs"))?;
@@ -207,27 +302,21 @@ impl BindingConnection {
         writer.send_head(status, map).map_err(from_client)
     }
 
-    /// Writes one chunk; resolves when the window took it.
+    /// Writes several chunks in one crossing of the JS/Rust boundary; resolves when the
+    /// window took them.
     #[napi]
-    pub async fn write(&self, chunk: Buffer) -> Result<()> {
-        let bytes = Bytes::copy_from_slice(&chunk);
+    pub async fn write(&self, chunks: Vec<Buffer>) -> Result<()> {
+        let bytes = match <[Buffer; 1]>::try_from(chunks) {
+            Ok([one]) => Bytes::copy_from_slice(&one),
+            Err(chunks) => {
+                let mut joined = Vec::with_capacity(chunks.iter().map(|c| c.len()).sum());
+                for chunk in &chunks {
+                    joined.extend_from_slice(chunk);
+                }
+                Bytes::from(joined)
+            }
+        };
         self.writer.lock().await.write(bytes).await.map_err(from_client)
-    }
-
-    /// Writes several chunks in one crossing of the JS/Rust boundary.
-    #[napi]
-    pub async fn writev(&self, chunks: Vec<Buffer>) -> Result<()> {
-        let total = chunks.iter().map(|c| c.len()).sum();
-        let mut joined = Vec::with_capacity(total);
-        for chunk in &chunks {
-            joined.extend_from_slice(chunk);
-        }
-        self.writer
-            .lock()
-            .await
-            .write(Bytes::from(joined))
-            .await
-            .map_err(from_client)
     }
 
     /// Ends the response; resolves when the gateway acknowledged the end.
@@ -241,24 +330,43 @@ impl BindingConnection {
             .map_err(from_client)
     }
 
-    /// Fails the response (`handler_error`, `body_error`, `deadline` or `internal`);
-    /// resolves when the gateway acknowledged it.
+    /// Fails the response because the handler threw (`handler_error`: before the head the
+    /// client gets a 502); resolves when the gateway acknowledged it.
     #[napi]
-    pub async fn fail(&self, code: String, message: String) -> Result<()> {
-        let code = ErrorCode::from_name(&code).unwrap_or(ErrorCode::INTERNAL);
-        self.writer.lock().await.fail(code, &message).await.map_err(from_client)
+    pub async fn handler_failed(&self, message: String) -> Result<()> {
+        self.fail(ErrorCode::HANDLER, &message).await
     }
 
-    /// Resolves when the relay is over: with the coded reason (`ERR_RELAY_ABORTED: …`) if
-    /// the gateway aborted or the relay failed for good, `null` if it finished. Always
-    /// resolves, so the pending promise never keeps a finished connection alive.
+    /// Fails the response because its body failed (`body_error`: after the head the
+    /// client's transfer is aborted); resolves when the gateway acknowledged it.
     #[napi]
-    pub async fn settled(&self) -> Result<Option<String>> {
-        Ok(self
-            .cancelled
+    pub async fn body_failed(&self, message: String) -> Result<()> {
+        self.fail(ErrorCode::BODY, &message).await
+    }
+
+    /// Resolves when the relay is cancelled, with the coded reason (`ERR_RELAY_ABORTED: …`,
+    /// `ERR_RELAY_DEADLINE: …`), or `null` when it is over without one. Always resolves, so
+    /// the pending promise never keeps a finished connection alive.
+    #[napi]
+    pub async fn settled(&self) -> Option<String> {
+        self.cancelled
             .clone()
             .settled()
             .await
-            .map(|e| format!("{}: {e}", code_of(&e))))
+            .map(|e| format!("{}: {e}", code_of(&e)))
+    }
+
+    /// Resolves once the relay is over (the response's last frame was acknowledged and the
+    /// socket closed, or the relay failed), with the invocation's result. `failure` is why
+    /// the wrapper's own work failed, if it did and the relay does not know a reason.
+    #[napi]
+    pub async fn result(&self, failure: Option<String>) -> BindingResult {
+        let cancelled = self.cancelled.clone().over().await;
+        let result = match (cancelled, failure) {
+            (Some(e), _) => e.invocation_result(),
+            (None, Some(why)) => InvocationResult::failed(why),
+            (None, None) => InvocationResult::relayed(),
+        };
+        render(&result)
     }
 }

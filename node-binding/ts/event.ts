@@ -102,12 +102,3 @@ export function bufferedResult(status: number, headers: Headers, body: Buffer): 
   }
   return result;
 }
-
-/** The short result of a relay invocation, marked with its outcome. */
-export function outcomeResult(status: number, outcome: string, text: string, outcomeHeader: string): FunctionUrlResult {
-  return {
-    statusCode: status,
-    headers: { "content-type": "text/plain; charset=utf-8", [outcomeHeader]: outcome },
-    body: text,
-  };
-}

@@ -11,10 +11,9 @@ import {
   inlineBody,
   type LambdaContext,
   lowercaseHeaders,
-  outcomeResult,
   toRequest,
 } from "./event.js";
-import { native, RelayError } from "./native.js";
+import { constants, native, RelayError } from "./native.js";
 import { pipeBody, Relay } from "./relay.js";
 import { BufferedResponseStream, RelayResponseStream, type ResponseStream } from "./response-stream.js";
 
@@ -25,47 +24,39 @@ export type StreamifyHandler = (request: Request, responseStream: ResponseStream
 /** What both return: a Lambda handler for Function URL events. */
 export type FunctionUrlHandler = (event: FunctionUrlEvent, context: LambdaContext) => Promise<FunctionUrlResult>;
 
-const RELAY_HEADERS = native.relayHeaderNames();
-const OUTCOME_HEADER = native.outcomeHeaderName();
-const TOKEN_HEADER = "x-lambda-relay-token";
-
 type Invocation =
-  | { kind: "direct" }
-  | { kind: "refused"; result: FunctionUrlResult }
+  | { kind: "direct"; request: Request }
+  | { kind: "result"; result: FunctionUrlResult }
   | { kind: "relay"; relay: Relay; request: Request };
 
-/** Reads the relay headers, verifies the token and, when relayed, opens the connection. */
-function begin(event: FunctionUrlEvent): Invocation {
+/**
+ * Classifies the invocation. Without the relay id header it is direct, and the addon is not
+ * even loaded (so direct mode works on any platform); otherwise the addon classifies it
+ * (`proto::classify_invocation`) and, when relayed, starts connecting.
+ */
+function begin(event: FunctionUrlEvent, context: LambdaContext): Invocation {
   const headers = lowercaseHeaders(event.headers);
-  const gatewayUrl = process.env.RELAY_GATEWAY_URL;
-  const info = native.classifyInvocation(headers, process.env.RELAY_SECRET, gatewayUrl);
-  if (info.kind === "direct") return { kind: "direct" };
-  if (info.kind === "refused") {
-    return { kind: "refused", result: outcomeResult(info.status!, info.outcome!, info.reason!, OUTCOME_HEADER) };
+  const strip = constants.relayHeaders;
+  if (headers[constants.relayIdHeader] === undefined) {
+    return { kind: "direct", request: toRequest(event, { strip, body: inlineBody(event) }) };
   }
-  const relay = new Relay(gatewayUrl!, info.relayId!, headers[TOKEN_HEADER]!, info.bodyMode!);
-  const body = info.bodyMode === "stream" ? relay.requestBody() : inlineBody(event);
-  const request = toRequest(event, { strip: RELAY_HEADERS, body, signal: relay.signal });
+  const method = event.requestContext?.http?.method ?? "GET";
+  const invocation = native().beginInvocation(
+    headers,
+    method,
+    process.env[constants.gatewayUrlEnv],
+    process.env[constants.secretEnv],
+    context.getRemainingTimeInMillis?.(),
+  );
+  if (invocation.kind === "direct") {
+    return { kind: "direct", request: toRequest(event, { strip, body: inlineBody(event) }) };
+  }
+  const connection = invocation.connect();
+  if (!connection) return { kind: "result", result: invocation.result() as FunctionUrlResult };
+  const relay = new Relay(connection);
+  const body = invocation.streamsBody ? relay.requestBody() : inlineBody(event);
+  const request = toRequest(event, { strip, body, signal: relay.signal });
   return { kind: "relay", relay, request };
-}
-
-/** The request of a direct invocation: its body is the event's. */
-function directRequest(event: FunctionUrlEvent): Request {
-  return toRequest(event, { strip: RELAY_HEADERS, body: inlineBody(event) });
-}
-
-/** The invocation's own result once the relay is over. */
-async function settle(relay: Relay, work: Promise<void>, context: LambdaContext): Promise<FunctionUrlResult> {
-  try {
-    await relay.withDeadline(context, work);
-    return outcomeResult(200, "relayed", "relayed", OUTCOME_HEADER);
-  } catch (e) {
-    if (e instanceof RelayError && e.code === "ERR_RELAY_ABORTED") {
-      return outcomeResult(200, "aborted", "aborted by the gateway: the client went away", OUTCOME_HEADER);
-    }
-    const message = e instanceof Error ? e.message : String(e);
-    return outcomeResult(502, "failed", `relay failed: ${message}`, OUTCOME_HEADER);
-  }
 }
 
 /**
@@ -75,15 +66,14 @@ async function settle(relay: Relay, work: Promise<void>, context: LambdaContext)
  */
 export function streamHandler(handler: FetchHandler): FunctionUrlHandler {
   return async (event, context) => {
-    const invocation = begin(event);
-    if (invocation.kind === "refused") return invocation.result;
+    const invocation = begin(event, context);
+    if (invocation.kind === "result") return invocation.result;
     if (invocation.kind === "direct") {
-      const request = directRequest(event);
-      const response = await handler(request, context);
+      const response = await handler(invocation.request, context);
       return bufferedResult(response.status, response.headers, Buffer.from(await response.arrayBuffer()));
     }
     const { relay, request } = invocation;
-    return settle(relay, respond(relay, () => handler(request, context)), context);
+    return relay.result(respond(relay, () => handler(request, context)));
   };
 }
 
@@ -94,7 +84,7 @@ async function respond(relay: Relay, produce: () => Response | Promise<Response>
     if (!(response instanceof Response)) throw new TypeError("the handler did not return a Response");
   } catch (e) {
     if (relay.signal.aborted) throw relay.signal.reason;
-    return relay.fail("handler_error", e);
+    return relay.handlerFailed(e);
   }
   relay.sendHead(response.status, headerPairs(response.headers));
   if (response.body) {
@@ -102,7 +92,7 @@ async function respond(relay: Relay, produce: () => Response | Promise<Response>
       await pipeBody(relay, response.body);
     } catch (e) {
       if (e instanceof RelayError || relay.signal.aborted) throw relay.signal.reason ?? e;
-      return relay.fail("body_error", e);
+      return relay.bodyFailed(e);
     }
   }
   await relay.finish();
@@ -116,12 +106,11 @@ async function respond(relay: Relay, produce: () => Response | Promise<Response>
  */
 export function streamifyHandler(handler: StreamifyHandler): FunctionUrlHandler {
   return async (event, context) => {
-    const invocation = begin(event);
-    if (invocation.kind === "refused") return invocation.result;
+    const invocation = begin(event, context);
+    if (invocation.kind === "result") return invocation.result;
     if (invocation.kind === "direct") {
-      const request = directRequest(event);
       const stream = new BufferedResponseStream();
-      await handler(request, stream, context);
+      await handler(invocation.request, stream, context);
       await endAndWait(stream);
       return bufferedResult(stream.statusCode, stream.headerObject(), stream.body());
     }
@@ -134,21 +123,25 @@ export function streamifyHandler(handler: StreamifyHandler): FunctionUrlHandler 
       } catch (e) {
         if (relay.signal.aborted) throw relay.signal.reason;
         if (e instanceof RelayError) throw e;
+        const failed = stream.fail(e);
         stream.destroy();
-        return relay.fail(relay.headSent ? "body_error" : "handler_error", e);
+        return failed;
       }
     })();
-    return settle(relay, work, context);
+    return relay.result(work);
   };
 }
 
-/** Ends the stream if the handler did not, and waits until everything was taken. */
+/** Ends the stream if the handler did not, and waits until everything was taken. A stream the
+ * handler destroyed has already failed the response. */
 function endAndWait(stream: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
     if (stream.writableFinished) return resolve();
     if (stream.errored) return reject(stream.errored);
+    if (stream.destroyed) return resolve();
     stream.once("finish", resolve);
     stream.once("error", reject);
+    stream.once("close", resolve);
     if (!stream.writableEnded) stream.end();
   });
 }

@@ -1,37 +1,30 @@
 // One relayed invocation on the JS side: a thin driver of the native connection. It reads
-// the request body from it, writes the response into it in batches, races the Lambda
-// deadline and the gateway's abort. The protocol itself is in Rust.
+// the request body from it and writes the response into it in batches; the protocol, the
+// deadline and the invocation's result are decided in Rust.
 
 import type { BindingConnection } from "../binding.js";
-import { type LambdaContext } from "./event.js";
-import { call, native, RelayError, relayError } from "./native.js";
-
-/** Bytes gathered into one native write at most; crossing into Rust once per small chunk is slow. */
-export const BATCH_BYTES = 1024 * 1024;
-/** Default time before the Lambda deadline at which the response is failed. */
-export const DEADLINE_MARGIN_MS = 500;
-
-export type ErrorKind = "handler_error" | "body_error" | "deadline" | "internal";
+import type { FunctionUrlResult } from "./event.js";
+import { call, constants, RelayError, relayError } from "./native.js";
 
 export class Relay {
-  readonly conn: BindingConnection;
   readonly controller = new AbortController();
+  /** Rejects when the relay is cancelled: the gateway aborted, it failed, or the deadline passed. */
+  readonly cancelled: Promise<never>;
   #headSent = false;
-  #ended = false;
 
-  constructor(gatewayUrl: string, relayId: string, token: string, bodyMode: string) {
-    try {
-      this.conn = new native.BindingConnection(gatewayUrl, relayId, token, bodyMode);
-    } catch (e) {
-      throw relayError(e);
-    }
-    // The gateway aborted (the client went away) or the relay failed for good.
-    this.conn.settled().then(
-      (why) => {
-        if (why !== null && !this.#ended) this.controller.abort(relayError(new Error(why)));
-      },
-      () => {},
-    );
+  constructor(readonly conn: BindingConnection) {
+    this.cancelled = new Promise<never>((_, reject) => {
+      conn.settled().then(
+        (why) => {
+          if (why === null) return;
+          const error = relayError(new Error(why));
+          this.controller.abort(error);
+          reject(error);
+        },
+        () => {},
+      );
+    });
+    this.cancelled.catch(() => {});
   }
 
   get signal(): AbortSignal {
@@ -64,44 +57,47 @@ export class Relay {
   }
 
   write(chunks: Buffer[]): Promise<void> {
-    if (chunks.length === 1) return call(() => this.conn.write(chunks[0]!));
-    return call(() => this.conn.writev(chunks));
+    return call(() => this.conn.write(chunks));
   }
 
-  async finish(): Promise<void> {
-    this.#ended = true;
-    await call(() => this.conn.finish());
+  finish(): Promise<void> {
+    return call(() => this.conn.finish());
   }
 
-  async fail(kind: ErrorKind, error: unknown): Promise<void> {
-    this.#ended = true;
-    const message = error instanceof Error ? error.message : String(error);
-    await call(() => this.conn.fail(kind, message));
+  /** Fails the response because the handler threw (before the head, the client gets a 502). */
+  handlerFailed(error: unknown): Promise<void> {
+    return call(() => this.conn.handlerFailed(message(error)));
   }
 
-  /** Runs `work`; if the deadline comes first, fails the response with `deadline`. */
-  async withDeadline(context: LambdaContext, work: Promise<void>): Promise<void> {
-    const remaining = context.getRemainingTimeInMillis?.();
-    if (remaining === undefined) return work;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<"deadline">((resolve) => {
-      timer = setTimeout(() => resolve("deadline"), Math.max(0, remaining - DEADLINE_MARGIN_MS));
-    });
+  /** Fails the response because its body failed (after the head, the client's transfer aborts). */
+  bodyFailed(error: unknown): Promise<void> {
+    return call(() => this.conn.bodyFailed(message(error)));
+  }
+
+  /**
+   * The invocation's result, once the relay is over. `work` is what the handler does; if the
+   * relay is cancelled first it is not waited for (nobody will read what it makes).
+   */
+  async result(work: Promise<void>): Promise<FunctionUrlResult> {
+    let failure: string | null = null;
     try {
-      const first = await Promise.race([work.then(() => "done" as const), deadline]);
-      if (first === "deadline") {
-        await this.fail("deadline", new Error("the function reached its deadline"));
-      }
-    } finally {
-      clearTimeout(timer);
+      await Promise.race([work, this.cancelled]);
+    } catch (e) {
+      if (!(e instanceof RelayError)) failure = message(e);
     }
+    return this.conn.result(failure);
   }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**
  * Copies a byte stream into the relay, batching what arrives while a write is in flight, so
  * a fast producer crosses into Rust once per batch, and waiting on the window, so a slow
- * client slows the producer.
+ * client slows the producer. Read-ahead is bounded by bytes and by chunk count (each chunk
+ * costs `chunkCostBytes` besides its bytes), so a body of tiny chunks stays bounded too.
  */
 export async function pipeBody(relay: Relay, body: ReadableStream<Uint8Array>): Promise<void> {
   const reader = body.getReader();
@@ -133,9 +129,9 @@ export async function pipeBody(relay: Relay, body: ReadableStream<Uint8Array>): 
       if (done) break;
       if (!value.byteLength) continue;
       queue.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-      queued += value.byteLength;
+      queued += value.byteLength + constants.chunkCostBytes;
       inflight ??= flush();
-      if (queued >= BATCH_BYTES) await inflight;
+      if (queued >= constants.writeBatchBytes) await inflight;
     }
     while (inflight) await inflight;
     if (failure) throw failure;
@@ -143,5 +139,3 @@ export async function pipeBody(relay: Relay, body: ReadableStream<Uint8Array>): 
     relay.signal.removeEventListener("abort", onAbort);
   }
 }
-
-export { RelayError };

@@ -2,6 +2,7 @@
 
 import { Writable } from "node:stream";
 
+import { constants } from "./native.js";
 import type { Relay } from "./relay.js";
 
 /** The high-water mark of the response stream: batches writes across the boundary into Rust. */
@@ -63,9 +64,17 @@ export abstract class ResponseStream extends Writable {
   }
 }
 
-/** Streams into the relay; the head goes out with the first bytes or at the end. */
+/**
+ * Streams into the relay; the head goes out with the first bytes or at the end. Backpressure
+ * counts chunks as well as bytes (each costs `chunkCostBytes` more), so a producer of tiny
+ * chunks is held as a producer of large ones is.
+ */
 export class RelayResponseStream extends ResponseStream {
   readonly #relay: Relay;
+  /** Set once the relay's response was ended or failed: the one way it closes. */
+  #ending: Promise<void> | undefined;
+  #queuedChunks = 0;
+  #owesDrain = false;
 
   constructor(relay: Relay) {
     super();
@@ -79,13 +88,45 @@ export class RelayResponseStream extends ResponseStream {
     }
   }
 
+  /** Fails the response, once: a handler error before the head, a body error after it. */
+  fail(error: unknown): Promise<void> {
+    this.#ending ??= this.#relay.headSent ? this.#relay.bodyFailed(error) : this.#relay.handlerFailed(error);
+    return this.#ending;
+  }
+
+  #underLimit(): boolean {
+    return this.writableLength + this.#queuedChunks * constants.chunkCostBytes < this.writableHighWaterMark;
+  }
+
+  // Writable's own signature, overloads and all.
+  override write(chunk: any, encoding?: any, callback?: any): boolean {
+    const ok = super.write(chunk, encoding, callback);
+    this.#queuedChunks++;
+    if (!ok || this.#underLimit()) return ok;
+    // Writable would say yes by bytes; the chunk count says no. Owe the caller a 'drain'.
+    this.#owesDrain = true;
+    return false;
+  }
+
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
     try {
       this.#head();
     } catch (e) {
       return callback(e as Error);
     }
-    this.#relay.write(chunks.map((c) => c.chunk)).then(() => callback(), callback);
+    this.#relay.write(chunks.map((c) => c.chunk)).then(
+      () => {
+        this.#queuedChunks -= chunks.length;
+        callback();
+        process.nextTick(() => {
+          if (this.#owesDrain && this.#underLimit()) {
+            this.#owesDrain = false;
+            this.emit("drain");
+          }
+        });
+      },
+      callback,
+    );
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -98,7 +139,15 @@ export class RelayResponseStream extends ResponseStream {
     } catch (e) {
       return callback(e as Error);
     }
-    this.#relay.finish().then(() => callback(), callback);
+    this.#ending ??= this.#relay.finish();
+    this.#ending.then(() => callback(), callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // Destroyed before it ended (with or without an error): the response must not look
+    // complete, and the relay must not wait for an end that never comes.
+    if (!this.#ending) this.fail(error ?? new Error("the response stream was destroyed before it ended")).catch(() => {});
+    callback(error);
   }
 }
 

@@ -1,0 +1,6 @@
+// The ESM entry: the CommonJS build, imported as a module (no createRequire, so bundlers
+// follow it) and re-exported by name. test/package.test.mjs checks the names match.
+import cjs from "../dist/cjs/index.js";
+
+export const { streamHandler, streamifyHandler, RelayError, ResponseStream, serve } = cjs;
+export default cjs;

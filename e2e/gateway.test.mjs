@@ -7,7 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 
-import { freePort, hashBody, patternSha256, readProducedChunks, startFunction, startGateway, startProxy, stopAll, waitForEvent, SECRET } from "./support.mjs";
+import { freePort, hashBody, patternSha256, readGated, startFunction, startGateway, startProxy, stopAll, waitForEvent, SECRET } from "./support.mjs";
 
 const CONNECT_TIMEOUT_MS = 3000;
 let gateway, fn, proxy;
@@ -29,12 +29,12 @@ after(async () => {
 });
 
 describe("streaming", () => {
-  it("delivers each chunk as it is produced: the first arrives before the last is made", async () => {
-    const res = await fetch(`${gateway}/stream?chunks=4&delay_ms=400`);
+  it("delivers each chunk before the next is made: the client releases chunk i+1 only after chunk i arrived", async () => {
+    const res = await fetch(`${gateway}/gated?chunks=4&tag=order`);
     assert.equal(res.status, 200);
-    const { labels, firstArrival, lastProduced } = await readProducedChunks(res);
-    assert.deepEqual(labels, ["chunk 1", "chunk 2", "chunk 3", "chunk 4"]);
-    assert.ok(firstArrival < lastProduced, `first chunk arrived at ${firstArrival}, last produced at ${lastProduced}`);
+    const { lines, ended } = await readGated(res, fn, "order", 4);
+    assert.deepEqual(lines, ["chunk 1", "chunk 2", "chunk 3", "chunk 4"]);
+    assert.ok(ended, "the response ends after the last chunk");
   });
 
   it("delivers a 100 MB binary response sha256-identical", async () => {
@@ -103,13 +103,13 @@ describe("heads", () => {
 });
 
 describe("failures", () => {
-  it("answers 504 when the function never connects", async () => {
+  it("answers 504 when the function never connects, not before the connect timeout", async () => {
     const started = Date.now();
     const res = await fetch(`${gateway}/e2e/hang`);
-    const elapsed = Date.now() - started;
     assert.equal(res.status, 504);
     assert.equal(res.headers.get("x-lambda-relay-error"), "connect_timeout");
-    assert.ok(elapsed >= CONNECT_TIMEOUT_MS - 100 && elapsed < CONNECT_TIMEOUT_MS + 5000, `${elapsed} ms`);
+    // A lower bound only: a loaded machine makes it later, never earlier.
+    assert.ok(Date.now() - started >= CONNECT_TIMEOUT_MS - 50);
   });
 
   it("answers 502 when the invocation fails before connecting", async () => {
@@ -143,16 +143,17 @@ describe("failures", () => {
     assert.equal(Buffer.concat(received).toString(), "the beginning of a body that never ends\n");
   });
 
-  it("tells the function within a second when the client disconnects", async () => {
+  it("cancels the function's response stream when the client disconnects", async () => {
     const controller = new AbortController();
     const res = await fetch(`${gateway}/endless?tag=disconnect`, { signal: controller.signal });
     const reader = res.body.getReader();
     await reader.read();
     await reader.read();
-    const abortedAt = Date.now();
+    const before = await (await fetch(`${fn}/e2e/events`)).json();
+    assert.ok(!before.some((e) => e.kind === "cancelled" && e.tag === "disconnect"), "not cancelled while read");
     controller.abort();
-    const event = await waitForEvent(fn, (e) => e.kind === "cancelled" && e.tag === "disconnect");
-    assert.ok(event.at - abortedAt < 1000, `the function saw it after ${event.at - abortedAt} ms`);
+    // The endless stream never ends by itself: only the gateway's abort drops it.
+    await waitForEvent(fn, (e) => e.kind === "cancelled" && e.tag === "disconnect");
   });
 });
 
@@ -183,9 +184,12 @@ describe("refusals", () => {
     return { ...captured, response: pending };
   }
 
-  function open(relayId, token, { resume = false, protocol = "lambda-relay.v1" } = {}) {
+  const KEY = "0123456789abcdef0123456789abcdef";
+
+  function open(relayId, token, { resume = false, protocol = "lambda-relay.v1", key = KEY } = {}) {
     const headers = { "x-lambda-relay-token": token };
-    if (resume) headers["x-lambda-relay-resume"] = "1";
+    if (key) headers["x-lambda-relay-key"] = key;
+    if (resume) headers["x-lambda-relay-resume"] = resume === true ? "1" : resume;
     return new WebSocket(`${gateway.replace("http", "ws")}/_relay/${relayId}`, protocol, { headers });
   }
 
@@ -201,6 +205,8 @@ describe("refusals", () => {
   function closeCode(ws) {
     return new Promise((resolve) => ws.once("close", (code) => resolve(code)));
   }
+
+  const head200 = () => Buffer.from([0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0]);
 
   const hello = () => {
     const b = Buffer.alloc(25);
@@ -221,22 +227,35 @@ describe("refusals", () => {
     // No token, and an unknown protocol version.
     assert.equal(await outcome(new WebSocket(`${gateway.replace("http", "ws")}/_relay/${a.relayId}`, "lambda-relay.v1")), 401);
     assert.equal(await outcome(open(a.relayId, a.token, { protocol: "lambda-relay.v2" })), 400);
+    // No session key, and a resume marker that is not 1.
+    assert.equal(await outcome(open(a.relayId, a.token, { key: null })), 400);
+    assert.equal(await outcome(open(a.relayId, a.token, { resume: "yes" })), 400);
     // A resume before any socket connected.
     assert.equal(await outcome(open(a.relayId, a.token, { resume: true })), 409);
-    // The first socket is accepted; replaying the token for a second one is refused.
+    // A first socket is accepted; until its hello arrives, a retried first socket replaces it
+    // (the function may never have seen the first 101).
+    const lost = open(a.relayId, a.token);
+    assert.equal(await outcome(lost), "open");
+    const replaced = closeCode(lost);
     const first = open(a.relayId, a.token);
     assert.equal(await outcome(first), "open");
-    assert.equal(await outcome(open(a.relayId, a.token)), 409);
-    // A text frame closes the socket with 1003, and the client gets a 502.
-    const closedA = closeCode(first);
+    assert.equal(await replaced, 4004, "the replaced socket is closed as replaced");
     first.send(hello());
+    first.send(head200());
+    // The client's response starts: the gateway has our hello.
+    const resA = await a.response;
+    assert.equal(resA.status, 200);
+    // After the hello, replaying the token for another first socket is refused, and a resume
+    // without the session key the first socket presented is refused too.
+    assert.equal(await outcome(open(a.relayId, a.token)), 409);
+    assert.equal(await outcome(open(a.relayId, a.token, { resume: true, key: "f".repeat(32) })), 403);
+    // A text frame closes the socket with 1003, and the client's transfer is aborted.
+    const closedA = closeCode(first);
     first.send("text is not allowed");
     assert.equal(await closedA, 1003);
-    const resA = await a.response;
-    assert.equal(resA.status, 502);
-    assert.equal(resA.headers.get("x-lambda-relay-error"), "protocol_error");
+    await assert.rejects(resA.arrayBuffer(), "the body must not end cleanly");
 
-    // An oversized frame closes with 1009.
+    // An oversized frame closes with 1009; before the head, the client gets a 502.
     const b = await capturedSession("b");
     const second = open(b.relayId, b.token);
     assert.equal(await outcome(second), "open");
@@ -244,7 +263,9 @@ describe("refusals", () => {
     second.send(hello());
     second.send(Buffer.alloc(200_000, 0x21));
     assert.equal(await closedB, 1009);
-    assert.equal((await b.response).status, 502);
+    const resB = await b.response;
+    assert.equal(resB.status, 502);
+    assert.equal(resB.headers.get("x-lambda-relay-error"), "protocol_error");
 
     // An id no session has: the token verifies (the test knows the secret), the id does not.
     const unknown = randomBytes(32).toString("hex");

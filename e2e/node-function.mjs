@@ -10,6 +10,9 @@ import { streamHandler, streamifyHandler } from "lambda-relay";
 
 const events = [];
 const produced = {};
+/** How far the client released each `/gated` stream, and who waits for it. */
+const released = new Map();
+const waiters = new Set();
 
 /** Byte i is (i * 7 + floor(i / 256)) mod 256, as in the Rust function. */
 function pattern(start, length) {
@@ -40,6 +43,33 @@ const fetchApp = streamHandler(async (request) => {
   switch (url.pathname) {
     case "/events":
       return Response.json({ events, produced });
+    case "/e2e/release": {
+      released.set(url.searchParams.get("tag"), q("upto", 0));
+      for (const wake of waiters) wake();
+      return new Response(null, { status: 204 });
+    }
+    case "/gated": {
+      // Chunk i+1 only once the client released it: a relay that buffered would deadlock.
+      const chunks = q("chunks", 3);
+      const tag = url.searchParams.get("tag");
+      let i = 0;
+      return new Response(
+        new ReadableStream({
+          async pull(controller) {
+            if (i === chunks) return controller.close();
+            i++;
+            while (i > 1 && (released.get(tag) ?? 0) < i) {
+              await new Promise((resolve) => {
+                const wake = () => (waiters.delete(wake), resolve());
+                waiters.add(wake);
+              });
+            }
+            controller.enqueue(new TextEncoder().encode(`chunk ${i}\n`));
+          },
+        }),
+        { headers: { "content-type": "text/plain" } },
+      );
+    }
     case "/stream": {
       const chunks = q("chunks", 5);
       const delay = q("delay_ms", 1000);

@@ -201,20 +201,27 @@ export async function waitForEvent(functionUrl, match, timeoutMs = 10_000) {
 }
 
 /**
- * Reads a `/stream` response (lines `chunk N produced_at=<ms>`): returns the chunk labels,
- * when the first bytes arrived and when the last chunk was produced.
+ * Reads a `/gated` response chunk by chunk, releasing chunk i+1 at the function only after
+ * chunk i arrived: a relay that buffered the response would never deliver chunk 1, and the
+ * read would time out. Returns the chunks' lines in arrival order.
  */
-export async function readProducedChunks(response) {
-  let firstArrival;
-  let text = "";
-  for await (const chunk of response.body) {
-    firstArrival ??= Date.now();
-    text += Buffer.from(chunk).toString();
+export async function readGated(response, functionUrl, tag, chunks) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  const lines = [];
+  let pending = "";
+  while (lines.length < chunks) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    pending += decoder.decode(value, { stream: true });
+    let nl;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      lines.push(pending.slice(0, nl));
+      pending = pending.slice(nl + 1);
+      const next = lines.length + 1;
+      if (next <= chunks) await fetch(`${functionUrl}/e2e/release?tag=${tag}&upto=${next}`);
+    }
   }
-  const lines = text.trim().split("\n");
-  return {
-    labels: lines.map((l) => l.split(" produced_at")[0]),
-    firstArrival,
-    lastProduced: Number(lines.at(-1).split("produced_at=")[1]),
-  };
+  const rest = await reader.read();
+  return { lines, ended: rest.done };
 }

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# `npm test`: builds what it needs and runs every test: the Rust core, the wasm32 build of
-# the protocol, and the end-to-end suite through the gateway in workerd.
+# `npm test`: builds what it needs and runs every check and test: formatting and lints, the
+# Rust crates, the wasm32 build of the protocol, the Node package on Node 20 and 22, and the
+# end-to-end suite through the gateway in workerd.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$(root_dir)"
 
 ensure_rust_target wasm32-unknown-unknown
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (every crate; the gateway for wasm32)"
+cargo clippy --workspace --exclude lambda-relay-gateway --all-targets --all-features --locked -- -D warnings
+cargo clippy -p lambda-relay-gateway --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "cargo test (lambda-relay with all features, the Rust examples)"
 cargo test -p lambda-relay -p lambda-relay-examples --all-features --locked
@@ -15,6 +23,10 @@ cargo build -p lambda-relay --no-default-features --target wasm32-unknown-unknow
 
 build_gateway
 build_node
+
+step "tsc --noEmit (strict): the Node package and its public types as users write them"
+(cd node-binding && "$(root_dir)/node_modules/.bin/tsc" -p tsconfig.check.json)
+
 pack_node
 ARM64_NODE=$(ensure_arm64_node)
 export ARM64_NODE

@@ -23,6 +23,18 @@ use sha2::{Digest, Sha256};
 
 /// What the function observed, for `/e2e/events`.
 static EVENTS: Mutex<Vec<serde_json::Value>> = Mutex::new(Vec::new());
+/// How many chunks of each `/gated` stream the client released (`/e2e/release`).
+static RELEASED: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
+static RELEASE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+fn released(tag: &str) -> u64 {
+    RELEASED
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(t, _)| t == tag)
+        .map_or(0, |(_, n)| *n)
+}
 
 fn record(event: serde_json::Value) {
     EVENTS.lock().unwrap().push(event);
@@ -38,7 +50,11 @@ async fn main() -> Result<(), BoxError> {
         .nth(1)
         .ok_or("usage: lambda-relay-e2e-function <port>")?
         .parse()?;
-    let config = Arc::new(RelayConfig::from_env()?);
+    let config = RelayConfig::from_env();
+    if let Err(e) = &config.settings {
+        return Err(e.clone().into());
+    }
+    let config = Arc::new(config);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on 127.0.0.1:{}", listener.local_addr()?.port());
     lambda_relay::local::serve_events(listener, move |event| dispatch(config.clone(), event)).await?;
@@ -71,6 +87,26 @@ async fn dispatch(
                 "token": get(proto::RELAY_TOKEN_HEADER),
             }));
             std::future::pending().await
+        }
+        // Lets `/gated?tag=` produce chunks up to `upto`: the client releases the next chunk
+        // only after it received the previous one, so a relay that buffered would deadlock.
+        "/e2e/release" => {
+            let q = event.payload.raw_query_string.clone().unwrap_or_default();
+            let field = |key: &str| {
+                q.split('&')
+                    .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+                    .unwrap_or("")
+            };
+            let (tag, upto) = (field("tag").to_owned(), field("upto").parse().unwrap_or(0));
+            {
+                let mut released = RELEASED.lock().unwrap();
+                released.retain(|(t, _)| *t != tag);
+                released.push((tag, upto));
+            }
+            RELEASE.notify_waiters();
+            let mut out = LambdaFunctionUrlResponse::default();
+            out.status_code = 204;
+            Ok(out)
         }
         "/e2e/events" => {
             let mut out = LambdaFunctionUrlResponse::default();
@@ -129,6 +165,31 @@ async fn app(req: Request<Body>) -> Result<Response<Body>, BoxError> {
                 }
                 let line = format!("chunk {} produced_at={}\n", i + 1, unix_millis());
                 Some((Ok(Bytes::from(line)), i + 1))
+            });
+            response.header("content-type", "text/plain").body(body(s))?
+        }
+        // `chunks` chunks; chunk i+1 only once the client released it (`/e2e/release`).
+        "/gated" => {
+            let chunks = query(&req, "chunks").unwrap_or(3);
+            let tag = tag(&req);
+            let s = stream::unfold(1, move |i| {
+                let tag = tag.clone();
+                async move {
+                    if i > chunks {
+                        return None;
+                    }
+                    loop {
+                        let notified = RELEASE.notified();
+                        let mut notified = std::pin::pin!(notified);
+                        // Registered before the check, so a release in between is not missed.
+                        notified.as_mut().enable();
+                        if i == 1 || released(&tag) >= i {
+                            break;
+                        }
+                        notified.await;
+                    }
+                    Some((Ok(Bytes::from(format!("chunk {i}\n"))), i + 1))
+                }
             });
             response.header("content-type", "text/plain").body(body(s))?
         }

@@ -220,3 +220,45 @@ async fn unreachable_gateway_fails_after_the_first_connect_timeout() {
     let err = writer.finish(HeaderMap::new()).await.unwrap_err();
     assert!(matches!(err, Error::Connect(_)), "{err}");
 }
+
+#[tokio::test]
+async fn a_first_socket_whose_101_was_lost_is_retried_as_a_first_socket() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::LoseUpgrades(2)).await;
+    let (_body, mut writer) = open(&gw, BodyMode::Inline).split();
+    writer.send_head(StatusCode::OK, HeaderMap::new()).unwrap();
+    writer.write(Bytes::from_static(b"after two lost 101s")).await.unwrap();
+    writer.finish(HeaderMap::new()).await.unwrap();
+    assert_eq!(gw.collect_body().await, b"after two lost 101s");
+    assert_eq!(gw.upgrade_attempts(), 3);
+    assert_eq!(gw.resumes(), 0, "none of the retries claimed to resume");
+}
+
+#[tokio::test]
+async fn a_silent_gateway_is_left_at_the_idle_timeout_and_the_session_resumes() {
+    let session = proto::Config {
+        max_payload: 16 * 1024,
+        window: 128 * 1024,
+        keepalive: Duration::from_millis(100),
+        idle_timeout: Duration::from_millis(500),
+        ..proto::Config::default()
+    };
+    // Frozen far longer than the test may take: only the idle timeout gets the function out.
+    let freeze = Cut::FreezeAfter {
+        after: 3,
+        freeze: Duration::from_secs(600),
+    };
+    let gw = TestGateway::start_with(session.clone(), BodyMode::Inline, Bytes::new(), freeze).await;
+    let mut config = ClientConfig::new(gw.url());
+    config.session = session;
+    let conn = Connection::open(config, invocation(&gw.relay_id, &gw.token, BodyMode::Inline)).unwrap();
+    let (_body, mut writer) = conn.split();
+    writer.send_head(StatusCode::OK, HeaderMap::new()).unwrap();
+    let body = pattern(2 * 1024 * 1024);
+    writer.write(body.clone()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(30), writer.finish(HeaderMap::new()))
+        .await
+        .expect("the function left the frozen socket")
+        .unwrap();
+    assert_eq!(sha(&gw.collect_body().await), sha(&body));
+    assert_eq!(gw.resumes(), 1, "the frozen socket was replaced by a resume");
+}

@@ -24,10 +24,28 @@ use tokio_tungstenite::tungstenite::Message;
 /// The secret the test gateway mints its tokens with.
 pub const SECRET: &[u8; 32] = b"test secret, 32 bytes long......";
 
-/// When the server drops a connection: after the n-th message it received on it.
+/// What the server does to its connections, one after the other.
 pub enum Cut {
+    /// Nothing: one connection carries the session.
     Never,
+    /// Drops the n-th connection's TCP after the m-th message it received on it (the list's
+    /// n-th value).
     AfterMessages(Vec<usize>),
+    /// Admits the first `n` upgrades into the session, then answers them 503 instead of 101,
+    /// as if the 101 was lost on its way: the function sees no socket, the session saw one.
+    LoseUpgrades(usize),
+    /// After the first connection received `after` messages, it neither reads nor writes
+    /// for `freeze` (then it drops), while later connections are served: a frozen gateway
+    /// with an open socket.
+    FreezeAfter { after: usize, freeze: Duration },
+}
+
+/// What one connection does.
+#[derive(Clone, Copy)]
+enum Script {
+    Normal,
+    DropAfter(usize),
+    FreezeAfter(usize, Duration),
 }
 
 /// A running test gateway; it stops when its session is over.
@@ -180,6 +198,7 @@ struct Server {
 impl Server {
     async fn run(mut self, listener: TcpListener) {
         let mut index = 0;
+        let mut lost = 0;
         loop {
             let Ok((tcp, _)) = listener.accept().await else { return };
             self.state.upgrades.fetch_add(1, Ordering::SeqCst);
@@ -204,6 +223,13 @@ impl Server {
                 let mut session = self.state.session.lock().unwrap();
                 session.admit_socket(&upgrade).map_err(refuse)?;
                 session.socket_accepted(self.state.now(), &upgrade);
+                if matches!(self.cut, Cut::LoseUpgrades(n) if lost < n) {
+                    lost += 1;
+                    session.socket_closed(self.state.now(), None);
+                    let mut r = ErrorResponse::new(Some("the 101 was lost".into()));
+                    *r.status_mut() = 503.try_into().expect("a valid status");
+                    return Err(r);
+                }
                 resume = upgrade.is_resume();
                 resp.headers_mut()
                     .insert("sec-websocket-protocol", proto::SUBPROTOCOL.parse().unwrap());
@@ -216,12 +242,13 @@ impl Server {
             if resume {
                 self.state.resumes.fetch_add(1, Ordering::SeqCst);
             }
-            let limit = match &self.cut {
-                Cut::AfterMessages(limits) => limits.get(index).copied(),
-                Cut::Never => None,
+            let script = match &self.cut {
+                Cut::AfterMessages(limits) => limits.get(index).map_or(Script::Normal, |n| Script::DropAfter(*n)),
+                Cut::FreezeAfter { after, freeze } if index == 0 => Script::FreezeAfter(*after, *freeze),
+                _ => Script::Normal,
             };
             index += 1;
-            let over = self.pump(ws, limit).await;
+            let over = self.pump(ws, script).await;
             if over {
                 return;
             }
@@ -229,9 +256,9 @@ impl Server {
     }
 
     /// Moves messages for one socket; true when the session is over.
-    async fn pump<S>(&mut self, ws: tokio_tungstenite::WebSocketStream<S>, limit: Option<usize>) -> bool
+    async fn pump<S>(&mut self, ws: tokio_tungstenite::WebSocketStream<S>, script: Script) -> bool
     where
-        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let state = self.state.clone();
         let (mut sink, mut stream) = ws.split();
@@ -287,11 +314,23 @@ impl Server {
                 msg = stream.next() => match msg {
                     Some(Ok(Message::Binary(data))) => {
                         received += 1;
-                        if limit == Some(received) {
-                            // Drop the TCP connection without a close frame, mid-stream.
-                            drop((sink, stream));
-                            state.session.lock().unwrap().socket_closed(state.now(), None);
-                            return false;
+                        match script {
+                            Script::DropAfter(n) if n == received => {
+                                // Drop the TCP connection without a close frame, mid-stream.
+                                drop((sink, stream));
+                                state.session.lock().unwrap().socket_closed(state.now(), None);
+                                return false;
+                            }
+                            Script::FreezeAfter(n, freeze) if n == received => {
+                                // Hold the socket open and say nothing on it, while the next
+                                // connection (the function's resume) is accepted.
+                                tokio::spawn(async move {
+                                    tokio::time::sleep(freeze).await;
+                                    drop((sink, stream));
+                                });
+                                return false;
+                            }
+                            _ => {}
                         }
                         let _ = state.session.lock().unwrap().handle_message(state.now(), &data);
                     }

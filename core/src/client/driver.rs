@@ -39,7 +39,7 @@ pub(crate) async fn run(inner: Arc<Inner>, config: ClientConfig, invocation: Inv
                 backoff = config.backoff_initial;
                 let now = inner.now();
                 inner.lock().session.socket_opened(now);
-                let end = pump(&inner, &config, socket).await;
+                let end = pump(&inner, socket).await;
                 let mut shared = inner.lock();
                 let code = match end {
                     SocketEnd::SessionOver => break,
@@ -93,14 +93,13 @@ pub(crate) async fn run(inner: Arc<Inner>, config: ClientConfig, invocation: Inv
     inner.finish(failure);
 }
 
-/// Moves messages until the socket ends or the session is over.
-async fn pump(inner: &Inner, config: &ClientConfig, socket: Socket) -> SocketEnd {
+/// Moves messages until the socket ends or the session is over. Liveness is the session's:
+/// it sends keepalives and counts the socket as dead when the gateway falls silent.
+async fn pump(inner: &Inner, socket: Socket) -> SocketEnd {
     let (mut sink, mut stream) = socket.split();
-    let mut last_heard = Instant::now();
-    let mut ping = tokio::time::interval_at(Instant::now() + config.keepalive, config.keepalive);
     loop {
         // Output: everything the session wants sent, then its timer and close.
-        let (out, deadline, close, cancelled) = {
+        let (out, deadline, close, connected, cancelled) = {
             let mut shared = inner.lock();
             let mut out = Vec::new();
             while let Some(m) = shared.session.poll_transmit() {
@@ -112,7 +111,14 @@ async fn pump(inner: &Inner, config: &ClientConfig, socket: Socket) -> SocketEnd
                 None => None,
             };
             shared.wake_ready();
-            (out, shared.session.poll_timeout(), shared.session.poll_close(), failure)
+            let session = &shared.session;
+            (
+                out,
+                session.poll_timeout(),
+                session.poll_close(),
+                session.is_connected(),
+                failure,
+            )
         };
         if let Some(why) = cancelled {
             // Cancel the application's work as soon as the session fails or its deadline
@@ -128,14 +134,19 @@ async fn pump(inner: &Inner, config: &ClientConfig, socket: Socket) -> SocketEnd
             return SocketEnd::Lost(None);
         }
         if let Some(code) = close {
-            let frame = CloseFrame {
-                code: WsCloseCode::from(code.0),
-                reason: code.name().unwrap_or("").into(),
-            };
-            let _ = sink.send(Message::Close(Some(frame))).await;
+            let _ = sink.send(Message::Close(Some(close_frame(code)))).await;
             // Give the peer a moment to answer the close, then drop the connection.
             let _ = timeout(Duration::from_secs(1), async { while stream.next().await.is_some() {} }).await;
             return SocketEnd::SessionOver;
+        }
+        if !connected {
+            // The session gave up on this socket (the gateway fell silent): replace it.
+            let _ = timeout(
+                Duration::from_secs(1),
+                sink.send(Message::Close(Some(close_frame(CloseCode::GOING_AWAY)))),
+            )
+            .await;
+            return SocketEnd::Lost(None);
         }
         let timer = async {
             match deadline {
@@ -145,7 +156,6 @@ async fn pump(inner: &Inner, config: &ClientConfig, socket: Socket) -> SocketEnd
         };
         tokio::select! {
             msg = stream.next() => {
-                last_heard = Instant::now();
                 let now = inner.now();
                 match msg {
                     Some(Ok(Message::Binary(data))) => {
@@ -159,6 +169,15 @@ async fn pump(inner: &Inner, config: &ClientConfig, socket: Socket) -> SocketEnd
                         return SocketEnd::Lost(frame.map(|f| CloseCode(u16::from(f.code))));
                     }
                     Some(Ok(_)) => {} // ping (tungstenite queues the pong), pong, raw frame
+                    Some(Err(tungstenite::Error::Capacity(e))) => {
+                        // Larger than any frame the session accepts: 1009, final, as the
+                        // session would have said had it seen the message.
+                        let len = match e {
+                            tungstenite::error::CapacityError::MessageTooLong { size, .. } => size,
+                            _ => usize::MAX,
+                        };
+                        let _ = inner.lock().session.handle_oversized_message(len);
+                    }
                     Some(Err(_)) | None => return SocketEnd::Lost(None),
                 }
             }
@@ -167,15 +186,14 @@ async fn pump(inner: &Inner, config: &ClientConfig, socket: Socket) -> SocketEnd
                 let now = inner.now();
                 inner.lock().session.handle_timeout(now);
             }
-            _ = ping.tick() => {
-                if last_heard.elapsed() >= config.keepalive_timeout {
-                    return SocketEnd::Lost(None);
-                }
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
-                    return SocketEnd::Lost(None);
-                }
-            }
         }
+    }
+}
+
+fn close_frame(code: CloseCode) -> CloseFrame {
+    CloseFrame {
+        code: WsCloseCode::from(code.0),
+        reason: code.name().unwrap_or("").into(),
     }
 }
 

@@ -2,10 +2,10 @@
 //! [`FunctionSession`].
 //!
 //! [`Connection::open`] spawns a task that connects to the gateway (`ws://` or `wss://` with
-//! rustls and the webpki roots), keeps the socket alive with pings, reconnects with capped
-//! exponential backoff and resumes the session. The application holds a [`RequestBody`]
-//! (a `Stream` of the request body) and a [`ResponseWriter`] (head, body, end; also
-//! `AsyncWrite` and `Sink<Bytes>`). The writer's futures complete when the window takes the
+//! rustls and the webpki roots), reconnects with capped exponential backoff and resumes the
+//! session; keepalives and the idle timeout are the session's own (`proto::Config`). The
+//! application holds a [`RequestBody`] (a `Stream` of the request body) and a
+//! [`ResponseWriter`] (head, body, end; also `AsyncWrite` and `Sink<Bytes>`). The writer's futures complete when the window takes the
 //! bytes, so a slow client slows the function; [`ResponseWriter::finish`] completes only
 //! when the gateway acknowledged the end.
 
@@ -27,10 +27,6 @@ use crate::proto::{self, Exchange, FunctionSession, RequestChunk, Timestamp};
 pub use error::Error;
 pub use writer::ResponseWriter;
 
-/// Default interval between keepalive pings.
-pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
-/// Default time a socket may stay silent (no message, no pong) before it counts as dead.
-pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default limit on one connection attempt, handshake included.
 pub const DEFAULT_CONNECT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time to keep trying the first connection.
@@ -48,10 +44,6 @@ pub struct ClientConfig {
     pub gateway_url: String,
     /// Limits and timings of the session.
     pub session: proto::Config,
-    /// Interval between keepalive pings.
-    pub keepalive: Duration,
-    /// Silence after which a socket counts as dead and is replaced.
-    pub keepalive_timeout: Duration,
     /// Limit on one connection attempt.
     pub connect_attempt_timeout: Duration,
     /// How long to keep trying before the first connection succeeds.
@@ -70,8 +62,6 @@ impl ClientConfig {
         Self {
             gateway_url: gateway_url.into(),
             session: proto::Config::default(),
-            keepalive: DEFAULT_KEEPALIVE,
-            keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
             connect_attempt_timeout: DEFAULT_CONNECT_ATTEMPT_TIMEOUT,
             first_connect_timeout: DEFAULT_FIRST_CONNECT_TIMEOUT,
             backoff_initial: DEFAULT_BACKOFF_INITIAL,

@@ -163,13 +163,20 @@ impl AsyncWrite for ResponseWriter {
         poll_shared(&self.inner, cx, Wait::Capacity, |shared| {
             check_driver(shared)?;
             shared.session.writable().map_err(Error::from)?;
+            if buf.is_empty() {
+                return Poll::Ready(Ok(0));
+            }
             let n = shared.session.write_capacity().min(buf.len());
-            if n == 0 && !buf.is_empty() {
+            if n == 0 {
                 return Poll::Pending;
             }
             let mut chunk = Bytes::copy_from_slice(&buf[..n]);
-            shared.session.write(&mut chunk).map_err(Error::from)?;
-            Poll::Ready(Ok(n))
+            match shared.session.write(&mut chunk) {
+                // What the session took; the caller writes the rest again.
+                Ok(taken) if taken > 0 => Poll::Ready(Ok(taken)),
+                Ok(_) | Err(StreamError::Blocked) => Poll::Pending,
+                Err(e) => Poll::Ready(Err(Error::from(e).into())),
+            }
         })
     }
 

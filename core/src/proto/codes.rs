@@ -134,8 +134,6 @@ wire_code! {
         REPLACED = 4004 => "replaced",
         /// The session timed out (no connection or no resume in time).
         TIMEOUT = 4005 => "timeout",
-        /// The session this socket belonged to no longer exists (the gateway forgot it).
-        GONE = 4006 => "gone",
     }
 }
 

@@ -15,6 +15,8 @@ pub const DEFAULT_WINDOW: u32 = 1024 * 1024;
 pub const MAX_WINDOW: u32 = 64 * 1024 * 1024;
 /// Default limit on an encoded header block (response head or trailers).
 pub const DEFAULT_MAX_HEADER_BYTES: u32 = 64 * 1024;
+/// Smallest `max_header_bytes` a side may set.
+pub const MIN_HEADER_BYTES: u32 = 1024;
 /// Hard ceiling on `max_header_bytes`.
 pub const MAX_HEADER_BYTES_LIMIT: u32 = 256 * 1024;
 /// Most headers in one header block (response head or trailers): far above what real
@@ -22,6 +24,19 @@ pub const MAX_HEADER_BYTES_LIMIT: u32 = 256 * 1024;
 pub const MAX_HEADER_COUNT: usize = 1024;
 /// Longest reason or message text carried by abort and error frames, in bytes.
 pub const MAX_REASON_BYTES: usize = 1024;
+/// What a body frame costs in the window besides its payload: the window bounds frames held
+/// as well as bytes, so a peer writing one byte at a time cannot queue a million frames.
+pub const BODY_FRAME_COST: u64 = 64;
+/// Default interval after which a side that sent nothing sends an ack, so its peer hears
+/// from it (docs/protocol.md, "Liveness").
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(10);
+/// Longest keepalive interval a side may announce.
+pub const MAX_KEEPALIVE: Duration = Duration::from_secs(60);
+/// How many of the peer's keepalive intervals of silence a side waits, at least, before it
+/// counts its socket as dead, whatever its own idle timeout.
+pub const IDLE_KEEPALIVES: u32 = 3;
+/// Default silence after which a side counts its socket as dead and waits for a resume.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default delay before acknowledging consumed body bytes that did not reach the ack threshold.
 pub const DEFAULT_ACK_DELAY: Duration = Duration::from_millis(10);
 /// Default time a session waits for a dropped socket to come back.
@@ -44,6 +59,10 @@ pub struct Config {
     pub resume_grace: Duration,
     /// Gateway only: how long to wait for the function's first connection.
     pub connect_timeout: Duration,
+    /// After this long without sending, send an ack (a keepalive).
+    pub keepalive: Duration,
+    /// After this long without receiving, count the socket as dead.
+    pub idle_timeout: Duration,
 }
 
 impl Default for Config {
@@ -55,6 +74,8 @@ impl Default for Config {
             ack_delay: DEFAULT_ACK_DELAY,
             resume_grace: DEFAULT_RESUME_GRACE,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            keepalive: DEFAULT_KEEPALIVE,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -78,13 +99,18 @@ impl Config {
                 max: MAX_WINDOW.into(),
             });
         }
-        if !(1024..=MAX_HEADER_BYTES_LIMIT).contains(&self.max_header_bytes) {
+        if !(MIN_HEADER_BYTES..=MAX_HEADER_BYTES_LIMIT).contains(&self.max_header_bytes) {
             return Err(ConfigError::OutOfRange {
                 field: "max_header_bytes",
                 value: self.max_header_bytes.into(),
-                min: 1024,
+                min: MIN_HEADER_BYTES.into(),
                 max: MAX_HEADER_BYTES_LIMIT.into(),
             });
+        }
+        if self.keepalive.as_millis() == 0 || self.keepalive > MAX_KEEPALIVE || self.idle_timeout <= self.keepalive {
+            return Err(ConfigError::Timing(
+                "keepalive must be 1 ms to 60 s and below idle_timeout, so a live peer is never idle",
+            ));
         }
         Ok(())
     }
@@ -140,4 +166,7 @@ pub enum ConfigError {
         /// Largest allowed value.
         max: u64,
     },
+    /// Timings that contradict each other.
+    #[error("{0}")]
+    Timing(&'static str),
 }

@@ -14,7 +14,7 @@ use super::config::{Limits, SEQ_HEADER_LEN};
 use super::headers;
 
 /// Encoded size of a hello frame.
-pub const HELLO_LEN: usize = 1 + 8 + 8 + 4 + 4;
+pub const HELLO_LEN: usize = 1 + 8 + 8 + 4 + 4 + 4 + 4;
 
 /// One relay protocol frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +48,10 @@ pub struct Hello {
     pub window: u32,
     /// Largest body payload per frame the sender accepts.
     pub max_payload: u32,
+    /// Largest encoded header block the sender accepts.
+    pub max_header_bytes: u32,
+    /// The sender sends something (a keepalive ack at least) at least this often, in ms.
+    pub keepalive_ms: u32,
 }
 
 /// Why the gateway aborted.
@@ -89,11 +93,29 @@ impl Item {
         }
     }
 
-    /// Body bytes this item counts against the window.
+    /// Body bytes this item carries.
     pub fn body_len(&self) -> usize {
         match self {
             Item::RequestBody(b) | Item::ResponseBody(b) => b.len(),
             _ => 0,
+        }
+    }
+
+    /// What this item counts against the window: a body frame's payload plus
+    /// [`BODY_FRAME_COST`](super::BODY_FRAME_COST); nothing for the others.
+    pub fn window_cost(&self) -> u64 {
+        match self {
+            Item::RequestBody(b) | Item::ResponseBody(b) => b.len() as u64 + super::config::BODY_FRAME_COST,
+            _ => 0,
+        }
+    }
+
+    /// The encoded size of the header block this item carries, if it carries one.
+    pub fn header_block_len(&self) -> Option<usize> {
+        match self {
+            Item::ResponseHead(h) => Some(headers::encoded_len(&h.headers)),
+            Item::ResponseEnd(t) => Some(headers::encoded_len(t)),
+            _ => None,
         }
     }
 }
@@ -144,6 +166,8 @@ impl Frame {
                 acked: r.u64("acked")?,
                 window: r.u32("window")?,
                 max_payload: r.u32("max_payload")?,
+                max_header_bytes: r.u32("max_header_bytes")?,
+                keepalive_ms: r.u32("keepalive_ms")?,
             }),
             FrameType::ACK => Frame::Ack { acked: r.u64("acked")? },
             FrameType::ABORT => Frame::Abort(Abort {
@@ -223,6 +247,8 @@ impl Frame {
                 out.put_u64(h.acked);
                 out.put_u32(h.window);
                 out.put_u32(h.max_payload);
+                out.put_u32(h.max_header_bytes);
+                out.put_u32(h.keepalive_ms);
             }
             Frame::Ack { acked } => out.put_u64(*acked),
             Frame::Abort(a) => {
@@ -323,9 +349,12 @@ mod tests {
             acked: 1,
             window: 0x0010_0000,
             max_payload: 0x1_0000,
+            max_header_bytes: 0x1_0000,
+            keepalive_ms: 10_000,
         });
         let bytes = [
-            0x01, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0x00, 0x10, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+            0x01, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0x00, 0x10, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+            0x01, 0x00, 0x00, 0x00, 0x00, 0x27, 0x10,
         ];
         assert_eq!(encode(&frame), bytes);
         assert_eq!(decode(&bytes).unwrap(), frame);
@@ -576,14 +605,24 @@ mod roundtrip {
 
     fn arb_frame() -> impl Strategy<Value = Frame> {
         prop_oneof![
-            (any::<u64>(), any::<u64>(), any::<u32>(), any::<u32>()).prop_map(
-                |(received, acked, window, max_payload)| Frame::Hello(Hello {
-                    received,
-                    acked,
-                    window,
-                    max_payload
-                })
-            ),
+            (
+                any::<u64>(),
+                any::<u64>(),
+                any::<u32>(),
+                any::<u32>(),
+                any::<u32>(),
+                any::<u32>()
+            )
+                .prop_map(
+                    |(received, acked, window, max_payload, max_header_bytes, keepalive_ms)| Frame::Hello(Hello {
+                        received,
+                        acked,
+                        window,
+                        max_payload,
+                        max_header_bytes,
+                        keepalive_ms
+                    })
+                ),
             any::<u64>().prop_map(|acked| Frame::Ack { acked }),
             (any::<u16>(), ".{0,100}").prop_map(|(c, reason)| Frame::Abort(Abort {
                 code: AbortCode(c),

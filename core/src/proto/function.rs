@@ -93,6 +93,21 @@ impl Role for FunctionRole {
         self.deadline
     }
 
+    fn hello_received(&mut self, link: &mut Link) {
+        // A head or trailers queued before the gateway's hello said its limit: if over it,
+        // the gateway would refuse them (1009), so fail the response here, saying why.
+        let max = link.peer_max_header_bytes().min(link.config().max_header_bytes);
+        let replaced = link.replace_oversized(max, |len| {
+            Item::Error(FunctionError {
+                code: ErrorCode::HANDLER,
+                message: format!("a header block of {len} bytes exceeds the gateway's limit of {max}"),
+            })
+        });
+        if replaced {
+            self.response = Response::Done;
+        }
+    }
+
     fn handle_timeout(&mut self, now: Timestamp, link: &mut Link) {
         if self.deadline.is_some_and(|d| d <= now) {
             self.deadline = None;
@@ -161,7 +176,7 @@ impl FunctionSession {
         if !valid_response_status(status) {
             return Err(StreamError::InvalidStatus(status));
         }
-        check_headers(&head.headers, self.link.config())?;
+        check_headers(&head.headers, self.max_header_bytes())?;
         self.role.response = Response::Streaming;
         self.role.has_body = self.role.exchange.response_has_body(status);
         self.link.write(Item::ResponseHead(head));
@@ -180,8 +195,8 @@ impl FunctionSession {
         self.write_body(data, Item::ResponseBody)
     }
 
-    /// Body bytes a write takes now: the window left, or any amount for a bodiless
-    /// response.
+    /// Body bytes a write takes now, at least: as [`send_capacity`](Self::send_capacity), or
+    /// any amount for a bodiless response.
     pub fn write_capacity(&self) -> usize {
         if self.role.response == Response::Streaming && !self.role.has_body {
             return usize::MAX;
@@ -189,10 +204,18 @@ impl FunctionSession {
         self.send_capacity()
     }
 
+    /// The largest header block this side may send: its own limit, and the gateway's once its
+    /// hello told it.
+    fn max_header_bytes(&self) -> usize {
+        self.link
+            .peer_max_header_bytes()
+            .min(self.link.config().max_header_bytes) as usize
+    }
+
     /// Ends the response with `trailers` (usually empty).
     pub fn finish(&mut self, trailers: HeaderMap) -> Result<(), StreamError> {
         self.writable()?;
-        check_headers(&trailers, self.link.config())?;
+        check_headers(&trailers, self.max_header_bytes())?;
         self.role.response = Response::Done;
         self.link.write(Item::ResponseEnd(trailers));
         Ok(())
@@ -246,10 +269,10 @@ impl FunctionSession {
     }
 }
 
-/// Checks a header block against the configured limit and the wire's `u16` lengths.
-pub(crate) fn check_headers(headers: &HeaderMap, config: &Config) -> Result<(), StreamError> {
+/// Checks a header block against the limit, the header count cap and the wire's `u16`
+/// lengths.
+pub(crate) fn check_headers(headers: &HeaderMap, max: usize) -> Result<(), StreamError> {
     let len = headers::encoded_len(headers);
-    let max = config.max_header_bytes as usize;
     if len > max {
         return Err(StreamError::HeadersTooLarge { len, max });
     }

@@ -1,18 +1,26 @@
 //! The reliable, flow-controlled link both session ends share (docs/protocol.md,
-//! "Reliability", "Flow control", "Resume").
+//! "Reliability", "Flow control", "Resume", "Liveness").
 //!
 //! A `Link` owns what is the same in both directions: the hello handshake on every socket,
 //! sequence numbers, the replay buffer bounded by the peer's window, cumulative acks with a
-//! delayed-ack timer, the receive queue bounded by our own window, resume after a socket
-//! drop, and the sticky fatal error. The role sessions (`FunctionSession`,
-//! `GatewaySession`) add which items flow which way and in what order.
+//! delayed-ack timer, the receive queue bounded by our own window, small writes coalesced
+//! into frames, keepalives and the idle timeout, resume after a socket drop, and the sticky
+//! fatal error. The role sessions (`FunctionSession`, `GatewaySession`) add which items flow
+//! which way and in what order.
+//!
+//! The window counts every body frame at its payload plus [`BODY_FRAME_COST`], so it bounds
+//! the number of frames held as well as their bytes: a peer writing one byte at a time holds
+//! at most `window / (1 + BODY_FRAME_COST)` frames, not `window` of them.
 
 use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 
 use super::codes::CloseCode;
-use super::config::{Config, MAX_PAYLOAD_LIMIT, MAX_WINDOW, MIN_MAX_PAYLOAD};
+use super::config::{
+    Config, BODY_FRAME_COST, IDLE_KEEPALIVES, MAX_HEADER_BYTES_LIMIT, MAX_KEEPALIVE, MAX_PAYLOAD_LIMIT, MAX_WINDOW,
+    MIN_HEADER_BYTES, MIN_MAX_PAYLOAD,
+};
 use super::error::{Error, ProtocolError};
 use super::frame::{Abort, Frame, Hello, Item};
 use super::time::Timestamp;
@@ -26,9 +34,13 @@ pub(crate) enum Timer {
     Resume = 1,
     /// Gateway only: the first socket must arrive before this.
     Connect = 2,
+    /// Nothing was sent for `keepalive`: send an ack so the peer hears from us.
+    Keepalive = 3,
+    /// Nothing was received for `idle_timeout`: the socket is dead.
+    Idle = 4,
 }
 
-const TIMERS: usize = 3;
+const TIMERS: usize = 5;
 
 #[derive(Clone, Copy, Debug)]
 enum Socket {
@@ -38,12 +50,21 @@ enum Socket {
 
 /// What an incoming message turned into, for the role to judge.
 pub(crate) enum Received {
-    /// Handled inside the link (hello, ack).
+    /// Handled inside the link (an ack).
     Nothing,
+    /// The peer's hello, handled: its limits are known now.
+    Hello,
     /// The next sequenced item, in order; the role validates it, then calls `enqueue`.
     Item(Item),
     /// The peer aborted.
     Abort(Abort),
+}
+
+/// Small writes gathered into one body frame that has no sequence number yet. Its bytes and
+/// its frame cost already count as in flight.
+struct Tail {
+    data: BytesMut,
+    make: fn(Bytes) -> Item,
 }
 
 /// The shared half of a session; see the module docs.
@@ -54,19 +75,20 @@ pub struct Link {
     connected_once: bool,
 
     // Outbound: items `peer_acked..next_seq` are in `replay`; `cursor` is the next to put on
-    // the current socket; `transmitted` the highest count ever put on any socket.
+    // the current socket; `transmitted` the highest count ever put on any socket. `in_flight`
+    // is the window cost of the replay buffer and the tail.
     next_seq: u64,
     peer_acked: u64,
     cursor: u64,
     transmitted: u64,
     replay: VecDeque<Item>,
+    tail: Option<Tail>,
     in_flight: u64,
-    peer_window: u32,
-    peer_max_payload: u32,
-    peer_known: bool,
+    /// The peer's first hello: its limits, which later hellos must repeat.
+    peer: Option<Hello>,
 
-    // Inbound: items `consumed..next_expected` wait in `queue`; `held` counts body bytes of
-    // items `acked_sent..next_expected`, `consumed_unacked` those of `acked_sent..consumed`.
+    // Inbound: items `consumed..next_expected` wait in `queue`; `held` is the window cost of
+    // items `acked_sent..next_expected`, `consumed_unacked` that of `acked_sent..consumed`.
     next_expected: u64,
     consumed: u64,
     acked_sent: u64,
@@ -74,6 +96,7 @@ pub struct Link {
     held: u64,
     consumed_unacked: u64,
     ack_now: bool,
+    keepalive_due: bool,
 
     abort_out: Option<Abort>,
     timers: [Option<Timestamp>; TIMERS],
@@ -93,10 +116,9 @@ impl Link {
             cursor: 0,
             transmitted: 0,
             replay: VecDeque::new(),
+            tail: None,
             in_flight: 0,
-            peer_window: 0,
-            peer_max_payload: 0,
-            peer_known: false,
+            peer: None,
             next_expected: 0,
             consumed: 0,
             acked_sent: 0,
@@ -104,6 +126,7 @@ impl Link {
             held: 0,
             consumed_unacked: 0,
             ack_now: false,
+            keepalive_due: false,
             abort_out: None,
             timers: [None; TIMERS],
             error: None,
@@ -132,15 +155,31 @@ impl Link {
             peer_hello: false,
         };
         self.connected_once = true;
+        self.keepalive_due = false;
         self.set_timer(Timer::Resume, None);
         self.set_timer(Timer::Connect, None);
+        self.set_timer(Timer::Idle, Some(self.now + self.idle_timeout()));
+        self.set_timer(Timer::Keepalive, Some(self.now + self.config.keepalive));
+    }
+
+    /// How long a silent socket lives: our idle timeout, but never less than a few of the
+    /// keepalive intervals the peer announced, so a live peer is never counted as dead.
+    fn idle_timeout(&self) -> core::time::Duration {
+        let peer = self.peer.map_or(core::time::Duration::ZERO, |p| {
+            core::time::Duration::from_millis(p.keepalive_ms.into())
+        });
+        self.config.idle_timeout.max(peer * IDLE_KEEPALIVES)
     }
 
     /// The socket is gone. `close` is the peer's close code if it sent one; `resumable` is
-    /// false when the session has nothing left to exchange.
+    /// false when the session has nothing left to exchange. A socket already counted as gone
+    /// (the idle timeout dropped it) is not counted twice.
     pub(crate) fn socket_closed(&mut self, now: Timestamp, close: Option<CloseCode>, resumable: bool) {
         self.tick(now);
-        self.socket = Socket::Down;
+        if matches!(self.socket, Socket::Down) {
+            return;
+        }
+        self.socket_down();
         if self.error.is_some() || !resumable {
             return;
         }
@@ -152,13 +191,19 @@ impl Link {
         }
     }
 
+    fn socket_down(&mut self) {
+        self.socket = Socket::Down;
+        self.set_timer(Timer::Idle, None);
+        self.set_timer(Timer::Keepalive, None);
+    }
+
     pub(crate) fn connected_once(&self) -> bool {
         self.connected_once
     }
 
     /// Whether a hello from the peer arrived on any socket.
     pub(crate) fn peer_hello_seen(&self) -> bool {
-        self.peer_known
+        self.peer.is_some()
     }
 
     pub(crate) fn is_up(&self) -> bool {
@@ -188,6 +233,9 @@ impl Link {
     pub(crate) fn receive(&mut self, now: Timestamp, msg: &Bytes) -> Result<Received, Error> {
         self.tick(now);
         self.check()?;
+        if self.is_up() {
+            self.set_timer(Timer::Idle, Some(self.now + self.idle_timeout()));
+        }
         self.receive_inner(msg).map_err(|e| self.fail(Error::Protocol(e)))
     }
 
@@ -203,7 +251,7 @@ impl Link {
             Frame::Hello(hello) if !hello_seen => {
                 *peer_hello = true;
                 self.accept_hello(hello)?;
-                Ok(Received::Nothing)
+                Ok(Received::Hello)
             }
             Frame::Hello(_) => Err(ProtocolError::DuplicateHello),
             other if !hello_seen => Err(ProtocolError::HelloExpected(other.frame_type())),
@@ -233,6 +281,24 @@ impl Link {
         if !(MIN_MAX_PAYLOAD..=MAX_WINDOW).contains(&hello.window) {
             return Err(ProtocolError::InvalidHello("window out of range"));
         }
+        if hello.window < hello.max_payload {
+            return Err(ProtocolError::InvalidHello("window smaller than max_payload"));
+        }
+        if !(MIN_HEADER_BYTES..=MAX_HEADER_BYTES_LIMIT).contains(&hello.max_header_bytes) {
+            return Err(ProtocolError::InvalidHello("max_header_bytes out of range"));
+        }
+        if hello.keepalive_ms == 0 || u128::from(hello.keepalive_ms) > MAX_KEEPALIVE.as_millis() {
+            return Err(ProtocolError::InvalidHello("keepalive_ms out of range"));
+        }
+        if let Some(first) = self.peer {
+            let same = first.window == hello.window
+                && first.max_payload == hello.max_payload
+                && first.max_header_bytes == hello.max_header_bytes
+                && first.keepalive_ms == hello.keepalive_ms;
+            if !same {
+                return Err(ProtocolError::InvalidHello("limits changed on resume"));
+            }
+        }
         if hello.acked > hello.received || hello.received > self.transmitted {
             return Err(ProtocolError::ResumeOutOfRange {
                 received: hello.received,
@@ -242,9 +308,7 @@ impl Link {
         }
         self.accept_ack(hello.acked, hello.received)?;
         self.cursor = hello.received;
-        self.peer_window = hello.window;
-        self.peer_max_payload = hello.max_payload;
-        self.peer_known = true;
+        self.peer.get_or_insert(hello);
         Ok(())
     }
 
@@ -260,7 +324,7 @@ impl Link {
         }
         while self.peer_acked < acked {
             let item = self.replay.pop_front().expect("acked items are in the replay buffer");
-            self.in_flight -= item.body_len() as u64;
+            self.in_flight -= item.window_cost();
             self.peer_acked += 1;
         }
         Ok(())
@@ -268,15 +332,15 @@ impl Link {
 
     /// Queues a validated in-order item for the application, enforcing our window.
     pub(crate) fn enqueue(&mut self, item: Item) -> Result<(), Error> {
-        let len = item.body_len() as u64;
-        if self.held + len > u64::from(self.config.window) {
+        let cost = item.window_cost();
+        if self.held + cost > u64::from(self.config.window) {
             let e = ProtocolError::WindowExceeded {
                 window: self.config.window,
-                held: self.held + len,
+                held: self.held + cost,
             };
             return Err(self.fail(Error::Protocol(e)));
         }
-        self.held += len;
+        self.held += cost;
         self.next_expected += 1;
         self.queue.push_back(item);
         Ok(())
@@ -284,20 +348,31 @@ impl Link {
 
     pub(crate) fn handle_timeout(&mut self, now: Timestamp) {
         self.tick(now);
-        for (slot, deadline) in self.timers.iter_mut().enumerate() {
-            if deadline.is_some_and(|d| d <= now) {
-                *deadline = None;
-                match slot {
-                    s if s == Timer::Ack as usize => self.ack_now = true,
-                    s if s == Timer::Resume as usize => {
-                        let grace = self.config.resume_grace;
-                        self.error.get_or_insert(Error::ResumeTimeout(grace));
-                    }
-                    _ => {
-                        let limit = self.config.connect_timeout;
-                        self.error.get_or_insert(Error::ConnectTimeout(limit));
-                    }
-                }
+        let due = |t: &Option<Timestamp>| t.is_some_and(|d| d <= now);
+        if due(&self.timers[Timer::Ack as usize]) {
+            self.set_timer(Timer::Ack, None);
+            self.ack_now = true;
+        }
+        if due(&self.timers[Timer::Resume as usize]) {
+            self.set_timer(Timer::Resume, None);
+            let grace = self.config.resume_grace;
+            self.fail(Error::ResumeTimeout(grace));
+        }
+        if due(&self.timers[Timer::Connect as usize]) {
+            self.set_timer(Timer::Connect, None);
+            let limit = self.config.connect_timeout;
+            self.fail(Error::ConnectTimeout(limit));
+        }
+        if due(&self.timers[Timer::Keepalive as usize]) {
+            self.set_timer(Timer::Keepalive, None);
+            self.keepalive_due = self.is_up();
+        }
+        if due(&self.timers[Timer::Idle as usize]) && self.is_up() {
+            // Nothing heard for the idle timeout: count the socket as dropped (the driver sees
+            // `is_up()` turn false and closes it) and wait for a resume.
+            self.socket_down();
+            if self.error.is_none() {
+                self.set_timer(Timer::Resume, Some(self.now + self.config.resume_grace));
             }
         }
     }
@@ -308,9 +383,9 @@ impl Link {
     pub(crate) fn read(&mut self) -> Option<Item> {
         let item = self.queue.pop_front()?;
         self.consumed += 1;
-        let len = item.body_len() as u64;
-        self.consumed_unacked += len;
-        if len == 0 || self.consumed_unacked >= u64::from(self.config.window / 4) {
+        let cost = item.window_cost();
+        self.consumed_unacked += cost;
+        if cost == 0 || self.consumed_unacked >= u64::from(self.config.window / 4) {
             // Ends and heads are acked at once: the function is waiting for its end's ack.
             self.ack_now = true;
         } else if self.timers[Timer::Ack as usize].is_none() {
@@ -323,43 +398,140 @@ impl Link {
         !self.queue.is_empty()
     }
 
-    /// Body bytes that fit in the peer's window now; zero before the first hello.
+    /// Window cost that fits in the peer's window now; zero before its first hello.
     pub(crate) fn send_capacity(&self) -> usize {
-        if !self.peer_known {
-            return 0;
-        }
-        u64::from(self.peer_window).saturating_sub(self.in_flight) as usize
+        let Some(peer) = self.peer else { return 0 };
+        u64::from(peer.window).saturating_sub(self.in_flight) as usize
     }
 
-    /// The largest body payload to put in one frame.
-    pub(crate) fn chunk_size(&self) -> usize {
-        self.config.max_payload.min(self.peer_max_payload).min(self.peer_window) as usize
+    /// Body bytes a write can take now: the room left in the open tail, or a new frame's
+    /// payload within the window.
+    pub(crate) fn body_capacity(&self) -> usize {
+        let tail_room = self
+            .tail
+            .as_ref()
+            .map_or(0, |t| self.chunk_size().saturating_sub(t.data.len()));
+        let new_frame = self.send_capacity().saturating_sub(BODY_FRAME_COST as usize);
+        tail_room
+            .min(self.send_capacity())
+            .max(new_frame.min(self.chunk_size()))
+    }
+
+    /// The largest body payload to put in one frame: ours and the peer's limit, and less
+    /// than the peer's window with a frame's cost.
+    fn chunk_size(&self) -> usize {
+        let Some(peer) = self.peer else { return 0 };
+        let window = u64::from(peer.window).saturating_sub(BODY_FRAME_COST) as u32;
+        self.config.max_payload.min(peer.max_payload).min(window) as usize
+    }
+
+    /// The largest header block the peer accepts (ours until its hello arrived).
+    pub(crate) fn peer_max_header_bytes(&self) -> u32 {
+        self.peer.map_or(self.config.max_header_bytes, |p| p.max_header_bytes)
+    }
+
+    /// Replaces the first item not on any socket yet whose header block is over `max`, and
+    /// everything written after it, with the item `replacement` makes of the block's size.
+    /// Returns whether it did. For a head or trailers written before the peer's hello told
+    /// its limit: the peer would refuse them, so the sender fails the response instead.
+    pub(crate) fn replace_oversized(&mut self, max: u32, replacement: impl FnOnce(usize) -> Item) -> bool {
+        let unsent = (self.transmitted - self.peer_acked) as usize;
+        let found = self.replay.iter().enumerate().skip(unsent).find_map(|(i, item)| {
+            item.header_block_len()
+                .filter(|len| *len > max as usize)
+                .map(|len| (i, len))
+        });
+        let Some((index, len)) = found else {
+            return false;
+        };
+        for item in self.replay.drain(index..) {
+            self.in_flight -= item.window_cost();
+        }
+        if let Some(tail) = self.tail.take() {
+            self.in_flight -= tail.data.len() as u64 + BODY_FRAME_COST;
+        }
+        self.next_seq = self.peer_acked + index as u64;
+        self.push(replacement(len));
+        true
     }
 
     /// Appends an item to the outbound stream (it is sent when the socket allows).
     pub(crate) fn write(&mut self, item: Item) {
-        self.in_flight += item.body_len() as u64;
+        self.seal_tail();
+        self.push(item);
+    }
+
+    fn push(&mut self, item: Item) {
+        self.in_flight += item.window_cost();
         self.next_seq += 1;
         self.replay.push_back(item);
     }
 
-    /// Splits as much of `data` as the window takes into body items made by `make`.
+    /// Takes as much of `data` as the window allows, as body items made by `make`. A write
+    /// smaller than a frame is copied into the open tail, so many small writes become few
+    /// frames; a larger one is split into frames without copying.
     pub(crate) fn write_body(&mut self, data: &mut Bytes, make: fn(Bytes) -> Item) -> usize {
+        let chunk = self.chunk_size();
+        if chunk == 0 || data.is_empty() {
+            return 0;
+        }
+        if data.len() < chunk {
+            return self.write_small(data, make, chunk);
+        }
+        self.seal_tail();
         let mut taken = 0;
         while !data.is_empty() {
-            let n = data.len().min(self.send_capacity()).min(self.chunk_size());
+            let room = self.send_capacity().saturating_sub(BODY_FRAME_COST as usize);
+            let n = data.len().min(chunk).min(room);
             if n == 0 {
                 break;
             }
-            self.write(make(data.split_to(n)));
+            self.push(make(data.split_to(n)));
             taken += n;
         }
         taken
     }
 
+    fn write_small(&mut self, data: &mut Bytes, make: fn(Bytes) -> Item, chunk: usize) -> usize {
+        let mut taken = 0;
+        let capacity = self.send_capacity();
+        if let Some(tail) = &mut self.tail {
+            let room = chunk.saturating_sub(tail.data.len());
+            let n = data.len().min(room).min(capacity);
+            tail.data.extend_from_slice(&data.split_to(n));
+            self.in_flight += n as u64;
+            taken += n;
+            if tail.data.len() >= chunk {
+                self.seal_tail();
+            }
+        }
+        if data.is_empty() || self.tail.is_some() {
+            return taken;
+        }
+        let room = self.send_capacity().saturating_sub(BODY_FRAME_COST as usize);
+        let n = data.len().min(room);
+        if n == 0 {
+            return taken;
+        }
+        let mut buf = BytesMut::with_capacity(chunk);
+        buf.extend_from_slice(&data.split_to(n));
+        self.in_flight += n as u64 + BODY_FRAME_COST;
+        self.tail = Some(Tail { data: buf, make });
+        taken + n
+    }
+
+    /// Gives the open tail its sequence number: no more bytes join it.
+    fn seal_tail(&mut self) {
+        if let Some(tail) = self.tail.take() {
+            // Its cost is already in flight.
+            self.next_seq += 1;
+            self.replay.push_back((tail.make)(tail.data.freeze()));
+        }
+    }
+
     /// Whether the peer acknowledged every item written.
     pub(crate) fn all_acked(&self) -> bool {
-        self.peer_acked == self.next_seq
+        self.peer_acked == self.next_seq && self.tail.is_none()
     }
 
     pub(crate) fn send_abort(&mut self, abort: Abort) {
@@ -369,6 +541,12 @@ impl Link {
     // ---- output ----
 
     pub(crate) fn poll_transmit(&mut self) -> Option<Bytes> {
+        let msg = self.next_transmit()?;
+        self.set_timer(Timer::Keepalive, Some(self.now + self.config.keepalive));
+        Some(msg)
+    }
+
+    fn next_transmit(&mut self) -> Option<Bytes> {
         let Socket::Up { hello_sent, peer_hello } = &mut self.socket else {
             return None;
         };
@@ -379,6 +557,9 @@ impl Link {
                 acked: self.consumed,
                 window: self.config.window,
                 max_payload: self.config.max_payload,
+                max_header_bytes: self.config.max_header_bytes,
+                // Validated to at most 60 s.
+                keepalive_ms: self.config.keepalive.as_millis() as u32,
             };
             self.note_acked();
             return Some(self.encode(&Frame::Hello(hello)));
@@ -390,14 +571,21 @@ impl Link {
         if self.error.is_some() {
             return None;
         }
-        if self.ack_now && self.consumed > self.acked_sent {
+        if (self.ack_now && self.consumed > self.acked_sent) || self.keepalive_due {
             let acked = self.consumed;
             self.note_acked();
             return Some(self.encode(&Frame::Ack { acked }));
         }
         self.ack_now = false;
-        if !peer_hello || self.cursor == self.next_seq {
+        if !peer_hello {
             return None;
+        }
+        if self.cursor == self.next_seq {
+            // Everything sealed is on the socket: the tail goes now, as one frame.
+            self.seal_tail();
+            if self.cursor == self.next_seq {
+                return None;
+            }
         }
         let index = (self.cursor - self.peer_acked) as usize;
         let seq = self.cursor;
@@ -413,6 +601,7 @@ impl Link {
         self.held -= self.consumed_unacked;
         self.consumed_unacked = 0;
         self.ack_now = false;
+        self.keepalive_due = false;
         self.set_timer(Timer::Ack, None);
     }
 
@@ -439,27 +628,28 @@ impl Link {
     pub(crate) fn stats(&self) -> LinkStats {
         LinkStats {
             in_flight: self.in_flight,
-            peer_window: self.peer_window,
+            peer_window: self.peer.map_or(0, |p| p.window),
             held: self.held,
             window: self.config.window,
-            replay_len: self.replay.len(),
+            replay_len: self.replay.len() + usize::from(self.tail.is_some()),
             queue_len: self.queue.len(),
         }
     }
 }
 
-/// A snapshot of a session's buffers, for tests, metrics and bounds checks.
+/// A snapshot of a session's buffers, for tests, metrics and bounds checks. Costs are in
+/// window units: body bytes plus [`BODY_FRAME_COST`] per body frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LinkStats {
-    /// Body bytes written but not acknowledged by the peer.
+    /// Window cost written but not acknowledged by the peer.
     pub in_flight: u64,
     /// The window the peer advertised (0 before its first hello).
     pub peer_window: u32,
-    /// Body bytes received but not yet acknowledged to the peer.
+    /// Window cost received but not yet acknowledged to the peer.
     pub held: u64,
     /// Our own receive window.
     pub window: u32,
-    /// Items in the replay buffer.
+    /// Frames in the replay buffer (the open tail counts as one).
     pub replay_len: usize,
     /// Items received and not yet read.
     pub queue_len: usize,

@@ -44,6 +44,9 @@ pub trait Role: sealed::Sealed {
     /// The role's deadline may have passed.
     #[doc(hidden)]
     fn handle_timeout(&mut self, _now: Timestamp, _link: &mut Link) {}
+    /// The peer's hello arrived: its limits are known.
+    #[doc(hidden)]
+    fn hello_received(&mut self, _link: &mut Link) {}
 }
 
 pub(crate) mod sealed {
@@ -77,6 +80,10 @@ impl<R: Role> Session<R> {
     pub fn handle_message(&mut self, now: Timestamp, msg: &Bytes) -> Result<(), Error> {
         match self.link.receive(now, msg)? {
             Received::Nothing => Ok(()),
+            Received::Hello => {
+                self.role.hello_received(&mut self.link);
+                Ok(())
+            }
             Received::Item(item) => match self.role.accept(&item) {
                 Ok(()) => self.link.enqueue(item),
                 Err(e) => Err(self.link.fail(Error::Protocol(e))),
@@ -164,9 +171,18 @@ impl<R: Role> Session<R> {
         self.link.has_queued()
     }
 
-    /// Body bytes a body write takes now (the window left).
+    /// Body bytes a body write takes now, at least: the room in the frame being gathered or a
+    /// new frame's payload within the window. Zero means a write would block.
     pub fn send_capacity(&self) -> usize {
-        self.link.send_capacity()
+        self.link.body_capacity()
+    }
+
+    /// A message that was too large to receive (the driver's WebSocket refused it before it
+    /// could be handed in): fails the session with `1009`, final.
+    pub fn handle_oversized_message(&mut self, len: usize) -> Error {
+        let max = self.link.config().max_message_len();
+        let e = ProtocolError::Decode(super::codec::DecodeError::MessageTooLarge { len, max });
+        self.link.fail(Error::Protocol(e))
     }
 
     /// Buffer figures, for bounds checks and metrics.

@@ -65,6 +65,10 @@ impl RelaySecret {
         if expiry.is_empty() || expiry.len() > 20 || !expiry.bytes().all(|b| b.is_ascii_digit()) {
             return Err(TokenError::Malformed("expiry is not a decimal number"));
         }
+        if expiry.len() > 1 && expiry.starts_with('0') {
+            // One token has one spelling: the MAC covers the digits as minted.
+            return Err(TokenError::Malformed("expiry has leading zeros"));
+        }
         let expires_at: u64 = expiry
             .parse()
             .map_err(|_| TokenError::Malformed("expiry out of range"))?;
@@ -208,6 +212,12 @@ mod tests {
                 "{bad:?}"
             );
         }
+        let token = secret().mint("abc", 1_000).unwrap();
+        let padded = token.replace("v1.1000.", "v1.01000.");
+        assert_eq!(
+            secret().verify(&padded, "abc", 0),
+            Err(TokenError::Malformed("expiry has leading zeros"))
+        );
         let long = format!("v1.1.{}", "a".repeat(200));
         assert_eq!(
             secret().verify(&long, "abc", 0),

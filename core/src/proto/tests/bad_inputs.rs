@@ -30,6 +30,8 @@ fn hello(received: u64, acked: u64) -> Bytes {
         acked,
         window: 16 * 1024,
         max_payload: 4096,
+        max_header_bytes: 4096,
+        keepalive_ms: 10_000,
     }))
 }
 
@@ -216,6 +218,8 @@ fn hello_with_limits_out_of_range() {
         acked: 0,
         window: 0,
         max_payload: 4096,
+        max_header_bytes: 4096,
+        keepalive_ms: 10_000,
     }));
     assert_eq!(
         protocol(g.handle_message(NOW, &bad)),
@@ -228,6 +232,8 @@ fn hello_with_limits_out_of_range() {
         acked: 0,
         window: 65536,
         max_payload: 2 << 20,
+        max_header_bytes: 4096,
+        keepalive_ms: 10_000,
     }));
     assert_eq!(
         protocol(g.handle_message(NOW, &bad)),
@@ -284,18 +290,21 @@ fn resume_claiming_frames_never_sent() {
 
 #[test]
 fn window_violation() {
-    // Four full frames fill the 16 KiB window; a fifth byte is one too many.
+    // The 16 KiB window counts each frame at its payload plus BODY_FRAME_COST: three full
+    // frames and one of the rest fill it exactly; one more byte is one frame too many.
+    let cost = BODY_FRAME_COST as usize;
     let mut msgs = vec![seq(0, head())];
-    for i in 1..=4 {
+    for i in 1..=3 {
         msgs.push(seq(i, Item::ResponseBody(body(4096))));
     }
+    msgs.push(seq(4, Item::ResponseBody(body(16 * 1024 - 3 * (4096 + cost) - cost))));
     msgs.push(seq(5, Item::ResponseBody(body(1))));
     let (e, code) = at_gateway(&msgs);
     assert_eq!(
         e,
         ProtocolError::WindowExceeded {
             window: 16 * 1024,
-            held: 16 * 1024 + 1
+            held: 16 * 1024 + 1 + BODY_FRAME_COST
         }
     );
     assert_eq!(code, CloseCode::WINDOW_EXCEEDED);
@@ -305,9 +314,12 @@ fn window_violation() {
 fn window_is_freed_by_reading() {
     let mut g = gateway(BodyMode::Inline);
     g.handle_message(NOW, &seq(0, head())).unwrap();
-    for i in 1..=4 {
+    for i in 1..=3 {
         g.handle_message(NOW, &seq(i, Item::ResponseBody(body(4096)))).unwrap();
     }
+    let rest = 16 * 1024 - 4 * BODY_FRAME_COST as usize - 3 * 4096;
+    g.handle_message(NOW, &seq(4, Item::ResponseBody(body(rest)))).unwrap();
+    assert_eq!(g.stats().held, 16 * 1024, "the window is full");
     while g.read().unwrap().is_some() {}
     assert!(g.poll_transmit().is_some_and(|m| m[0] == FrameType::ACK.0));
     g.handle_message(NOW, &seq(5, Item::ResponseBody(body(4096)))).unwrap();

@@ -1,6 +1,7 @@
 //! Session tests over a deterministic in-memory pair with virtual time.
 
 mod bad_inputs;
+mod limits;
 mod pair;
 mod random_cuts;
 mod rules;

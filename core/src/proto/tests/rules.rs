@@ -154,6 +154,8 @@ fn peer_hello() -> Bytes {
         acked: 0,
         window: 16 * 1024,
         max_payload: 4096,
+        max_header_bytes: 4096,
+        keepalive_ms: 10_000,
     })
     .encode(&mut out);
     out.freeze()

@@ -109,9 +109,10 @@ fn paused_reader_holds_the_writer_at_the_window() {
     assert_eq!(p.f.stats().in_flight, 16 * 1024, "the writer fills the window exactly");
     assert_eq!(p.f.send_capacity(), 0);
     assert_eq!(p.f.write(&mut Bytes::from_static(b"x")), Err(StreamError::Blocked));
+    // Four frames, each counted at its payload plus the frame cost.
     assert_eq!(
         p.app.response.len(),
-        200_000 - 16 * 1024,
+        200_000 - (16 * 1024 - 4 * BODY_FRAME_COST as usize),
         "nothing beyond the window was taken"
     );
     p.app.gateway_reads = true;
@@ -169,7 +170,11 @@ fn partial_acks_arrive_after_the_ack_delay() {
     p.drive(Duration::from_millis(10));
     p.f.write(&mut pattern(100, 0)).unwrap();
     p.drive(Duration::from_millis(20));
-    assert_eq!(p.f.stats().in_flight, 100, "a small read waits for the delay");
+    assert_eq!(
+        p.f.stats().in_flight,
+        100 + BODY_FRAME_COST,
+        "a small read waits for the delay"
+    );
     p.drive(Duration::from_millis(100));
     assert_eq!(p.f.stats().in_flight, 0);
 }

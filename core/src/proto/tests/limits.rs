@@ -1,0 +1,292 @@
+//! Bounds that hold whatever the peer or the application does: tiny writes, header blocks
+//! over the peer's limit, silent sockets, hellos out of range or changed on resume.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+use super::pair::Pair;
+use super::TOKEN;
+use crate::proto::*;
+
+fn small() -> Config {
+    Config {
+        max_payload: 4 * 1024,
+        window: 16 * 1024,
+        ..Config::default()
+    }
+}
+
+fn enc(frame: Frame) -> Bytes {
+    let mut out = BytesMut::new();
+    frame.encode(&mut out);
+    out.freeze()
+}
+
+fn hello(window: u32, max_payload: u32, max_header_bytes: u32) -> Bytes {
+    enc(Frame::Hello(Hello {
+        received: 0,
+        acked: 0,
+        window,
+        max_payload,
+        max_header_bytes,
+        keepalive_ms: 10_000,
+    }))
+}
+
+/// Writes `n` one-byte writes as fast as the window allows, stepping the pair in between.
+fn one_byte_writes(p: &mut Pair, n: usize) -> Vec<u8> {
+    let mut written = Vec::with_capacity(n);
+    let mut i = 0usize;
+    while i < n {
+        let byte = (i % 251) as u8;
+        match p.f.write(&mut Bytes::from(vec![byte])) {
+            Ok(1) => {
+                written.push(byte);
+                i += 1;
+            }
+            Ok(_) | Err(StreamError::Blocked) => {
+                p.step();
+                p.check_bounds();
+                if !p.step() {
+                    p.advance(Duration::from_millis(1));
+                }
+            }
+            Err(e) => panic!("write failed: {e}"),
+        }
+    }
+    written
+}
+
+#[test]
+fn a_hundred_thousand_one_byte_writes_become_few_frames_and_stay_within_the_window() {
+    let mut p = Pair::new(small(), BodyMode::Inline);
+    p.app.response_finished = true; // the test writes the body itself
+    p.connect();
+    p.drive(Duration::from_millis(50));
+    let written = one_byte_writes(&mut p, 100_000);
+    p.f.finish(HeaderMap::new()).unwrap();
+    p.drive(Duration::from_secs(10));
+    assert_eq!(p.app.response_read, written);
+    let frames = p
+        .wire_to_g
+        .iter()
+        .filter(|m| m[0] == FrameType::RESPONSE_BODY.0)
+        .count();
+    // Coalesced while the socket or the window was busy: far fewer frames than writes.
+    assert!(frames < 10_000, "{frames} body frames for 100,000 one-byte writes");
+    assert!(p.f.is_done());
+}
+
+#[test]
+fn one_byte_writes_against_a_paused_reader_hold_few_frames() {
+    let mut p = Pair::new(small(), BodyMode::Inline);
+    p.app.response_finished = true;
+    p.app.gateway_reads = false;
+    p.connect();
+    p.drive(Duration::from_millis(50));
+    let mut taken = 0;
+    while let Ok(1) = p.f.write(&mut Bytes::from_static(b"x")) {
+        taken += 1;
+    }
+    p.drive(Duration::from_secs(1));
+    while let Ok(1) = p.f.write(&mut Bytes::from_static(b"x")) {
+        taken += 1;
+    }
+    let (f, g) = (p.f.stats(), p.g.stats());
+    assert!(f.in_flight <= u64::from(g.window));
+    // Without coalescing, a window of 16 KiB would hold ~16,000 one-byte frames; it holds
+    // the bytes of full frames instead.
+    assert!(f.replay_len <= 5, "the head and {} frames held", f.replay_len - 1);
+    assert!(taken > 15_000, "the window's bytes were used: {taken}");
+    assert!(g.held <= u64::from(g.window));
+}
+
+#[test]
+fn the_window_counts_a_cost_per_frame_so_it_bounds_frames_too() {
+    // A peer that sends one-byte frames without coalescing fills the window in
+    // window / (1 + cost) frames, not window frames.
+    let mut g = GatewaySession::new(
+        small(),
+        Exchange::new(BodyMode::Inline),
+        TOKEN,
+        Timestamp::from_millis(0),
+    )
+    .unwrap();
+    g.socket_opened(Timestamp::from_millis(0));
+    g.handle_message(Timestamp::from_millis(0), &hello(16 * 1024, 4096, 4096))
+        .unwrap();
+    let head = Item::ResponseHead(ResponseHead {
+        status: StatusCode::OK,
+        headers: HeaderMap::new(),
+    });
+    g.handle_message(Timestamp::from_millis(0), &enc(Frame::Sequenced { seq: 0, item: head }))
+        .unwrap();
+    let mut accepted = 0u64;
+    let result = loop {
+        let frame = Frame::Sequenced {
+            seq: accepted + 1,
+            item: Item::ResponseBody(Bytes::from_static(b"x")),
+        };
+        match g.handle_message(Timestamp::from_millis(0), &enc(frame)) {
+            Ok(()) => accepted += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(accepted, 16 * 1024 / (1 + BODY_FRAME_COST));
+    assert!(matches!(result, Error::Protocol(ProtocolError::WindowExceeded { .. })));
+}
+
+#[test]
+fn a_head_over_the_gateways_announced_limit_fails_the_response_saying_why() {
+    let fc = Config {
+        max_header_bytes: 64 * 1024,
+        ..small()
+    };
+    let gc = Config {
+        max_header_bytes: 2 * 1024,
+        ..small()
+    };
+    let mut p = Pair::with_configs(fc, gc, BodyMode::Inline, Timestamp::from_millis(0));
+    p.app.auto_head = false;
+    // Queued before the gateway's hello: the function knows only its own limit yet.
+    let mut headers = HeaderMap::new();
+    headers.insert("x-big", HeaderValue::from_bytes(&[b'a'; 3000]).unwrap());
+    p.f.send_head(ResponseHead {
+        status: StatusCode::OK,
+        headers: headers.clone(),
+    })
+    .unwrap();
+    p.f.write(&mut Bytes::from_static(b"body")).unwrap_or(0);
+    p.app.response_head_sent = true;
+    p.app.response_finished = true;
+    p.connect();
+    p.drive(Duration::from_secs(1));
+    let [ResponsePart::Failed(e)] = &p.app.response_parts[..] else {
+        panic!("the gateway got {:?}", p.app.response_parts)
+    };
+    assert_eq!(e.code, ErrorCode::HANDLER);
+    assert!(
+        e.message.contains("exceeds the gateway's limit of 2048"),
+        "{}",
+        e.message
+    );
+    assert_eq!(p.g.error(), None, "refused by the sender, not by the receiver");
+    assert!(p.f.is_done());
+    // Once the limit is known, a head over it is refused at once.
+    let mut f = FunctionSession::new(small(), Exchange::new(BodyMode::Inline), Timestamp::from_millis(0)).unwrap();
+    f.socket_opened(Timestamp::from_millis(0));
+    f.handle_message(Timestamp::from_millis(0), &hello(16 * 1024, 4096, 2048))
+        .unwrap();
+    assert!(matches!(
+        f.send_head(ResponseHead {
+            status: StatusCode::OK,
+            headers
+        }),
+        Err(StreamError::HeadersTooLarge { max: 2048, .. })
+    ));
+}
+
+#[test]
+fn hellos_with_inconsistent_limits_are_refused() {
+    let cases = [
+        (hello(2048, 4096, 4096), "window smaller than max_payload"),
+        (hello(16 * 1024, 4096, 100), "max_header_bytes out of range"),
+        (hello(16 * 1024, 4096, 1 << 20), "max_header_bytes out of range"),
+    ];
+    for (msg, why) in cases {
+        let mut g = GatewaySession::new(
+            small(),
+            Exchange::new(BodyMode::Inline),
+            TOKEN,
+            Timestamp::from_millis(0),
+        )
+        .unwrap();
+        g.socket_opened(Timestamp::from_millis(0));
+        assert_eq!(
+            g.handle_message(Timestamp::from_millis(0), &msg),
+            Err(Error::Protocol(ProtocolError::InvalidHello(why)))
+        );
+        assert_eq!(g.poll_close(), Some(CloseCode::PROTOCOL_ERROR));
+    }
+}
+
+#[test]
+fn a_resume_hello_may_not_change_the_limits() {
+    let now = Timestamp::from_millis(0);
+    let mut g = GatewaySession::new(small(), Exchange::new(BodyMode::Inline), TOKEN, now).unwrap();
+    g.socket_opened(now);
+    g.handle_message(now, &hello(16 * 1024, 4096, 4096)).unwrap();
+    g.socket_closed(now, None);
+    g.socket_opened(now);
+    assert_eq!(
+        g.handle_message(now, &hello(32 * 1024, 4096, 4096)),
+        Err(Error::Protocol(ProtocolError::InvalidHello("limits changed on resume")))
+    );
+}
+
+#[test]
+fn a_message_too_large_for_the_socket_is_final_1009() {
+    let mut g = GatewaySession::new(
+        small(),
+        Exchange::new(BodyMode::Inline),
+        TOKEN,
+        Timestamp::from_millis(0),
+    )
+    .unwrap();
+    g.socket_opened(Timestamp::from_millis(0));
+    let e = g.handle_oversized_message(2 << 20);
+    assert!(matches!(
+        e,
+        Error::Protocol(ProtocolError::Decode(DecodeError::MessageTooLarge { len: 2097152, .. }))
+    ));
+    let code = g.poll_close().unwrap();
+    assert_eq!(code, CloseCode::MESSAGE_TOO_BIG);
+    assert!(code.is_final());
+}
+
+#[test]
+fn a_quiet_but_live_socket_sends_keepalives_and_never_goes_idle() {
+    let mut p = Pair::new(small(), BodyMode::Inline);
+    p.app.auto_head = false;
+    p.connect();
+    // A handler thinking for two minutes: nothing to send either way.
+    p.drive(Duration::from_secs(120));
+    assert!(p.f.is_connected() && p.g.is_connected());
+    let acks_to_g = p.wire_to_g.iter().filter(|m| m[0] == FrameType::ACK.0).count();
+    let acks_to_f = p.wire_to_f.iter().filter(|m| m[0] == FrameType::ACK.0).count();
+    assert!(
+        acks_to_g >= 10 && acks_to_f >= 10,
+        "keepalives: {acks_to_g} and {acks_to_f}"
+    );
+    assert_eq!((p.f.error(), p.g.error()), (None, None));
+}
+
+#[test]
+fn a_frozen_peer_is_noticed_by_the_idle_timeout_then_the_resume_grace() {
+    let config = Config {
+        keepalive: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(30),
+        resume_grace: Duration::from_secs(5),
+        ..small()
+    };
+    let now = Timestamp::from_millis(0);
+    let mut g = GatewaySession::new(config, Exchange::new(BodyMode::Inline), TOKEN, now).unwrap();
+    g.socket_opened(now);
+    g.handle_message(now, &hello(16 * 1024, 4096, 4096)).unwrap();
+    while g.poll_transmit().is_some() {}
+    // The function froze with its socket open: nothing more arrives.
+    let mut t = now;
+    while g.is_connected() {
+        t = g.poll_timeout().expect("a timer is armed");
+        g.handle_timeout(t);
+        while g.poll_transmit().is_some() {}
+    }
+    assert_eq!(t, Timestamp::from_millis(30_000), "dropped at the idle timeout");
+    assert_eq!(g.error(), None, "a dropped socket may still resume");
+    let t = g.poll_timeout().unwrap();
+    assert_eq!(t, Timestamp::from_millis(35_000));
+    g.handle_timeout(t);
+    assert_eq!(g.error(), Some(&Error::ResumeTimeout(Duration::from_secs(5))));
+}

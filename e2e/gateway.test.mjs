@@ -208,11 +208,15 @@ describe("refusals", () => {
 
   const head200 = () => Buffer.from([0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0]);
 
+  // Hello: received 0, acked 0, window 1 MiB, max_payload 64 KiB, max_header_bytes 64 KiB,
+  // keepalive 10 s.
   const hello = () => {
-    const b = Buffer.alloc(25);
+    const b = Buffer.alloc(33);
     b[0] = 0x01;
     b.writeUInt32BE(1 << 20, 17);
     b.writeUInt32BE(1 << 16, 21);
+    b.writeUInt32BE(1 << 16, 25);
+    b.writeUInt32BE(10_000, 29);
     return b;
   };
 

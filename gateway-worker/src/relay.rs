@@ -5,6 +5,11 @@
 //! It is a thin driver of `GatewaySession`: every input (a socket message, a close, a timer,
 //! the client reading, the invocation's result) goes to the session, then [`drive`] sends
 //! what the session wants sent, arms its one timer and wakes whoever waits.
+//!
+//! Sockets use the standard WebSocket API (`accept()` and event listeners), not the
+//! hibernation API: the session lives in this object's memory, and the client's open request
+//! keeps the object in memory while the session lives, so nothing would survive a
+//! hibernation worth waking for (docs/protocol.md, "Gateway side").
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -18,10 +23,12 @@ use lambda_relay::proto::{
     self, Abort, AbortCode, BodyMode, CloseCode, Exchange, Failure, GatewaySession, ResponseHead, ResponsePart,
     Timestamp,
 };
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
+use web_sys::{BinaryType, CloseEvent, MessageEvent};
 use worker::{
-    durable_object, Delay, DurableObject, Env, Headers, Request, Response, Result, State, WebSocket,
-    WebSocketIncomingMessage, WebSocketPair,
+    durable_object, Delay, DurableObject, Env, Headers, Request, Response, Result, State, WebSocket, WebSocketPair,
 };
 
 use crate::body::{pump_request, BodyStream};
@@ -37,13 +44,105 @@ pub struct RelaySession {
     relay: RefCell<Option<Shared>>,
 }
 
+/// An event listener registered on a socket, kept alive as long as it is registered.
+type Listener = Closure<dyn FnMut(web_sys::Event)>;
+
+/// The function's current socket and the listeners that feed it to the session; dropping it
+/// removes them, so a replaced socket's late events never reach the session.
+struct Socket {
+    ws: WebSocket,
+    listeners: [(&'static str, Listener); 3],
+}
+
+impl Socket {
+    /// Accepts `ws` and routes its events to `shared`'s session.
+    fn accept(ws: WebSocket, shared: &Shared) -> Result<Self> {
+        ws.accept()?;
+        let raw: &web_sys::WebSocket = ws.as_ref();
+        // With recent compatibility dates the default is "blob"; the session needs the bytes.
+        raw.set_binary_type(BinaryType::Arraybuffer);
+        let weak = Rc::downgrade(shared);
+        let on_message = Listener::new({
+            let weak = weak.clone();
+            move |event: web_sys::Event| {
+                let Some(shared) = weak.upgrade() else { return };
+                let Some(event) = event.dyn_ref::<MessageEvent>() else {
+                    return;
+                };
+                socket_message(&shared, event);
+            }
+        });
+        let on_close = Listener::new({
+            let weak = weak.clone();
+            move |event: web_sys::Event| {
+                let Some(shared) = weak.upgrade() else { return };
+                // 1005 (no code) and 1006 (no close frame) mean the peer sent no code.
+                let code = event
+                    .dyn_ref::<CloseEvent>()
+                    .map(CloseEvent::code)
+                    .filter(|c| *c != 1005 && *c != 1006)
+                    .map(CloseCode);
+                socket_gone(&shared, code);
+            }
+        });
+        let on_error = Listener::new(move |_event: web_sys::Event| {
+            if let Some(shared) = weak.upgrade() {
+                socket_gone(&shared, None);
+            }
+        });
+        let listeners = [("message", on_message), ("close", on_close), ("error", on_error)];
+        for (kind, listener) in &listeners {
+            raw.add_event_listener_with_callback(kind, listener.as_ref().unchecked_ref())?;
+        }
+        Ok(Self { ws, listeners })
+    }
+
+    fn close(self, code: CloseCode) {
+        let _ = self.ws.close(Some(code.0), code.name());
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        let raw: &web_sys::WebSocket = self.ws.as_ref();
+        for (kind, listener) in &self.listeners {
+            let _ = raw.remove_event_listener_with_callback(kind, listener.as_ref().unchecked_ref());
+        }
+    }
+}
+
+fn socket_message(shared: &Shared, event: &MessageEvent) {
+    {
+        let mut relay = shared.borrow_mut();
+        let data = event.data();
+        // A failure is sticky in the session; drive() closes the socket with its code.
+        let _ = match data.dyn_ref::<js_sys::ArrayBuffer>() {
+            Some(buffer) => {
+                let bytes = Bytes::from(js_sys::Uint8Array::new(buffer).to_vec());
+                relay.session.handle_message(web::now(), &bytes)
+            }
+            None => Err(relay.session.handle_text_message()),
+        };
+    }
+    drive(shared);
+}
+
+fn socket_gone(shared: &Shared, code: Option<CloseCode>) {
+    {
+        let mut relay = shared.borrow_mut();
+        relay.socket = None;
+        relay.session.socket_closed(web::now(), code);
+    }
+    drive(shared);
+}
+
 /// The relay, shared by the tasks that drive it.
 pub(crate) type Shared = Rc<RefCell<Relay>>;
 
 /// Everything a relay's tasks share: the session and the I/O objects around it.
 pub(crate) struct Relay {
     pub(crate) session: GatewaySession,
-    socket: Option<WebSocket>,
+    socket: Option<Socket>,
     /// Resolves the client's response once the head (or a failure) is known.
     start: Option<oneshot::Sender<Start>>,
     /// The client's body stream, waiting for parts.
@@ -93,61 +192,9 @@ impl DurableObject for RelaySession {
             self.relay_request(req, config).await
         }
     }
-
-    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
-        let Some(shared) = self.current(&ws) else {
-            return Ok(());
-        };
-        {
-            let mut relay = shared.borrow_mut();
-            // A failure is sticky in the session; drive() closes the socket with its code.
-            let _ = match message {
-                WebSocketIncomingMessage::Binary(data) => relay.session.handle_message(web::now(), &Bytes::from(data)),
-                WebSocketIncomingMessage::String(_) => Err(relay.session.handle_text_message()),
-            };
-        }
-        drive(&shared);
-        Ok(())
-    }
-
-    async fn websocket_close(&self, ws: WebSocket, code: usize, _reason: String, _clean: bool) -> Result<()> {
-        // 1005 (no code) and 1006 (no close frame) mean the peer sent no code.
-        let code = u16::try_from(code)
-            .ok()
-            .filter(|c| *c != 1005 && *c != 1006)
-            .map(CloseCode);
-        self.socket_gone(&ws, code);
-        Ok(())
-    }
-
-    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
-        self.socket_gone(&ws, None);
-        Ok(())
-    }
 }
 
 impl RelaySession {
-    /// The relay, if `ws` is its current socket. Any other socket (a replaced one, or one
-    /// whose session is gone) is closed with a final code, so its function stops.
-    fn current(&self, ws: &WebSocket) -> Option<Shared> {
-        let shared = self.relay.borrow().clone();
-        let current = shared.filter(|s| s.borrow().socket.as_ref() == Some(ws));
-        if current.is_none() {
-            let _ = ws.close(Some(CloseCode::GONE.0), CloseCode::GONE.name());
-        }
-        current
-    }
-
-    fn socket_gone(&self, ws: &WebSocket, code: Option<CloseCode>) {
-        let Some(shared) = self.current(ws) else { return };
-        {
-            let mut relay = shared.borrow_mut();
-            relay.socket = None;
-            relay.session.socket_closed(web::now(), code);
-        }
-        drive(&shared);
-    }
-
     /// The function's socket: the edge ran `check_upgrade`; the session decides the rest.
     fn accept_socket(&self, req: Request) -> Result<Response> {
         let Some(shared) = self.relay.borrow().clone() else {
@@ -161,9 +208,9 @@ impl RelaySession {
                 return web::failure_response(&Failure::socket_refused(refusal));
             }
             let pair = WebSocketPair::new()?;
-            self.state.accept_web_socket(&pair.server);
-            if let Some(old) = relay.socket.replace(pair.server) {
-                let _ = old.close(Some(CloseCode::REPLACED.0), CloseCode::REPLACED.name());
+            let socket = Socket::accept(pair.server, &shared)?;
+            if let Some(old) = relay.socket.replace(socket) {
+                old.close(CloseCode::REPLACED);
             }
             relay.session.socket_accepted(web::now(), &upgrade);
             drop(relay);
@@ -259,13 +306,20 @@ pub(crate) fn drive(shared: &Shared) {
     }
     if let Some(socket) = &relay.socket {
         while let Some(message) = relay.session.poll_transmit() {
-            if socket.send_with_bytes(&message).is_err() {
+            if socket.ws.send_with_bytes(&message).is_err() {
                 break;
             }
         }
-        if let Some(code) = relay.session.poll_close() {
-            let _ = socket.close(Some(code.0), code.name());
-            relay.socket = None;
+        let close = match relay.session.poll_close() {
+            Some(code) => Some(code),
+            // The session gave up on this socket (the function fell silent); it may resume.
+            None if !relay.session.is_connected() => Some(CloseCode::GOING_AWAY),
+            None => None,
+        };
+        if let Some(code) = close {
+            if let Some(socket) = relay.socket.take() {
+                socket.close(code);
+            }
         }
     }
     // Wake only who can progress: a stream woken for nothing would poll, call drive() and

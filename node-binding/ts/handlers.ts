@@ -86,7 +86,12 @@ async function respond(relay: Relay, produce: () => Response | Promise<Response>
     if (relay.signal.aborted) throw relay.signal.reason;
     return relay.handlerFailed(e);
   }
-  relay.sendHead(response.status, headerPairs(response.headers));
+  try {
+    relay.sendHead(response.status, headerPairs(response.headers));
+  } catch (e) {
+    // A head the relay cannot carry (a 1xx status, too many headers): the handler's error.
+    return relay.handlerFailed(e);
+  }
   if (response.body) {
     try {
       await pipeBody(relay, response.body);

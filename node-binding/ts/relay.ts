@@ -4,13 +4,14 @@
 
 import type { BindingConnection } from "../binding.js";
 import type { FunctionUrlResult } from "./event.js";
-import { call, constants, RelayError, relayError } from "./native.js";
+import { call, constants, relayError } from "./native.js";
 
 export class Relay {
   readonly controller = new AbortController();
   /** Rejects when the relay is cancelled: the gateway aborted, it failed, or the deadline passed. */
   readonly cancelled: Promise<never>;
   #headSent = false;
+  #ended = false;
 
   constructor(readonly conn: BindingConnection) {
     this.cancelled = new Promise<never>((_, reject) => {
@@ -61,29 +62,37 @@ export class Relay {
   }
 
   finish(): Promise<void> {
+    this.#ended = true;
     return call(() => this.conn.finish());
   }
 
   /** Fails the response because the handler threw (before the head, the client gets a 502). */
   handlerFailed(error: unknown): Promise<void> {
+    this.#ended = true;
     return call(() => this.conn.handlerFailed(message(error)));
   }
 
   /** Fails the response because its body failed (after the head, the client's transfer aborts). */
   bodyFailed(error: unknown): Promise<void> {
+    this.#ended = true;
     return call(() => this.conn.bodyFailed(message(error)));
   }
 
   /**
    * The invocation's result, once the relay is over. `work` is what the handler does; if the
-   * relay is cancelled first it is not waited for (nobody will read what it makes).
+   * relay is cancelled first it is not waited for (nobody will read what it makes). If the
+   * work failed before it ended the response (a head the relay refused, say), the response
+   * is failed here, so the client learns and the relay ends.
    */
   async result(work: Promise<void>): Promise<FunctionUrlResult> {
     let failure: string | null = null;
     try {
       await Promise.race([work, this.cancelled]);
     } catch (e) {
-      if (!(e instanceof RelayError)) failure = message(e);
+      if (!this.signal.aborted) {
+        failure = message(e);
+        if (!this.#ended) await (this.#headSent ? this.bodyFailed(e) : this.handlerFailed(e)).catch(() => {});
+      }
     }
     return this.conn.result(failure);
   }

@@ -4,10 +4,11 @@
 
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import http from "node:http";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 
-import { freePort, hashBody, patternSha256, readGated, startFunction, startGateway, startProxy, stopAll, waitForEvent, SECRET } from "./support.mjs";
+import { freePort, hashBody, patternSha256, readGated, startFunction, startGateway, startProxy, startWranglerGateway, stopAll, gatewayErrors, waitForEvent, SECRET } from "./support.mjs";
 
 const CONNECT_TIMEOUT_MS = 3000;
 let gateway, fn, proxy;
@@ -99,6 +100,97 @@ describe("heads", () => {
     // Header bytes arrive as they were sent; fetch shows them as Latin-1.
     assert.equal(Buffer.from(res.headers.get("x-greeting"), "latin1").toString("utf8"), "grüß dich ✓");
     assert.equal(await res.text(), "headers");
+  });
+});
+
+describe("odd corners of HTTP", () => {
+  it("answers 205 without a body, though the handler wrote one, and completes", async () => {
+    const res = await fetch(`${gateway}/status/205`);
+    assert.equal(res.status, 205);
+    assert.equal((await res.arrayBuffer()).byteLength, 0);
+  });
+
+  it("answers a handler's 1xx head with 502 handler_error: the relay carries 200 to 599", async () => {
+    const res = await fetch(`${gateway}/status/103`);
+    assert.equal(res.status, 502);
+    assert.equal(res.headers.get("x-lambda-relay-error"), "handler_error");
+    assert.match(await res.text(), /invalid response status 103/);
+  });
+
+  it("hands a redirect from a function that is not relay-aware to the client, unfollowed", async () => {
+    const res = await fetch(`${gateway}/e2e/redirect`, { redirect: "manual" });
+    assert.equal(res.status, 302, "followed, the gateway would have served the target's 200");
+    assert.equal(res.headers.get("location"), `${fn}/e2e/events`);
+  });
+
+  it("keeps a HEAD response's content-length", async () => {
+    const res = await fetch(`${gateway}/sized?n=1234`, { method: "HEAD" });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-length"), "1234");
+    assert.equal((await res.arrayBuffer()).byteLength, 0);
+  });
+
+  it("forwards no header the client's Connection names, no Forwarded, and sets X-Forwarded-* itself", async () => {
+    const { port } = new URL(gateway);
+    const seen = await new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          host: "127.0.0.1",
+          port,
+          path: "/echo-headers",
+          headers: {
+            connection: "keep-alive, x-hop-secret",
+            "x-hop-secret": "for the next hop only",
+            forwarded: "for=6.6.6.6;host=evil.example",
+            "x-forwarded-for": "6.6.6.6",
+            "x-forwarded-host": "evil.example",
+            "x-kept": "yes",
+          },
+        },
+        (res) => {
+          let body = "";
+          res.on("data", (d) => (body += d));
+          res.on("end", () => resolve(body.split("\n")));
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+    assert.ok(seen.includes("x-kept: yes"), seen.join("\n"));
+    assert.ok(!seen.some((l) => l.startsWith("x-hop-secret")), "a header the client's Connection named");
+    assert.ok(!seen.some((l) => l.startsWith("forwarded")), "Forwarded");
+    assert.ok(seen.includes("x-forwarded-for: 127.0.0.1"), "the connecting address, not the client's claim");
+    assert.ok(seen.includes(`x-forwarded-host: 127.0.0.1:${port}`));
+    assert.ok(!seen.some((l) => l.startsWith("x-lambda-relay")), "the relay's headers are stripped");
+  });
+
+  it("delivers an early 401 to a 5 MB and a 300 MB upload the function never read, whole", async () => {
+    const { port } = new URL(gateway);
+    const post = (size) =>
+      new Promise((resolve) => {
+        const req = http.request({ host: "127.0.0.1", port, path: "/reject-upload", method: "POST", headers: { "transfer-encoding": "chunked" } }, (res) => {
+          let body = "";
+          res.on("data", (d) => (body += d));
+          res.on("end", () => resolve(`${res.statusCode} ${body}`));
+          res.on("error", (e) => resolve(`response ${e.code}`));
+        });
+        req.on("error", (e) => resolve(`request ${e.code}`));
+        const chunk = Buffer.alloc(64 * 1024, 7);
+        let sent = 0;
+        const write = () => {
+          while (sent < size) {
+            sent += chunk.length;
+            if (!req.write(chunk)) return req.once("drain", write);
+          }
+          req.end();
+        };
+        write();
+      });
+    const expected = "401 no credentials: the upload was not read\n";
+    const outcomes = [];
+    for (let i = 0; i < 10; i++) outcomes.push(await post(5_000_000));
+    outcomes.push(await post(300_000_000));
+    assert.deepEqual(outcomes, Array(11).fill(expected));
   });
 });
 
@@ -282,11 +374,19 @@ describe("refusals", () => {
 });
 
 describe("configuration", () => {
-  it("refuses to run open: without RELAY_SECRET every request gets a 500 saying so", async () => {
-    const open = await startGateway({ port: await freePort(), lambdaUrl: fn, vars: { RELAY_SECRET: undefined } });
+  it("refuses to run open under wrangler dev too: without RELAY_SECRET every request gets a 500 saying so", async () => {
+    const open = await startWranglerGateway({ port: await freePort(), lambdaUrl: fn, vars: { RELAY_SECRET: undefined } });
     const res = await fetch(`${open}/anything`);
     assert.equal(res.status, 500);
     assert.equal(res.headers.get("x-lambda-relay-error"), "gateway_misconfigured");
     assert.match(await res.text(), /RELAY_SECRET is not set/);
+  });
+});
+
+describe("the gateway's log", () => {
+  it("reports no uncaught exception, panic or unhandled rejection but its deliberate aborts", () => {
+    const { deliberate, unexpected } = gatewayErrors();
+    assert.deepEqual(unexpected, []);
+    assert.ok(deliberate.length > 0, "the tests above aborted transfers, and the log shows them");
   });
 });

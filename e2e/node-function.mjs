@@ -129,6 +129,29 @@ const fetchApp = streamHandler(async (request) => {
       );
     case "/fail-before-head":
       throw new Error("the handler failed before the head");
+    case "/tiny": {
+      // One byte per chunk, as token-by-token streams are: the relay must hold this bounded.
+      const n = q("n", 1000);
+      const tag = url.searchParams.get("tag") ?? "tiny";
+      const base = process.memoryUsage().rss;
+      let i = 0;
+      return new Response(
+        new ReadableStream({
+          pull(controller) {
+            if (i === n) {
+              produced[`${tag}_rss_growth`] = Math.max(produced[`${tag}_rss_growth`] ?? 0, process.memoryUsage().rss - base);
+              return controller.close();
+            }
+            controller.enqueue(new Uint8Array([i % 251]));
+            i++;
+            produced[tag] = i;
+            if (i % 65536 === 0) {
+              produced[`${tag}_rss_growth`] = Math.max(produced[`${tag}_rss_growth`] ?? 0, process.memoryUsage().rss - base);
+            }
+          },
+        }),
+      );
+    }
     default:
       return new Response("no such route", { status: 404 });
   }
@@ -149,6 +172,18 @@ const streamApp = streamifyHandler(async (request, responseStream) => {
     }
     responseStream.setContentType("application/octet-stream");
     await pipeline(Readable.from(chunks()), responseStream);
+    return;
+  }
+  if (url.pathname === "/s/destroy") {
+    // Destroyed without an error: the client must learn the body is cut short, not wait.
+    responseStream.write("partial\n");
+    await new Promise((r) => setTimeout(r, 50));
+    responseStream.destroy();
+    return;
+  }
+  if (url.pathname === "/s/status") {
+    responseStream.statusCode = Number(url.searchParams.get("code"));
+    responseStream.end("interim");
     return;
   }
   if (url.pathname === "/s/fail-after-head") {

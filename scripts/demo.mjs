@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
 
-import { freePort, ROOT, startGateway, startNodeFunction, stopAll } from "../e2e/support.mjs";
+import { freePort, ROOT, startNodeFunction, startWranglerGateway, stopAll } from "../e2e/support.mjs";
 
 const keep = process.argv.includes("--keep");
 const say = (text) => console.log(text);
@@ -35,7 +35,7 @@ async function main() {
     secret,
   });
   say(`starting the gateway in workerd (wrangler dev) on ${gatewayUrl} …`);
-  await startGateway({ port: gatewayPort, lambdaUrl: fn, secret });
+  await startWranglerGateway({ port: gatewayPort, lambdaUrl: fn, secret });
 
   say(`\n1. GET ${gatewayUrl}/  — the classic: five chunks, one per second, relayed as they are made\n`);
   const started = Date.now();

@@ -52,6 +52,16 @@ pub(crate) async fn pump_request(shared: Shared, mut body: ByteStream) {
     drive(&shared);
 }
 
+/// The prefix of the error that aborts a client's response after its head.
+const ABORT_PREFIX: &str = "lambda-relay aborted the response";
+
+/// The error that aborts the client's transfer, so a truncated body never ends cleanly.
+/// workerd reports a response body that errors as an uncaught exception of the request: it
+/// is the only way to cut a transfer short there, and this prefix says it was meant.
+fn abort(why: std::fmt::Arguments<'_>) -> worker::Error {
+    worker::Error::RustError(format!("{ABORT_PREFIX}: {why}"))
+}
+
 /// The client's response body. Reading a part consumes it, which is what lets the session
 /// acknowledge and the function send more: a slow client slows the function.
 pub(crate) struct BodyStream {
@@ -73,16 +83,16 @@ impl Stream for BodyStream {
             Ok(Some(ResponsePart::Data(data))) => Poll::Ready(Some(Ok(data.to_vec()))),
             // Workers cannot send trailers; the end is the end.
             Ok(Some(ResponsePart::End(_))) => Poll::Ready(None),
-            Ok(Some(ResponsePart::Failed(e))) => Poll::Ready(Some(Err(worker::Error::RustError(format!(
-                "the function failed after the head: {}",
-                e.message
+            Ok(Some(ResponsePart::Failed(e))) => Poll::Ready(Some(Err(abort(format_args!(
+                "the function failed after the head ({}): {}",
+                e.code, e.message
             ))))),
             Ok(Some(ResponsePart::Head(_))) => unreachable!("the head is read before the body"),
             Ok(None) => {
                 relay.body_waker = Some(cx.waker().clone());
                 Poll::Pending
             }
-            Err(e) => Poll::Ready(Some(Err(worker::Error::RustError(format!("relay failed: {e}"))))),
+            Err(e) => Poll::Ready(Some(Err(abort(format_args!("the relay failed: {e}"))))),
         };
         drop(relay);
         if poll.is_ready() {

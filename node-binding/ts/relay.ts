@@ -6,6 +6,9 @@ import type { BindingConnection } from "../binding.js";
 import type { FunctionUrlResult } from "./event.js";
 import { call, constants, relayError } from "./native.js";
 
+/** Below this average size, a batch's chunks are joined before they cross into Rust. */
+const SMALL_CHUNK_BYTES = 4096;
+
 export class Relay {
   readonly controller = new AbortController();
   /** Rejects when the relay is cancelled: the gateway aborted, it failed, or the deadline passed. */
@@ -58,7 +61,12 @@ export class Relay {
   }
 
   write(chunks: Buffer[]): Promise<void> {
-    return call(() => this.conn.write(chunks));
+    // Many small chunks cross as one: napi holds a reference per Buffer until the call
+    // settles, which for thousands of one-byte chunks costs far more memory than one copy.
+    let bytes = 0;
+    for (const chunk of chunks) bytes += chunk.byteLength;
+    const batch = chunks.length > 1 && bytes < chunks.length * SMALL_CHUNK_BYTES ? [Buffer.concat(chunks, bytes)] : chunks;
+    return call(() => this.conn.write(batch));
   }
 
   finish(): Promise<void> {

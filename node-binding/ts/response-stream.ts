@@ -79,6 +79,9 @@ export class RelayResponseStream extends ResponseStream {
   constructor(relay: Relay) {
     super();
     this.#relay = relay;
+    // Every error of this stream already fails the response (see _destroy) and reaches the
+    // invocation's result; unlistened, it would also crash the whole function process.
+    this.on("error", () => {});
   }
 
   #head(): void {

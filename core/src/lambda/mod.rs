@@ -253,7 +253,13 @@ where
         Err(e) => return writer.fail(ErrorCode::HANDLER, &e.to_string()).await,
     };
     let (head, body) = response.into_parts();
-    writer.send_head(head.status, head.headers)?;
+    if let Err(e) = writer.send_head(head.status, head.headers) {
+        return match e {
+            // A head the relay cannot carry (a 1xx status, too many headers): the handler's.
+            client::Error::Usage(usage) => writer.fail(ErrorCode::HANDLER, &usage.to_string()).await,
+            other => Err(other),
+        };
+    }
     let mut body = pin!(body);
     let mut trailers = HeaderMap::new();
     while let Some(frame) = body.frame().await {

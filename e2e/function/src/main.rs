@@ -108,6 +108,18 @@ async fn dispatch(
             out.status_code = 204;
             Ok(out)
         }
+        // Not relay-aware, answering with a redirect to a URL the gateway could reach: the
+        // client must get the redirect itself.
+        "/e2e/redirect" => {
+            let mut out = LambdaFunctionUrlResponse::default();
+            out.status_code = 302;
+            let target = format!(
+                "http://127.0.0.1:{}/e2e/events",
+                std::env::args().nth(1).unwrap_or_default()
+            );
+            out.headers.insert("location", target.parse().unwrap());
+            Ok(out)
+        }
         "/e2e/events" => {
             let mut out = LambdaFunctionUrlResponse::default();
             out.status_code = 200;
@@ -220,6 +232,33 @@ async fn app(req: Request<Body>) -> Result<Response<Body>, BoxError> {
             response.body(Body::from(format!("{n} {:x}", sha.finalize())))?
         }
         "/status/204" => response.status(StatusCode::NO_CONTENT).body(Body::empty())?,
+        // A body the status forbids: the relay drops it, as an HTTP server would.
+        "/status/205" => response
+            .status(StatusCode::RESET_CONTENT)
+            .body(Body::from("a body no client may see"))?,
+        // Answers at once, without reading a (possibly huge) upload.
+        "/reject-upload" => response
+            .status(StatusCode::UNAUTHORIZED)
+            .header("content-type", "text/plain")
+            .body(Body::from("no credentials: the upload was not read\n"))?,
+        "/status/103" => response.status(StatusCode::EARLY_HINTS).body(Body::from("interim"))?,
+        // The request's headers as the function saw them, one `name: value` per line.
+        "/echo-headers" => {
+            let mut lines: Vec<String> = req
+                .headers()
+                .iter()
+                .map(|(n, v)| format!("{n}: {}", String::from_utf8_lossy(v.as_bytes())))
+                .collect();
+            lines.sort();
+            response.body(Body::from(lines.join("\n")))?
+        }
+        // `n` bytes with their length declared, for HEAD.
+        "/sized" => {
+            let n = query(&req, "n").unwrap_or(0);
+            response
+                .header("content-length", n)
+                .body(Body::from(vec![b'x'; n as usize]))?
+        }
         "/status/304" => response
             .status(StatusCode::NOT_MODIFIED)
             .header("etag", "\"v1\"")

@@ -5,6 +5,7 @@
 
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -90,6 +91,44 @@ export async function startNodeFunction({ port, gatewayUrl, module = path.join(R
 /** The process of the gateway started last (its workerd is in its process group); its
  * output after it was ready is in `gatewayProcess.log`, a line each. */
 export let gatewayProcess;
+
+/** The workerd processes under a gateway's process (miniflare's children); the last
+ * gateway's by default. */
+export function workerdPids(parent = gatewayProcess) {
+  const children = (pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  };
+  const all = [];
+  const walk = (pid) => {
+    for (const child of children(pid)) {
+      all.push(child);
+      walk(child);
+    }
+  };
+  walk(parent.pid);
+  return all.filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "workerd";
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The peak resident memory (VmHWM) of the gateway's workerd, in bytes. */
+export function workerdPeakRss() {
+  let peak = 0;
+  for (const pid of workerdPids()) {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+    peak = Math.max(peak, kb * 1024);
+  }
+  return peak;
+}
 
 /**
  * The lines the gateway printed that report an uncaught exception, a panic or an unhandled

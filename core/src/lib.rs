@@ -48,3 +48,9 @@ pub mod lambda;
 
 #[cfg(feature = "local")]
 pub mod local;
+
+/// Not part of the API: fuzz bodies, shared by the cargo-fuzz targets and the corpus test.
+#[doc(hidden)]
+pub mod internal {
+    pub mod fuzzing;
+}

@@ -8,7 +8,8 @@ use bytes::Bytes;
 use futures_util::future::poll_fn;
 use futures_util::{Stream, StreamExt};
 use lambda_relay::proto::{AbortCode, ResponsePart, StreamError};
-use worker::{ByteStream, Result};
+use wasm_bindgen::JsValue;
+use worker::ByteStream;
 
 use crate::relay::{drive, Shared};
 
@@ -58,11 +59,12 @@ const ABORT_PREFIX: &str = "lambda-relay aborted the response";
 /// The error that aborts the client's transfer, so a truncated body never ends cleanly.
 /// workerd reports a response body that errors as an uncaught exception of the request: it
 /// is the only way to cut a transfer short there, and this prefix says it was meant.
-fn abort(why: std::fmt::Arguments<'_>) -> worker::Error {
-    worker::Error::RustError(format!("{ABORT_PREFIX}: {why}"))
+fn abort(why: std::fmt::Arguments<'_>) -> JsValue {
+    js_sys::Error::new(&format!("{ABORT_PREFIX}: {why}")).into()
 }
 
-/// The client's response body. Reading a part consumes it, which is what lets the session
+/// The client's response body: the session's parts as they are read, body payloads as the
+/// very views they arrived in. Reading a part consumes it, which is what lets the session
 /// acknowledge and the function send more: a slow client slows the function.
 pub(crate) struct BodyStream {
     shared: Shared,
@@ -75,12 +77,16 @@ impl BodyStream {
 }
 
 impl Stream for BodyStream {
-    type Item = Result<Vec<u8>>;
+    type Item = std::result::Result<JsValue, JsValue>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut relay = self.shared.borrow_mut();
         let poll = match relay.session.read() {
-            Ok(Some(ResponsePart::Data(data))) => Poll::Ready(Some(Ok(data.to_vec()))),
+            Ok(Some(ResponsePart::External(len))) => match relay.kept.pop_front() {
+                Some(view) if view.length() == len => Poll::Ready(Some(Ok(view.into()))),
+                _ => Poll::Ready(Some(Err(abort(format_args!("a body part was lost in the gateway"))))),
+            },
+            Ok(Some(ResponsePart::Data(data))) => Poll::Ready(Some(Ok(js_sys::Uint8Array::from(&data[..]).into()))),
             // Workers cannot send trailers; the end is the end.
             Ok(Some(ResponsePart::End(_))) => Poll::Ready(None),
             Ok(Some(ResponsePart::Failed(e))) => Poll::Ready(Some(Err(abort(format_args!(
@@ -101,7 +107,6 @@ impl Stream for BodyStream {
         poll
     }
 }
-
 impl Drop for BodyStream {
     fn drop(&mut self) {
         // Dropped before the end: the client went away. Tell the function to stop.

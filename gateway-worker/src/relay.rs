@@ -20,15 +20,16 @@ use bytes::Bytes;
 use futures_channel::oneshot;
 use futures_util::StreamExt;
 use lambda_relay::proto::{
-    self, Abort, AbortCode, BodyMode, CloseCode, Exchange, Failure, GatewaySession, ResponseHead, ResponsePart,
-    Timestamp,
+    self, Abort, AbortCode, BodyMode, CloseCode, Exchange, Failure, Frame, GatewaySession, ResponseHead, ResponsePart,
+    Timestamp, BODY_HEADER_LEN,
 };
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{BinaryType, CloseEvent, MessageEvent};
 use worker::{
-    durable_object, Delay, DurableObject, Env, Headers, Request, Response, Result, State, WebSocket, WebSocketPair,
+    durable_object, Delay, DurableObject, Env, Headers, Request, Response, ResponseBody, Result, State, WebSocket,
+    WebSocketPair,
 };
 
 use crate::body::{pump_request, BodyStream};
@@ -111,20 +112,46 @@ impl Drop for Socket {
     }
 }
 
+/// One message from the function. A body frame's payload never enters wasm memory: the
+/// session judges its 13-byte header, and the payload goes to the client's stream as a view
+/// of the message's own buffer. Other frames are small and are copied in whole.
 fn socket_message(shared: &Shared, event: &MessageEvent) {
     {
-        let mut relay = shared.borrow_mut();
-        let data = event.data();
+        let mut guard = shared.borrow_mut();
+        let relay = &mut *guard;
         // A failure is sticky in the session; drive() closes the socket with its code.
-        let _ = match data.dyn_ref::<js_sys::ArrayBuffer>() {
-            Some(buffer) => {
-                let bytes = Bytes::from(js_sys::Uint8Array::new(buffer).to_vec());
-                relay.session.handle_message(web::now(), &bytes)
+        match event.data().dyn_ref::<js_sys::ArrayBuffer>() {
+            Some(buffer) => binary_message(relay, buffer),
+            None => {
+                let _ = relay.session.handle_text_message();
             }
-            None => Err(relay.session.handle_text_message()),
-        };
+        }
     }
     drive(shared);
+}
+
+fn binary_message(relay: &mut Relay, buffer: &js_sys::ArrayBuffer) {
+    let len = buffer.byte_length() as usize;
+    let head_len = len.min(BODY_HEADER_LEN) as u32;
+    let head = js_sys::Uint8Array::new_with_byte_offset_and_length(buffer, 0, head_len).to_vec();
+    let split = head.first().and_then(|first| Frame::external_split(len, *first));
+    let now = web::now();
+    match split {
+        Some(at) => {
+            let accepted = relay.session.handle_external_body(now, &Bytes::from(head), len - at);
+            if accepted.is_ok() {
+                let payload = js_sys::Uint8Array::new_with_byte_offset_and_length(buffer, at as u32, (len - at) as u32);
+                relay.kept.push_back(payload);
+            }
+        }
+        None if len <= BODY_HEADER_LEN => {
+            let _ = relay.session.handle_message(now, &Bytes::from(head));
+        }
+        None => {
+            let whole = js_sys::Uint8Array::new(buffer).to_vec();
+            let _ = relay.session.handle_message(now, &Bytes::from(whole));
+        }
+    }
 }
 
 fn socket_gone(shared: &Shared, code: Option<CloseCode>) {
@@ -142,6 +169,9 @@ pub(crate) type Shared = Rc<RefCell<Relay>>;
 /// Everything a relay's tasks share: the session and the I/O objects around it.
 pub(crate) struct Relay {
     pub(crate) session: GatewaySession,
+    /// Body payloads the session accepted by their header (`ResponsePart::External`), in
+    /// order: views of the messages they arrived in.
+    pub(crate) kept: std::collections::VecDeque<js_sys::Uint8Array>,
     socket: Option<Socket>,
     /// Resolves the client's response once the head (or a failure) is known.
     start: Option<oneshot::Sender<Start>>,
@@ -245,6 +275,7 @@ impl RelaySession {
         let (start_tx, start_rx) = oneshot::channel();
         let shared = Rc::new(RefCell::new(Relay {
             session,
+            kept: std::collections::VecDeque::new(),
             socket: None,
             start: Some(start_tx),
             body_waker: None,
@@ -271,7 +302,8 @@ impl RelaySession {
                 let has_body = exchange.response_has_body(status);
                 let headers = web::client_headers(&head, has_body, exchange.head_request)?;
                 if has_body {
-                    Ok(Response::from_stream(BodyStream::new(shared))?
+                    let body = wasm_streams::ReadableStream::from_stream(BodyStream::new(shared)).into_raw();
+                    Ok(Response::from_body(ResponseBody::Stream(body))?
                         .with_status(status)
                         .with_headers(headers))
                 } else {

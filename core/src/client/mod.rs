@@ -61,7 +61,12 @@ impl ClientConfig {
     pub fn new(gateway_url: impl Into<String>) -> Self {
         Self {
             gateway_url: gateway_url.into(),
-            session: proto::Config::default(),
+            // The function accepts frames up to the hard limit, so the gateway's MAX_PAYLOAD
+            // (announced in its hello) alone decides the frame size, both ways.
+            session: proto::Config {
+                max_payload: proto::MAX_PAYLOAD_LIMIT,
+                ..proto::Config::default()
+            },
             connect_attempt_timeout: DEFAULT_CONNECT_ATTEMPT_TIMEOUT,
             first_connect_timeout: DEFAULT_FIRST_CONNECT_TIMEOUT,
             backoff_initial: DEFAULT_BACKOFF_INITIAL,
@@ -348,6 +353,7 @@ impl Stream for RequestBody {
                 Poll::Ready(Some(Ok(data)))
             }
             Ok(Some(RequestChunk::End)) => Poll::Ready(None),
+            Ok(Some(RequestChunk::External(_))) => unreachable!("this driver hands the session whole messages"),
             Ok(None) if shared.driver_done => Poll::Ready(Some(Err(shared.failure().unwrap_or(Error::Closed)))),
             Ok(None) => {
                 if let Some(e) = shared.fatal.clone() {

@@ -123,6 +123,9 @@ pub enum DecodeError {
     /// The message has no bytes at all.
     #[error("empty message")]
     Empty,
+    /// A message handed in as an external body frame that is not one (a driver's mistake).
+    #[error("{0} frame handed in as a body frame")]
+    NotABody(FrameType),
     /// The first byte names no frame type of this protocol version.
     #[error("unknown frame type {0:?}")]
     UnknownType(FrameType),

@@ -13,6 +13,9 @@ use super::codes::{AbortCode, ErrorCode, FrameType};
 use super::config::{Limits, SEQ_HEADER_LEN};
 use super::headers;
 
+/// Bytes before a body frame's payload: type, sequence number, length.
+pub const BODY_HEADER_LEN: usize = 1 + 8 + 4;
+
 /// Encoded size of a hello frame.
 pub const HELLO_LEN: usize = 1 + 8 + 8 + 4 + 4 + 4 + 4;
 
@@ -78,6 +81,10 @@ pub enum Item {
     ResponseEnd(HeaderMap),
     /// The response failed.
     Error(FunctionError),
+    /// A body frame (`RequestBody` or `ResponseBody`) of this many bytes whose payload the
+    /// driver kept where it arrived ([`Frame::decode_external`]); it encodes as the frame's
+    /// header alone.
+    External(FrameType, u32),
 }
 
 impl Item {
@@ -90,6 +97,7 @@ impl Item {
             Item::ResponseBody(_) => FrameType::RESPONSE_BODY,
             Item::ResponseEnd(_) => FrameType::RESPONSE_END,
             Item::Error(_) => FrameType::ERROR,
+            Item::External(ty, _) => *ty,
         }
     }
 
@@ -97,6 +105,7 @@ impl Item {
     pub fn body_len(&self) -> usize {
         match self {
             Item::RequestBody(b) | Item::ResponseBody(b) => b.len(),
+            Item::External(_, len) => *len as usize,
             _ => 0,
         }
     }
@@ -106,6 +115,7 @@ impl Item {
     pub fn window_cost(&self) -> u64 {
         match self {
             Item::RequestBody(b) | Item::ResponseBody(b) => b.len() as u64 + super::config::BODY_FRAME_COST,
+            Item::External(_, len) => u64::from(*len) + super::config::BODY_FRAME_COST,
             _ => 0,
         }
     }
@@ -175,15 +185,7 @@ impl Frame {
                 reason: r.text("reason")?,
             }),
             FrameType::REQUEST_BODY | FrameType::RESPONSE_BODY => {
-                let seq = r.u64("seq")?;
-                let len = r.u32("length")?;
-                if len > limits.max_payload {
-                    return Err(DecodeError::FieldTooLarge {
-                        field: "body payload",
-                        len: len as usize,
-                        max: limits.max_payload as usize,
-                    });
-                }
+                let (seq, len) = body_header(&mut r, limits)?;
                 let data = r.bytes(len as usize, "payload")?;
                 if data.is_empty() {
                     return Err(DecodeError::EmptyBody(ty));
@@ -232,6 +234,54 @@ impl Frame {
         };
         r.finish()?;
         Ok(frame)
+    }
+
+    /// Decodes a body frame whose payload stays with the driver: `head` is the message's first
+    /// [`BODY_HEADER_LEN`] bytes, `payload_len` how many follow. It refuses exactly what
+    /// [`Frame::decode`] of the whole message would, and yields [`Item::External`].
+    pub fn decode_external(head: &Bytes, payload_len: usize, limits: &Limits) -> Result<Frame, DecodeError> {
+        let Some(&code) = head.first() else {
+            return Err(DecodeError::Empty);
+        };
+        let ty = FrameType(code);
+        let total = head.len() + payload_len;
+        let max = limits.max_message_len();
+        if total > max {
+            return Err(DecodeError::MessageTooLarge { len: total, max });
+        }
+        if ty != FrameType::REQUEST_BODY && ty != FrameType::RESPONSE_BODY {
+            return Err(DecodeError::NotABody(ty));
+        }
+        let mut r = Reader::new(head, ty);
+        let (seq, len) = body_header(&mut r, limits)?;
+        let available = r.remaining() + payload_len;
+        if (len as usize) > available {
+            return Err(DecodeError::Truncated {
+                frame: ty,
+                field: "payload",
+            });
+        }
+        if len == 0 {
+            return Err(DecodeError::EmptyBody(ty));
+        }
+        if (len as usize) < available {
+            return Err(DecodeError::Trailing {
+                frame: ty,
+                extra: available - len as usize,
+            });
+        }
+        Ok(Frame::Sequenced {
+            seq,
+            item: Item::External(ty, len),
+        })
+    }
+
+    /// Where a message may be split for [`Frame::decode_external`]: after its body frame
+    /// header, if it is a body frame with a payload; `None` for every other message.
+    pub fn external_split(msg_len: usize, first_byte: u8) -> Option<usize> {
+        let ty = FrameType(first_byte);
+        let body = ty == FrameType::REQUEST_BODY || ty == FrameType::RESPONSE_BODY;
+        (body && msg_len > BODY_HEADER_LEN).then_some(BODY_HEADER_LEN)
     }
 
     /// Appends this frame's encoding to `out`.
@@ -294,6 +344,7 @@ fn put_sequenced(seq: u64, item: &Item, out: &mut BytesMut) {
             out.put_u16(e.code.0);
             put_text(out, &e.message);
         }
+        Item::External(_, len) => out.put_u32(*len),
     }
 }
 
@@ -305,7 +356,23 @@ fn item_len(item: &Item) -> usize {
         Item::ResponseHead(h) => 2 + headers::encoded_len(&h.headers),
         Item::ResponseEnd(t) => headers::encoded_len(t),
         Item::Error(e) => 2 + text_len(&e.message),
+        Item::External(..) => 4,
     }
+}
+
+/// Reads a body frame's sequence number and length, refusing a length over the limit before
+/// anything of the payload is read.
+fn body_header(r: &mut Reader<'_>, limits: &Limits) -> Result<(u64, u32), DecodeError> {
+    let seq = r.u64("seq")?;
+    let len = r.u32("length")?;
+    if len > limits.max_payload {
+        return Err(DecodeError::FieldTooLarge {
+            field: "body payload",
+            len: len as usize,
+            max: limits.max_payload as usize,
+        });
+    }
+    Ok((seq, len))
 }
 
 /// Reads a header block: the rest of the message, checked against the limit first.

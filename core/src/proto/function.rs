@@ -6,6 +6,7 @@ use http::HeaderMap;
 
 use super::codec::truncate_reason;
 use super::codes::ErrorCode;
+use super::codes::FrameType;
 use super::config::{Config, ConfigError};
 use super::error::{Error, ProtocolError, StreamError};
 use super::exchange::{valid_response_status, BodyMode, Exchange};
@@ -47,6 +48,8 @@ pub const DEADLINE_MESSAGE: &str = "the function reached its deadline";
 pub enum RequestChunk {
     /// Body bytes, in order.
     Data(Bytes),
+    /// This many body bytes the driver kept ([`Session::handle_external_body`]), in order.
+    External(u32),
     /// The body is complete; every later read says so again.
     End,
 }
@@ -59,17 +62,25 @@ impl Role for FunctionRole {
     fn accept(&mut self, item: &Item) -> Result<(), ProtocolError> {
         let frame = item.frame_type();
         match item {
-            Item::RequestBody(_) | Item::RequestEnd if self.exchange.body_mode == BodyMode::Inline => {
+            Item::External(ty, _) if *ty != FrameType::REQUEST_BODY => Err(ProtocolError::UnexpectedFrame {
+                frame,
+                state: "at the function",
+            }),
+            Item::RequestBody(_) | Item::RequestEnd | Item::External(..)
+                if self.exchange.body_mode == BodyMode::Inline =>
+            {
                 Err(ProtocolError::UnexpectedFrame {
                     frame,
                     state: "in inline body mode",
                 })
             }
-            Item::RequestBody(_) | Item::RequestEnd if self.request_ended => Err(ProtocolError::UnexpectedFrame {
-                frame,
-                state: "after the request body ended",
-            }),
-            Item::RequestBody(_) => Ok(()),
+            Item::RequestBody(_) | Item::RequestEnd | Item::External(..) if self.request_ended => {
+                Err(ProtocolError::UnexpectedFrame {
+                    frame,
+                    state: "after the request body ended",
+                })
+            }
+            Item::RequestBody(_) | Item::External(..) => Ok(()),
             Item::RequestEnd => {
                 self.request_ended = true;
                 Ok(())
@@ -159,6 +170,7 @@ impl FunctionSession {
         }
         Ok(match self.link.read() {
             Some(Item::RequestBody(data)) => Some(RequestChunk::Data(data)),
+            Some(Item::External(_, len)) => Some(RequestChunk::External(len)),
             Some(_) => {
                 self.role.request_end_read = true;
                 Some(RequestChunk::End)

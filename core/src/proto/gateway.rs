@@ -55,6 +55,8 @@ pub enum ResponsePart {
     Head(ResponseHead),
     /// Body bytes, in order.
     Data(Bytes),
+    /// This many body bytes the driver kept ([`Session::handle_external_body`]), in order.
+    External(u32),
     /// The response is complete, with these trailers.
     End(HeaderMap),
     /// The function failed: before the head, answer 502; after it, abort the client.
@@ -73,9 +75,10 @@ impl Role for GatewayRole {
             (Item::ResponseHead(head), AwaitHead) if self.exchange.response_has_body(head.status.as_u16()) => Body,
             (Item::ResponseHead(_), AwaitHead) => Bodiless,
             (Item::ResponseBody(_), Body) => Body,
+            (Item::External(FrameType::RESPONSE_BODY, _), Body) => Body,
             (Item::ResponseEnd(_), Body | Bodiless) => Ended,
             (Item::Error(_), AwaitHead | Body | Bodiless) => Ended,
-            (Item::RequestBody(_) | Item::RequestEnd, _) => {
+            (Item::RequestBody(_) | Item::RequestEnd | Item::External(FrameType::REQUEST_BODY, _), _) => {
                 return Err(ProtocolError::UnexpectedFrame {
                     frame,
                     state: "at the gateway",
@@ -153,6 +156,7 @@ impl GatewaySession {
             None => return Ok(None),
             Some(Item::ResponseHead(head)) => ResponsePart::Head(head),
             Some(Item::ResponseBody(data)) => ResponsePart::Data(data),
+            Some(Item::External(_, len)) => ResponsePart::External(len),
             Some(Item::ResponseEnd(trailers)) => ResponsePart::End(trailers),
             Some(Item::Error(e)) => ResponsePart::Failed(e),
             Some(other) => unreachable!("accept() refuses {:?} at the gateway", other.frame_type()),

@@ -230,17 +230,26 @@ impl Link {
 
     // ---- input ----
 
-    pub(crate) fn receive(&mut self, now: Timestamp, msg: &Bytes) -> Result<Received, Error> {
+    /// Hands in a message; `external` is the payload length of a body frame whose payload the
+    /// driver kept (`msg` then holds its header only).
+    pub(crate) fn receive(&mut self, now: Timestamp, msg: &Bytes, external: Option<usize>) -> Result<Received, Error> {
         self.tick(now);
         self.check()?;
         if self.is_up() {
             self.set_timer(Timer::Idle, Some(self.now + self.idle_timeout()));
         }
-        self.receive_inner(msg).map_err(|e| self.fail(Error::Protocol(e)))
+        let limits = self.config.limits();
+        let frame = match external {
+            None => Frame::decode(msg, &limits),
+            Some(len) => Frame::decode_external(msg, len, &limits),
+        };
+        frame
+            .map_err(ProtocolError::from)
+            .and_then(|frame| self.receive_frame(frame))
+            .map_err(|e| self.fail(Error::Protocol(e)))
     }
 
-    fn receive_inner(&mut self, msg: &Bytes) -> Result<Received, ProtocolError> {
-        let frame = Frame::decode(msg, &self.config.limits())?;
+    fn receive_frame(&mut self, frame: Frame) -> Result<Received, ProtocolError> {
         let Socket::Up { peer_hello, .. } = &mut self.socket else {
             // A driver bug, not the peer's: messages only come on an open socket.
             debug_assert!(false, "message while no socket is open");

@@ -40,7 +40,7 @@ pub use codes::{AbortCode, CloseCode, ErrorCode, FailureCode, FrameType, Gateway
 pub use config::*;
 pub use error::{Error, ProtocolError, StreamError};
 pub use exchange::*;
-pub use frame::{Abort, Frame, FunctionError, Hello, Item, ResponseHead, HELLO_LEN};
+pub use frame::{Abort, Frame, FunctionError, Hello, Item, ResponseHead, BODY_HEADER_LEN, HELLO_LEN};
 pub use function::{FunctionRole, FunctionSession, RequestChunk, DEADLINE_MESSAGE};
 pub use gateway::{Failure, GatewayRole, GatewaySession, ReplyVerdict, ResponsePart, ERROR_CODE_HEADER};
 pub use headers::encoded_len as header_block_len;

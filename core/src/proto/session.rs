@@ -78,7 +78,21 @@ impl<R: Role> Session<R> {
 
     /// Hands in one binary message from the socket.
     pub fn handle_message(&mut self, now: Timestamp, msg: &Bytes) -> Result<(), Error> {
-        match self.link.receive(now, msg)? {
+        self.handle(now, msg, None)
+    }
+
+    /// Hands in a body frame whose payload the driver keeps where it arrived, so it never
+    /// enters the session's memory: `head` is the message up to
+    /// [`Frame::external_split`](super::Frame::external_split) (its header), `payload_len`
+    /// the bytes after it. The frame is judged exactly as [`handle_message`](Self::handle_message)
+    /// would judge the whole message; once accepted it is read back as an external part of
+    /// that length, in order, which the driver matches with the payloads it kept.
+    pub fn handle_external_body(&mut self, now: Timestamp, head: &Bytes, payload_len: usize) -> Result<(), Error> {
+        self.handle(now, head, Some(payload_len))
+    }
+
+    fn handle(&mut self, now: Timestamp, msg: &Bytes, external: Option<usize>) -> Result<(), Error> {
+        match self.link.receive(now, msg, external)? {
             Received::Nothing => Ok(()),
             Received::Hello => {
                 self.role.hello_received(&mut self.link);

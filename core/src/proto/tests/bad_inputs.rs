@@ -471,8 +471,45 @@ fn arb_message() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
+fn arb_body_message() -> impl Strategy<Value = Vec<u8>> {
+    let ty = prop::sample::select(vec![0x10u8, 0x21]);
+    (
+        ty,
+        any::<u64>(),
+        0u32..6000,
+        prop::collection::vec(any::<u8>(), 0..5000),
+    )
+        .prop_map(|(t, seq, len, payload)| {
+            let mut m = vec![t];
+            m.extend_from_slice(&seq.to_be_bytes());
+            m.extend_from_slice(&len.to_be_bytes());
+            m.extend(payload);
+            m
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// A body frame split for an external payload is judged exactly as the whole message.
+    #[test]
+    fn external_bodies_are_judged_as_whole_messages(msg in arb_body_message()) {
+        let limits = config().limits();
+        let msg = Bytes::from(msg);
+        let whole = Frame::decode(&msg, &limits);
+        if let Some(at) = Frame::external_split(msg.len(), msg[0]) {
+            let split = Frame::decode_external(&msg.slice(..at), msg.len() - at, &limits);
+            match (whole, split) {
+                (Ok(Frame::Sequenced { seq: a, item }), Ok(Frame::Sequenced { seq: b, item: Item::External(ty, len) })) => {
+                    prop_assert_eq!(a, b);
+                    prop_assert_eq!(item.frame_type(), ty);
+                    prop_assert_eq!(item.body_len(), len as usize);
+                }
+                (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                (a, b) => prop_assert!(false, "whole {:?} but split {:?}", a, b),
+            }
+        }
+    }
 
     /// Garbage never panics either end, and whatever it does, the receive buffer stays
     /// within the window.

@@ -17,6 +17,10 @@ pub(crate) struct Pair {
     to_g: VecDeque<(Timestamp, Bytes)>,
     to_f: VecDeque<(Timestamp, Bytes)>,
     pub connected: bool,
+    /// Whether the gateway keeps body payloads outside the session, as the Durable Object
+    /// does (`handle_external_body`), matching them back as it reads.
+    pub gateway_external: bool,
+    kept: VecDeque<Bytes>,
     /// Every message that crossed, for tests that look at the wire.
     pub wire_to_g: Vec<Bytes>,
     pub wire_to_f: Vec<Bytes>,
@@ -69,6 +73,8 @@ impl Pair {
             to_g: VecDeque::new(),
             to_f: VecDeque::new(),
             connected: false,
+            gateway_external: false,
+            kept: VecDeque::new(),
             wire_to_g: Vec::new(),
             wire_to_f: Vec::new(),
             app: Apps {
@@ -92,7 +98,7 @@ impl Pair {
     pub fn cut(&mut self, deliver: usize) {
         for _ in 0..deliver {
             if let Some((_, m)) = self.to_g.pop_front() {
-                let _ = self.g.handle_message(self.now, &m);
+                self.deliver_to_g(&m);
             }
             if let Some((_, m)) = self.to_f.pop_front() {
                 let _ = self.f.handle_message(self.now, &m);
@@ -162,7 +168,7 @@ impl Pair {
         }
         while self.to_g.front().is_some_and(|m| m.0 <= self.now) {
             let (_, m) = self.to_g.pop_front().unwrap();
-            let _ = self.g.handle_message(self.now, &m);
+            self.deliver_to_g(&m);
             progress = true;
         }
         while self.to_f.front().is_some_and(|m| m.0 <= self.now) {
@@ -171,6 +177,24 @@ impl Pair {
             progress = true;
         }
         progress
+    }
+
+    fn deliver_to_g(&mut self, m: &Bytes) {
+        match Frame::external_split(m.len(), m[0]).filter(|_| self.gateway_external) {
+            Some(at) => {
+                // The payload stays with the driver; only accepted frames' payloads are kept.
+                if self
+                    .g
+                    .handle_external_body(self.now, &m.slice(..at), m.len() - at)
+                    .is_ok()
+                {
+                    self.kept.push_back(m.slice(at..));
+                }
+            }
+            None => {
+                let _ = self.g.handle_message(self.now, m);
+            }
+        }
     }
 
     fn run_apps(&mut self) -> bool {
@@ -226,6 +250,11 @@ impl Pair {
         while a.gateway_reads {
             match self.g.read() {
                 Ok(Some(ResponsePart::Data(d))) => a.response_read.extend_from_slice(&d),
+                Ok(Some(ResponsePart::External(len))) => {
+                    let payload = self.kept.pop_front().expect("a kept payload for every external part");
+                    assert_eq!(payload.len(), len as usize, "kept payloads line up with the parts");
+                    a.response_read.extend_from_slice(&payload);
+                }
                 Ok(Some(part)) => a.response_parts.push(part),
                 _ => break,
             }

@@ -35,6 +35,9 @@ fn run(seed: u64) {
     };
     let mut p = Pair::with_configs(fc, gc, mode, Timestamp::from_millis(rng.gen_range(0..1_000_000)));
     p.latency = Duration::from_millis(rng.gen_range(0..=10));
+    // Half the runs keep response payloads outside the gateway session, as the Durable
+    // Object does.
+    p.gateway_external = rng.gen_bool(0.5);
     let request = if mode == BodyMode::Stream {
         random_body(&mut rng, 64 * 1024)
     } else {

@@ -1,0 +1,268 @@
+//! Fuzz bodies: each takes arbitrary bytes and drives one part of `proto` with them, asserting
+//! what must hold whatever the input. The cargo-fuzz targets in `fuzz/` are one line each, and
+//! `tests/fuzz_corpus.rs` runs the same bodies over the committed corpus, so CI exercises them
+//! without a fuzzer.
+
+use core::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+use crate::proto::{
+    self, BodyMode, Config, Exchange, Frame, FunctionSession, GatewaySession, InvocationReply, Limits, RelaySecret,
+    ResponseHead, Timestamp, UpgradeRequest,
+};
+
+/// Decodes a message; what decodes re-encodes to the same bytes and decodes again the same.
+pub fn decode_frame(data: &[u8]) {
+    let limits = Limits {
+        max_payload: 4096,
+        max_header_bytes: 2048,
+    };
+    let msg = Bytes::copy_from_slice(data);
+    if let Ok(frame) = Frame::decode(&msg, &limits) {
+        let mut out = BytesMut::new();
+        frame.encode(&mut out);
+        assert_eq!(out.len(), frame.encoded_len(), "encoded_len matches");
+        let again = Frame::decode(&out.freeze(), &limits).expect("a decoded frame re-encodes to a valid one");
+        assert_eq!(again, frame);
+    }
+}
+
+/// A cursor over the fuzzer's bytes, handing out small numbers and slices.
+struct Input<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Input<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&b, rest) = self.data.split_first()?;
+        self.data = rest;
+        Some(b)
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from(self.byte()?) << 8 | u16::from(self.byte()?))
+    }
+
+    fn bytes(&mut self, max: usize) -> Option<&'a [u8]> {
+        let n = usize::from(self.u16()?).min(max).min(self.data.len());
+        let (taken, rest) = self.data.split_at(n);
+        self.data = rest;
+        Some(taken)
+    }
+}
+
+fn config() -> Config {
+    Config {
+        max_payload: 1024,
+        window: 4096,
+        max_header_bytes: 1024,
+        ack_delay: Duration::from_millis(5),
+        resume_grace: Duration::from_millis(500),
+        connect_timeout: Duration::from_millis(800),
+        keepalive: Duration::from_millis(50),
+        idle_timeout: Duration::from_millis(200),
+    }
+}
+
+/// What must hold of a session after every step, whatever the peer sent.
+fn check<R: proto::Role>(s: &mut proto::Session<R>, limits: &Limits) {
+    let stats = s.stats();
+    assert!(stats.held <= u64::from(stats.window), "held within our window");
+    if stats.peer_window > 0 {
+        assert!(
+            stats.in_flight <= u64::from(stats.peer_window),
+            "in flight within the peer's window"
+        );
+    }
+    // Everything it sends is a valid frame (for a peer with our limits).
+    while let Some(msg) = s.poll_transmit() {
+        let peer = Limits {
+            max_payload: proto::MAX_PAYLOAD_LIMIT,
+            max_header_bytes: proto::MAX_HEADER_BYTES_LIMIT,
+        };
+        assert!(
+            Frame::decode(&msg, &peer).is_ok() || Frame::decode(&msg, limits).is_ok(),
+            "a session sends only valid frames"
+        );
+    }
+    if let Some(e) = s.error() {
+        assert!(s.poll_close().is_some(), "a failed session closes its socket: {e}");
+    }
+}
+
+/// The function's end fed arbitrary messages, timer events, socket events and application
+/// calls, in an order the fuzzer picks.
+pub fn function_session(data: &[u8]) {
+    let mut input = Input { data };
+    let mode = if input.byte().unwrap_or(0) & 1 == 0 {
+        BodyMode::Inline
+    } else {
+        BodyMode::Stream
+    };
+    let mut now = Timestamp::from_millis(0);
+    let Ok(mut f) = FunctionSession::new(config(), Exchange::new(mode), now) else {
+        return;
+    };
+    let limits = config().limits();
+    f.socket_opened(now);
+    while let Some(op) = input.byte() {
+        match op % 10 {
+            0..=3 => {
+                let Some(msg) = input.bytes(2048) else { break };
+                if f.is_connected() {
+                    let _ = f.handle_message(now, &Bytes::copy_from_slice(msg));
+                }
+            }
+            4 => {
+                now = now + Duration::from_millis(u64::from(input.byte().unwrap_or(1)));
+                f.handle_timeout(now);
+            }
+            5 => {
+                let status = input.u16().unwrap_or(200) % 700;
+                let mut headers = HeaderMap::new();
+                if let Some(v) = input.bytes(64).and_then(|b| HeaderValue::from_bytes(b).ok()) {
+                    headers.insert("x-fuzz", v);
+                }
+                if let Ok(status) = StatusCode::from_u16(status.max(100)) {
+                    let _ = f.send_head(ResponseHead { status, headers });
+                }
+            }
+            6 => {
+                let n = usize::from(input.u16().unwrap_or(1));
+                let _ = f.write(&mut Bytes::from(vec![7u8; n % 5000]));
+            }
+            7 => {
+                let _ = f.read();
+            }
+            8 => {
+                let _ = f.finish(HeaderMap::new());
+            }
+            _ => {
+                if f.is_connected() {
+                    f.socket_closed(now, None);
+                } else {
+                    f.socket_opened(now);
+                }
+            }
+        }
+        check(&mut f, &limits);
+    }
+}
+
+/// The gateway's end fed arbitrary messages, timer events, socket admissions, invocation
+/// results and application calls.
+pub fn gateway_session(data: &[u8]) {
+    let mut input = Input { data };
+    let head_request = input.byte().unwrap_or(0) & 1 == 1;
+    let exchange = Exchange {
+        body_mode: BodyMode::Stream,
+        head_request,
+    };
+    let mut now = Timestamp::from_millis(0);
+    let Ok(mut g) = GatewaySession::new(config(), exchange, "token", now) else {
+        return;
+    };
+    let limits = config().limits();
+    let key = "0123456789abcdef0123456789abcdef";
+    while let Some(op) = input.byte() {
+        match op % 10 {
+            0..=3 => {
+                let Some(msg) = input.bytes(2048) else { break };
+                if g.is_connected() {
+                    let _ = g.handle_message(now, &Bytes::copy_from_slice(msg));
+                }
+            }
+            4 => {
+                now = now + Duration::from_millis(u64::from(input.byte().unwrap_or(1)));
+                g.handle_timeout(now);
+            }
+            5 => {
+                let resume = input.byte().unwrap_or(0) & 1 == 1;
+                let req = UpgradeRequest {
+                    upgrade: Some("websocket"),
+                    protocols: Some(proto::SUBPROTOCOL),
+                    token: Some("token"),
+                    key: Some(key),
+                    resume: resume.then_some("1"),
+                };
+                if g.admit_socket(&req).is_ok() {
+                    g.socket_accepted(now, &req);
+                }
+            }
+            6 => {
+                let n = usize::from(input.u16().unwrap_or(1));
+                let _ = g.write(&mut Bytes::from(vec![9u8; n % 5000]));
+            }
+            7 => {
+                let _ = g.read();
+            }
+            8 => {
+                let status = input.u16().unwrap_or(200);
+                let reply = match input.byte().unwrap_or(0) % 3 {
+                    0 => InvocationReply::Failed,
+                    1 => InvocationReply::Response { status, outcome: None },
+                    _ => InvocationReply::Response {
+                        status,
+                        outcome: Some("relayed"),
+                    },
+                };
+                let _ = g.handle_invocation_reply(now, reply);
+            }
+            _ => {
+                if g.is_connected() {
+                    g.socket_closed(now, None);
+                } else {
+                    let _ = g.finish_request();
+                }
+            }
+        }
+        check(&mut g, &limits);
+    }
+}
+
+/// Tokens, relay headers, gateway URLs and upgrade requests made of arbitrary text: each is
+/// refused or accepted, never a panic; a token that verifies is the minted one.
+pub fn credentials(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let secret = RelaySecret::new(*b"fuzzing secret, 32 bytes long...").expect("a long enough secret");
+    let mut parts = text.splitn(3, '\n');
+    let (a, b, c) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    if let Ok(expiry) = secret.verify(a, b, 0) {
+        assert_eq!(
+            secret.mint(b, expiry).as_deref(),
+            Ok(a),
+            "only the minted spelling verifies"
+        );
+    }
+    let _ = proto::socket_url(a, b);
+    let _ = proto::check_function_url(c);
+    let _ = proto::RelaySettings::from_values(Some(a), Some(c));
+    let lookup = |name: &str| match name {
+        proto::RELAY_ID_HEADER => Some(a),
+        proto::RELAY_TOKEN_HEADER => Some(b),
+        proto::RELAY_BODY_HEADER => Some(c),
+        _ => None,
+    };
+    let _ = proto::read_relay_headers(lookup);
+    let req = UpgradeRequest {
+        upgrade: Some("websocket"),
+        protocols: Some(c),
+        token: Some(a),
+        key: Some(b),
+        resume: Some(c),
+    };
+    let _ = proto::check_upgrade(&req, b, &secret, 0);
+    let info = proto::ClientInfo {
+        address: Some(a),
+        scheme: "https",
+        host: Some(b),
+    };
+    let headers: Vec<(&str, &str)> = text.lines().filter_map(|l| l.split_once(':')).collect();
+    let _ = proto::invocation_headers(headers.iter().copied(), &info);
+}

@@ -1,0 +1,175 @@
+// The chaos campaign: streams through the gateway in workerd while a TCP proxy between the
+// function and the gateway cuts each stream's socket 1 to 5 times at seeded random byte
+// offsets. Every stream must arrive complete and in order (its sha256), or the client must
+// learn it did not. Responses come from the Rust function's /bytes, uploads go to its
+// /upload, which answers with the byte count and sha256 it saw.
+//
+// `runChaos` is shared by `npm run test:chaos` (scripts/chaos.mjs, the full campaign) and the
+// short form in `npm test` (e2e/chaos.test.mjs).
+
+import { createHash } from "node:crypto";
+import net from "node:net";
+
+import { freePort, patternSha256, startFunction, startGateway, stopAll } from "./support.mjs";
+
+const MB = 1_000_000;
+
+/** A small seeded generator (mulberry32), so a failing seed can be replayed. */
+export function random(seed) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return { next, int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)) };
+}
+
+/** The streams of a campaign: kind, size and where each of its cuts falls. */
+export function plan({ streams, minBytes, maxBytes, seed }) {
+  const rng = random(seed);
+  return Array.from({ length: streams }, (_, i) => {
+    const size = rng.int(minBytes, maxBytes);
+    const cuts = rng.int(1, 5);
+    // Each cut falls within its share of the stream, so every one of them happens.
+    const share = Math.floor(size / (cuts + 1));
+    const offsets = Array.from({ length: cuts }, () => rng.int(16 * 1024, Math.max(16 * 1024, share)));
+    return { index: i, kind: rng.next() < 0.5 ? "response" : "upload", size, offsets };
+  });
+}
+
+/**
+ * A TCP proxy that cuts (resets) the current stream's connections: the n-th connection is cut
+ * after `offsets[n]` bytes went its stream's way (function → gateway for a response, gateway →
+ * function for an upload); later connections pass untouched.
+ */
+async function startChaosProxy({ port, target }) {
+  let current;
+  let cuts = 0;
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target, "127.0.0.1");
+    const stream = current;
+    const index = stream ? stream.connections++ : 0;
+    const limit = stream?.offsets[index];
+    let seen = 0;
+    let cut = false;
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    const pass = (from, to, counted) => {
+      from.on("data", (data) => {
+        if (cut) return;
+        if (counted && limit !== undefined && seen + data.length >= limit) {
+          // Deliver the bytes before the cut, then reset both sides mid-frame.
+          to.write(data.subarray(0, limit - seen));
+          cut = true;
+          cuts++;
+          client.resetAndDestroy();
+          upstream.resetAndDestroy();
+          return;
+        }
+        if (counted) seen += data.length;
+        to.write(data);
+      });
+    };
+    pass(client, upstream, stream?.kind === "response");
+    pass(upstream, client, stream?.kind === "upload");
+    client.on("error", drop).on("close", drop);
+    upstream.on("error", drop).on("close", drop);
+  });
+  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    /** Cuts the connections of `stream` from now on. */
+    set(stream) {
+      current = { ...stream, connections: 0 };
+    },
+    get cuts() {
+      return cuts;
+    },
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+/** A deterministic upload body for a stream. */
+function uploadBody(stream) {
+  const rng = random(stream.index + 1);
+  const body = Buffer.allocUnsafe(stream.size);
+  for (let i = 0; i < body.length; i += 4) body.writeUInt32LE((rng.next() * 2 ** 32) >>> 0, Math.min(i, body.length - 4));
+  return body;
+}
+
+/** Runs one stream and says what became of it. */
+async function runStream(gateway, stream) {
+  try {
+    if (stream.kind === "response") {
+      const res = await fetch(`${gateway}/bytes?n=${stream.size}`);
+      const hash = createHash("sha256");
+      let bytes = 0;
+      try {
+        for await (const chunk of res.body) {
+          hash.update(chunk);
+          bytes += chunk.length;
+        }
+      } catch {
+        return "failed";
+      }
+      return judge(res.status, bytes, hash.digest("hex"), stream.size, patternSha256(stream.size));
+    }
+    const body = uploadBody(stream);
+    const res = await fetch(`${gateway}/upload`, { method: "POST", body });
+    let text;
+    try {
+      text = await res.text();
+    } catch {
+      return "failed";
+    }
+    const [bytes, sha] = text.split(" ");
+    return judge(res.status, Number(bytes), sha, stream.size, createHash("sha256").update(body).digest("hex"));
+  } catch {
+    return "failed";
+  }
+}
+
+function judge(status, bytes, sha, size, expected) {
+  if (status !== 200) return "failed";
+  if (bytes === size && sha === expected) return "ok";
+  if (bytes > size) return "duplicated";
+  if (bytes < size) return "truncated_clean";
+  return "lost";
+}
+
+/**
+ * Starts a gateway, the Rust function and the chaos proxy between them, runs the campaign's
+ * streams one after the other, stops everything, and returns the tallies.
+ */
+export async function runChaos({ streams, minBytes = 1 * MB, maxBytes = 20 * MB, seed = 1, log = () => {} }) {
+  const [gatewayPort, functionPort, proxyPort] = [await freePort(), await freePort(), await freePort()];
+  const proxy = await startChaosProxy({ port: proxyPort, target: gatewayPort });
+  try {
+    const fn = await startFunction({ port: functionPort, gatewayUrl: proxy.url });
+    const gateway = await startGateway({ port: gatewayPort, lambdaUrl: fn });
+    const tally = { streams: 0, cuts: 0, lost: 0, duplicated: 0, truncated_clean: 0, failed: 0 };
+    for (const stream of plan({ streams, minBytes, maxBytes, seed })) {
+      proxy.set(stream);
+      const before = proxy.cuts;
+      const outcome = await runStream(gateway, stream);
+      tally.streams++;
+      tally.cuts += proxy.cuts - before;
+      if (outcome !== "ok") tally[outcome]++;
+      log(`stream ${stream.index} ${stream.kind} ${stream.size} B, ${proxy.cuts - before} cuts: ${outcome}`);
+    }
+    return tally;
+  } finally {
+    await stopAll();
+    await proxy.close();
+  }
+}
+
+/** The campaign's summary line. */
+export function summary(t) {
+  return `chaos: streams=${t.streams} cuts=${t.cuts} lost=${t.lost} duplicated=${t.duplicated} truncated_clean=${t.truncated_clean} failed=${t.failed}`;
+}

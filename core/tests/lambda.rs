@@ -145,12 +145,22 @@ fn ok_text(result: &LambdaFunctionUrlResponse) -> (i64, &str) {
     (result.status_code, result.body.as_deref().unwrap_or(""))
 }
 
+/// The echo handler, its body streamed (not complete when the handler returns).
+async fn streamed_echo(req: Request<Body>) -> Result<Response<Body>, Infallible> {
+    let (parts, body) = echo(req).await?.into_parts();
+    let chunks = body.chain(futures_util::stream::once(async {
+        tokio::task::yield_now().await;
+        Ok(Bytes::from_static(b" (streamed)"))
+    }));
+    Ok(Response::from_parts(parts, Body::from_stream(chunks)))
+}
+
 #[tokio::test]
 async fn relay_mode_streams_the_response_through_the_gateway_and_hides_relay_headers() {
     let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
     let result = handle_event(
         &relay_config(&gw),
-        &echo,
+        &streamed_echo,
         event(relay_headers(&gw, BodyMode::Inline), Some("inline body"), false),
     )
     .await
@@ -168,8 +178,31 @@ async fn relay_mode_streams_the_response_through_the_gateway_and_hides_relay_hea
     }
     assert_eq!(
         String::from_utf8(body).unwrap(),
-        r#"POST /items/42?q=a%20b&x=1 cookie="session=abc; theme=dark" relay-headers=false body=inline body"#
+        r#"POST /items/42?q=a%20b&x=1 cookie="session=abc; theme=dark" relay-headers=false body=inline body (streamed)"#
     );
+}
+
+#[tokio::test]
+async fn relay_mode_answers_a_small_complete_response_in_the_invocation_result() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let result = handle_event(
+        &relay_config(&gw),
+        &echo,
+        event(relay_headers(&gw, BodyMode::Inline), Some("inline body"), false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.status_code, 201, "the handler's own status");
+    assert_eq!(result.headers.get(proto::RELAY_OUTCOME_HEADER).unwrap(), "complete");
+    assert_eq!(result.headers.get("x-kind").unwrap(), "echo");
+    assert_eq!(result.cookies, ["a=1", "b=2; Path=/"]);
+    assert_eq!(
+        result.body.as_deref(),
+        Some(r#"POST /items/42?q=a%20b&x=1 cookie="session=abc; theme=dark" relay-headers=false body=inline body"#)
+    );
+    // Nothing of the response went over the socket.
+    let mut parts = gw.parts();
+    assert!(parts.try_recv().is_err());
 }
 
 #[tokio::test]

@@ -89,6 +89,10 @@ pub struct BindingConstants {
     pub write_batch_bytes: u32,
     /// What one queued chunk costs besides its bytes.
     pub chunk_cost_bytes: u32,
+    /// Largest response body answered in the invocation result instead of over the socket.
+    pub inline_response_limit: u32,
+    /// The header (name, value) that marks a response answered in the invocation result.
+    pub complete_header: Vec<String>,
     /// The stable JS error codes.
     pub error_codes: Vec<String>,
 }
@@ -103,6 +107,11 @@ pub fn constants() -> BindingConstants {
         secret_env: proto::SECRET_ENV.into(),
         write_batch_bytes: WRITE_BATCH_BYTES as u32,
         chunk_cost_bytes: CHUNK_COST_BYTES as u32,
+        inline_response_limit: proto::INLINE_RESPONSE_LIMIT as u32,
+        complete_header: {
+            let (name, value) = InvocationResult::complete_header();
+            vec![name.to_owned(), value.to_owned()]
+        },
         error_codes: ERROR_CODES.iter().map(|(c, _)| c.to_string()).collect(),
     }
 }
@@ -300,6 +309,17 @@ impl BindingConnection {
             .try_lock()
             .map_err(|_| js_error("ERR_RELAY_USAGE", "the head was sent while a write was in progress"))?;
         writer.send_head(status, map).map_err(from_client)
+    }
+
+    /// Answers in the invocation result instead of over the socket, if this response may
+    /// (`FunctionSession::respond_inline`: the request body did not stream, and the body is
+    /// complete and small): `true` if it keeps its body, `false` if its status or method
+    /// drops it, `null` if it must go over the socket after all.
+    #[napi]
+    pub fn respond_inline(&self, status: u32, body_len: u32) -> Option<bool> {
+        let status = StatusCode::from_u16(u16::try_from(status).ok()?).ok()?;
+        let mut writer = self.writer.try_lock().ok()?;
+        writer.respond_inline(status, body_len as usize).ok()
     }
 
     /// Writes several chunks in one crossing of the JS/Rust boundary; resolves when the

@@ -131,7 +131,15 @@ describe("relay invocations that cannot be relayed", () => {
         "x-lambda-relay-token": mintToken(secret, "abc123", Math.floor(Date.now() / 1000) + 60),
         "x-lambda-relay-body": "inline",
       };
-      const result = await streamHandler(async () => new Response("never delivered"))(event({ headers }), context);
+      // A body that is not complete at once needs the socket (a complete one would ride inline).
+      const slow = new ReadableStream({
+        async pull(controller) {
+          await new Promise((r) => setTimeout(r, 10));
+          controller.enqueue(new TextEncoder().encode("never delivered"));
+          controller.close();
+        },
+      });
+      const result = await streamHandler(async () => new Response(slow))(event({ headers }), context);
       assert.equal(result.statusCode, 502);
       assert.equal(result.headers["x-lambda-relay-outcome"], "failed");
       assert.equal(result.body, "relay failed: gateway refused the relay socket with HTTP 403");
@@ -139,6 +147,36 @@ describe("relay invocations that cannot be relayed", () => {
       delete process.env.RELAY_GATEWAY_URL;
       delete process.env.RELAY_SECRET;
       gateway.close();
+    }
+  });
+
+  it("answers a small complete response in the invocation result, even before a socket exists", async () => {
+    const secret = "a secret of at least sixteen bytes";
+    // Nothing listens there: the response never needs the gateway.
+    process.env.RELAY_GATEWAY_URL = "ws://127.0.0.1:1";
+    process.env.RELAY_SECRET = secret;
+    try {
+      const headers = {
+        "x-lambda-relay-id": "abc124",
+        "x-lambda-relay-token": mintToken(secret, "abc124", Math.floor(Date.now() / 1000) + 60),
+        "x-lambda-relay-body": "inline",
+      };
+      const respond = () => {
+        const h = new Headers({ "x-kind": "inline" });
+        h.append("set-cookie", "a=1");
+        return new Response("small and complete", { status: 201, headers: h });
+      };
+      for (const handler of [streamHandler(respond), streamifyHandler((_r, s) => s.writeHead(201, { "x-kind": "inline", "set-cookie": ["a=1"] }).end("small and complete"))]) {
+        const result = await handler(event({ headers }), context);
+        assert.equal(result.statusCode, 201);
+        assert.equal(result.body, "small and complete");
+        assert.equal(result.headers["x-kind"], "inline");
+        assert.deepEqual(result.cookies, ["a=1"]);
+        assert.equal(result.headers["x-lambda-relay-outcome"], "complete");
+      }
+    } finally {
+      delete process.env.RELAY_GATEWAY_URL;
+      delete process.env.RELAY_SECRET;
     }
   });
 

@@ -14,7 +14,7 @@ import {
   toRequest,
 } from "./event.js";
 import { constants, native, RelayError } from "./native.js";
-import { pipeBody, Relay } from "./relay.js";
+import { pipeBody, type Ready, readReady, Relay } from "./relay.js";
 import { BufferedResponseStream, RelayResponseStream, type ResponseStream } from "./response-stream.js";
 
 /** A Fetch-style handler: `app.fetch` of Hono and other Fetch frameworks fits. */
@@ -77,7 +77,7 @@ export function streamHandler(handler: FetchHandler): FunctionUrlHandler {
   };
 }
 
-async function respond(relay: Relay, produce: () => Response | Promise<Response>): Promise<void> {
+async function respond(relay: Relay, produce: () => Response | Promise<Response>): Promise<FunctionUrlResult | void> {
   let response: Response;
   try {
     response = await produce();
@@ -86,15 +86,27 @@ async function respond(relay: Relay, produce: () => Response | Promise<Response>
     if (relay.signal.aborted) throw relay.signal.reason;
     return relay.handlerFailed(e);
   }
+  const reader = response.body?.getReader();
+  let ready: Ready = { chunks: [], bytes: 0, done: true };
+  try {
+    if (reader) ready = await readReady(reader, constants.inlineResponseLimit);
+  } catch (e) {
+    return relay.handlerFailed(e);
+  }
+  if (ready.done) {
+    // Small and complete: it rides in the invocation result, no socket needed.
+    const inline = relay.respondInline(response.status, response.headers, ready.chunks);
+    if (inline) return inline;
+  }
   try {
     relay.sendHead(response.status, headerPairs(response.headers));
   } catch (e) {
     // A head the relay cannot carry (a 1xx status, too many headers): the handler's error.
     return relay.handlerFailed(e);
   }
-  if (response.body) {
+  if (reader) {
     try {
-      await pipeBody(relay, response.body);
+      await pipeBody(relay, reader, ready);
     } catch (e) {
       if (e instanceof RelayError || relay.signal.aborted) throw relay.signal.reason ?? e;
       return relay.bodyFailed(e);
@@ -125,6 +137,7 @@ export function streamifyHandler(handler: StreamifyHandler): FunctionUrlHandler 
       try {
         await handler(request, stream, context);
         await endAndWait(stream);
+        return stream.inlineResult;
       } catch (e) {
         if (relay.signal.aborted) throw relay.signal.reason;
         if (e instanceof RelayError) throw e;

@@ -3,7 +3,7 @@
 // deadline and the invocation's result are decided in Rust.
 
 import type { BindingConnection } from "../binding.js";
-import type { FunctionUrlResult } from "./event.js";
+import { bufferedResult, type FunctionUrlResult } from "./event.js";
 import { call, constants, relayError } from "./native.js";
 
 /** Below this average size, a batch's chunks are joined before they cross into Rust. */
@@ -60,6 +60,23 @@ export class Relay {
     this.#headSent = true;
   }
 
+  /**
+   * Answers in the invocation result instead of over the socket, if this response may (small,
+   * complete, and the request body did not stream): the result, or `null` if it must go over
+   * the socket after all.
+   */
+  respondInline(status: number, headers: Headers, body: Buffer[]): FunctionUrlResult | null {
+    let bytes = 0;
+    for (const chunk of body) bytes += chunk.byteLength;
+    const keepsBody = this.conn.respondInline(status, bytes);
+    if (keepsBody === null) return null;
+    this.#ended = true;
+    const result = bufferedResult(status, headers, keepsBody ? Buffer.concat(body, bytes) : Buffer.alloc(0));
+    const [name, value] = constants.completeHeader;
+    result.headers = { ...result.headers, [name!]: value! };
+    return result;
+  }
+
   write(chunks: Buffer[]): Promise<void> {
     // Many small chunks cross as one: napi holds a reference per Buffer until the call
     // settles, which for thousands of one-byte chunks costs far more memory than one copy.
@@ -92,10 +109,12 @@ export class Relay {
    * work failed before it ended the response (a head the relay refused, say), the response
    * is failed here, so the client learns and the relay ends.
    */
-  async result(work: Promise<void>): Promise<FunctionUrlResult> {
+  async result(work: Promise<FunctionUrlResult | void>): Promise<FunctionUrlResult> {
     let failure: string | null = null;
     try {
-      await Promise.race([work, this.cancelled]);
+      // A response answered inline is the result itself.
+      const inline = await Promise.race([work, this.cancelled]);
+      if (inline) return inline;
     } catch (e) {
       if (!this.signal.aborted) {
         failure = message(e);
@@ -110,18 +129,59 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** What a body had ready before anything waited: all of it when `done`. */
+export interface Ready {
+  chunks: Buffer[];
+  bytes: number;
+  done: boolean;
+  /** The read that was still waiting when `readReady` returned, if one was. */
+  pending?: Promise<ReadableStreamReadResult<Uint8Array>>;
+}
+
+const NOT_READY = Symbol("not ready");
+/** A small complete body comes in a chunk or a few; one in many chunks is a stream. */
+const MAX_READY_CHUNKS = 64;
+
 /**
- * Copies a byte stream into the relay, batching what arrives while a write is in flight, so
- * a fast producer crosses into Rust once per batch, and waiting on the window, so a slow
- * client slows the producer. Read-ahead is bounded by bytes and by chunk count (each chunk
- * costs `chunkCostBytes` besides its bytes), so a body of tiny chunks stays bounded too.
+ * Reads what the body has ready now, stopping at the first read that would wait (a
+ * macrotask passed), once it holds more than `limit` bytes, or after a few dozen chunks. A
+ * body made from a string or a buffer is ready at once, all of it.
  */
-export async function pipeBody(relay: Relay, body: ReadableStream<Uint8Array>): Promise<void> {
-  const reader = body.getReader();
+export async function readReady(reader: ReadableStreamDefaultReader<Uint8Array>, limit: number): Promise<Ready> {
+  const ready: Ready = { chunks: [], bytes: 0, done: false };
+  // One macrotask for the whole look: what is ready comes in microtasks before it.
+  const tick = new Promise<typeof NOT_READY>((resolve) => setImmediate(resolve, NOT_READY));
+  while (ready.bytes <= limit && ready.chunks.length < MAX_READY_CHUNKS) {
+    const read = reader.read();
+    const next = await Promise.race([read, tick]);
+    if (next === NOT_READY) {
+      ready.pending = read;
+      return ready;
+    }
+    if (next.done) {
+      ready.done = true;
+      return ready;
+    }
+    if (next.value.byteLength) {
+      ready.chunks.push(Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength));
+      ready.bytes += next.value.byteLength;
+    }
+  }
+  return ready;
+}
+
+/**
+ * Copies a byte stream into the relay, after what `readReady` already took from it, batching
+ * what arrives while a write is in flight, so a fast producer crosses into Rust once per
+ * batch, and waiting on the window, so a slow client slows the producer. Read-ahead is
+ * bounded by bytes and by chunk count (each chunk costs `chunkCostBytes` besides its bytes),
+ * so a body of tiny chunks stays bounded too.
+ */
+export async function pipeBody(relay: Relay, reader: ReadableStreamDefaultReader<Uint8Array>, ready: Ready): Promise<void> {
   const onAbort = () => reader.cancel(relay.signal.reason).catch(() => {});
   relay.signal.addEventListener("abort", onAbort, { once: true });
-  let queue: Buffer[] = [];
-  let queued = 0;
+  let queue: Buffer[] = [...ready.chunks];
+  let queued = ready.bytes + ready.chunks.length * constants.chunkCostBytes;
   let inflight: Promise<void> | undefined;
   let failure: unknown;
   const flush = (): Promise<void> => {
@@ -139,9 +199,12 @@ export async function pipeBody(relay: Relay, body: ReadableStream<Uint8Array>): 
       },
     );
   };
+  if (queue.length) inflight = flush();
+  let pending = ready.pending;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
+    while (!ready.done) {
+      const { done, value } = await (pending ?? reader.read());
+      pending = undefined;
       if (failure) throw failure;
       if (done) break;
       if (!value.byteLength) continue;

@@ -3,6 +3,7 @@
 import { Writable } from "node:stream";
 
 import { constants } from "./native.js";
+import type { FunctionUrlResult } from "./event.js";
 import type { Relay } from "./relay.js";
 
 /** The high-water mark of the response stream: batches writes across the boundary into Rust. */
@@ -75,6 +76,16 @@ export class RelayResponseStream extends ResponseStream {
   #ending: Promise<void> | undefined;
   #queuedChunks = 0;
   #owesDrain = false;
+  /**
+   * What was written before the response started streaming: held until the stream ends (a
+   * small response then rides in the invocation result) or a macrotask passes (it streams).
+   * `null` once it streams.
+   */
+  #held: Buffer[] | null = [];
+  #heldBytes = 0;
+  /** The held chunks' way onto the socket, once it started. */
+  #streaming: Promise<void> | undefined;
+  #inline: FunctionUrlResult | undefined;
 
   constructor(relay: Relay) {
     super();
@@ -85,10 +96,26 @@ export class RelayResponseStream extends ResponseStream {
   }
 
   #head(): void {
-    if (!this.headersSent) {
+    if (!this.#relay.headSent) {
       const { status, pairs } = this.takeHead();
       this.#relay.sendHead(status, pairs);
     }
+  }
+
+  /** The invocation's result, if the response was answered inline (small and complete). */
+  get inlineResult(): FunctionUrlResult | undefined {
+    return this.#inline;
+  }
+
+  /** Stops holding: the head and what was held go onto the socket. */
+  #stream(): Promise<void> {
+    this.#streaming ??= (async () => {
+      const held = this.#held ?? [];
+      this.#held = null;
+      this.#head();
+      if (held.length) await this.#relay.write(held);
+    })();
+    return this.#streaming;
   }
 
   /** Fails the response, once: a handler error before the head, a body error after it. */
@@ -112,12 +139,22 @@ export class RelayResponseStream extends ResponseStream {
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
-    try {
-      this.#head();
-    } catch (e) {
-      return callback(e as Error);
+    if (this.#held) {
+      for (const { chunk } of chunks) {
+        this.#held.push(chunk);
+        this.#heldBytes += chunk.byteLength;
+      }
+      this.#queuedChunks -= chunks.length;
+      if (this.#heldBytes <= constants.inlineResponseLimit) {
+        // Still small: it may end before the next macrotask and skip the socket.
+        if (this.#held.length === chunks.length) setImmediate(() => this.#stream().catch((e) => this.destroy(e)));
+        return callback();
+      }
+      return void this.#stream().then(() => callback(), callback);
     }
-    this.#relay.write(chunks.map((c) => c.chunk)).then(
+    void (this.#streaming ?? Promise.resolve())
+      .then(() => this.#relay.write(chunks.map((c) => c.chunk)))
+      .then(
       () => {
         this.#queuedChunks -= chunks.length;
         callback();
@@ -137,12 +174,17 @@ export class RelayResponseStream extends ResponseStream {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    try {
-      this.#head();
-    } catch (e) {
-      return callback(e as Error);
+    if (this.#held) {
+      const { status } = this.takeHead();
+      const inline = this.#relay.respondInline(status, this.headerObject(), this.#held);
+      if (inline) {
+        this.#held = null;
+        this.#inline = inline;
+        this.#ending = Promise.resolve();
+        return callback();
+      }
     }
-    this.#ending ??= this.#relay.finish();
+    this.#ending ??= this.#stream().then(() => this.#relay.finish());
     this.#ending.then(() => callback(), callback);
   }
 

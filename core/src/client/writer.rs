@@ -42,6 +42,15 @@ impl ResponseWriter {
         Ok(())
     }
 
+    /// Answers in the invocation result instead (a small, complete response:
+    /// `FunctionSession::respond_inline`); the caller returns it with outcome `complete`.
+    /// Returns whether the response has a body (drop it if not).
+    pub fn respond_inline(&mut self, status: StatusCode, body_len: usize) -> Result<bool, Error> {
+        let mut shared = self.inner.lock();
+        check_driver(&shared)?;
+        Ok(shared.session.respond_inline(status.as_u16(), body_len)?)
+    }
+
     /// Whether the head was sent.
     pub fn head_sent(&self) -> bool {
         self.inner.lock().session.head_sent()

@@ -26,7 +26,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
-use bytes::Buf;
+use bytes::{Buf, Bytes};
+use futures_util::FutureExt;
 use http::{HeaderMap, Request, Response};
 use http_body_util::BodyExt;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -210,14 +211,29 @@ where
         BodyMode::Stream => Body::relay(request_body),
     };
     let request = Request::from_parts(parts, body);
-    let result = relay_response(handler(request), &mut writer).await;
-    Ok(event::invocation_result(&result))
+    Ok(match relay_response(handler(request), &mut writer).await {
+        Relayed::Result(result) => event::invocation_result(&result),
+        Relayed::Inline(response) => {
+            let mut out = event::buffered_response(response);
+            let (name, value) = InvocationResult::complete_header();
+            out.headers.insert(name, http::HeaderValue::from_static(value));
+            out
+        }
+    })
+}
+
+/// How a relayed invocation ended.
+enum Relayed {
+    /// Over the socket, or not at all: the invocation answers with this result.
+    Result(InvocationResult),
+    /// Small and complete: the invocation answers with the response itself.
+    Inline(Response<Bytes>),
 }
 
 /// Runs the handler's future and streams its response until the gateway acknowledged its
 /// end, or the relay was cancelled (the gateway aborted, the relay failed, the deadline
 /// passed: then the handler's work is dropped).
-async fn relay_response<Fut, B, E>(response: Fut, writer: &mut ResponseWriter) -> InvocationResult
+async fn relay_response<Fut, B, E>(response: Fut, writer: &mut ResponseWriter) -> Relayed
 where
     Fut: Future<Output = Result<Response<B>, E>>,
     B: http_body::Body,
@@ -229,8 +245,9 @@ where
         r = stream_response(response, writer) => r,
         why = cancelled.reason() => Err(why),
     };
-    match outcome {
-        Ok(()) => InvocationResult::relayed(),
+    Relayed::Result(match outcome {
+        Ok(Some(inline)) => return Relayed::Inline(inline),
+        Ok(None) => InvocationResult::relayed(),
         Err(client::Error::Deadline) => {
             // The session failed the response with `deadline`; return once that reached the
             // gateway, as for any end.
@@ -238,10 +255,16 @@ where
             client::Error::Deadline.invocation_result()
         }
         Err(e) => e.invocation_result(),
-    }
+    })
 }
 
-async fn stream_response<Fut, B, E>(response: Fut, writer: &mut ResponseWriter) -> Result<(), client::Error>
+/// Streams the handler's response, or returns it whole when it is small and complete the
+/// moment the handler returns it (`FunctionSession::respond_inline`): then it rides in the
+/// invocation result and its first byte arrives as soon as a plain function's would.
+async fn stream_response<Fut, B, E>(
+    response: Fut,
+    writer: &mut ResponseWriter,
+) -> Result<Option<Response<Bytes>>, client::Error>
 where
     Fut: Future<Output = Result<Response<B>, E>>,
     B: http_body::Body,
@@ -250,22 +273,59 @@ where
 {
     let response = match response.await {
         Ok(r) => r,
-        Err(e) => return writer.fail(ErrorCode::HANDLER, &e.to_string()).await,
+        Err(e) => return writer.fail(ErrorCode::HANDLER, &e.to_string()).await.map(|()| None),
     };
     let (head, body) = response.into_parts();
+    let mut body = pin!(body);
+    // What the body has ready now, without waiting: all of it, for a small complete body.
+    let mut ready = Vec::new();
+    let mut ready_len = 0;
+    let mut trailers = HeaderMap::new();
+    let complete = loop {
+        match body.frame().now_or_never() {
+            None => break false,
+            Some(None) => break true,
+            Some(Some(Err(e))) => return writer.fail(ErrorCode::BODY, &e.to_string()).await.map(|()| None),
+            Some(Some(Ok(frame))) => match frame.into_data() {
+                Ok(mut data) => {
+                    let bytes = data.copy_to_bytes(data.remaining());
+                    ready_len += bytes.len();
+                    ready.push(bytes);
+                    if ready_len > proto::INLINE_RESPONSE_LIMIT {
+                        break false;
+                    }
+                }
+                Err(frame) => {
+                    if let Ok(t) = frame.into_trailers() {
+                        trailers.extend(t);
+                    }
+                }
+            },
+        }
+    };
+    if complete {
+        if let Ok(has_body) = writer.respond_inline(head.status, ready_len) {
+            let body = if has_body { ready.concat().into() } else { Bytes::new() };
+            return Ok(Some(Response::from_parts(head, body)));
+        }
+    }
     if let Err(e) = writer.send_head(head.status, head.headers) {
         return match e {
             // A head the relay cannot carry (a 1xx status, too many headers): the handler's.
-            client::Error::Usage(usage) => writer.fail(ErrorCode::HANDLER, &usage.to_string()).await,
+            client::Error::Usage(usage) => writer.fail(ErrorCode::HANDLER, &usage.to_string()).await.map(|()| None),
             other => Err(other),
         };
     }
-    let mut body = pin!(body);
-    let mut trailers = HeaderMap::new();
+    for bytes in ready {
+        writer.write(bytes).await?;
+    }
+    if complete {
+        return writer.finish(trailers).await.map(|()| None);
+    }
     while let Some(frame) = body.frame().await {
         let frame = match frame {
             Ok(f) => f,
-            Err(e) => return writer.fail(ErrorCode::BODY, &e.to_string()).await,
+            Err(e) => return writer.fail(ErrorCode::BODY, &e.to_string()).await.map(|()| None),
         };
         match frame.into_data() {
             Ok(mut data) => {
@@ -279,7 +339,7 @@ where
             }
         }
     }
-    writer.finish(trailers).await
+    writer.finish(trailers).await.map(|()| None)
 }
 
 /// Time left until the invocation's deadline, read on `clock`.

@@ -152,6 +152,9 @@ wire_code! {
         FAILED = 4 => "failed",
         /// The function has no (valid) relay configuration.
         UNCONFIGURED = 5 => "unconfigured",
+        /// The response is this result itself: complete and small when the handler returned
+        /// it, it never needed the socket.
+        COMPLETE = 6 => "complete",
     }
 }
 

@@ -159,6 +159,13 @@ pub enum StreamError {
     /// The session's deadline failed the response; nothing more can be written.
     #[error("the function reached its deadline; the response was failed")]
     DeadlineReached,
+    /// The response may not skip the socket: the request body streamed, or the body is too
+    /// large.
+    #[error("this response cannot be answered in the invocation result")]
+    NotInline,
+    /// The response was answered in the invocation result; nothing goes over the socket.
+    #[error("the response was answered in the invocation result")]
+    AnsweredInline,
     /// A response status the relay does not carry (it carries 200 to 599).
     #[error("invalid response status {0} (the relay carries 200 to 599)")]
     InvalidStatus(u16),

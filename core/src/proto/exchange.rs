@@ -9,6 +9,10 @@ use super::invocation::InvocationError;
 
 /// Default largest request body of known length that rides inline in the invocation.
 pub const DEFAULT_INLINE_BODY_LIMIT: u64 = 1024 * 1024;
+/// Largest response body a function answers in the invocation result instead of over the
+/// socket: one default frame. Such a response's first byte reaches the client as soon as
+/// a plain function's would.
+pub const INLINE_RESPONSE_LIMIT: usize = 64 * 1024;
 
 /// Request headers that describe one hop and are never forwarded (RFC 9110, 7.6.1), plus
 /// `proxy-connection`, which some clients still send.
@@ -102,6 +106,13 @@ impl Exchange {
     pub fn response_has_body(&self, status: u16) -> bool {
         response_has_body(status, self.head_request)
     }
+}
+
+/// Whether a response may skip the socket and ride in the invocation result: the request body
+/// did not stream (a streamed one needs the socket anyway), its status is one the relay
+/// carries, and its body is complete and at most [`INLINE_RESPONSE_LIMIT`].
+pub fn inline_response_allowed(exchange: &Exchange, status: u16, body_len: usize) -> bool {
+    exchange.body_mode == BodyMode::Inline && valid_response_status(status) && body_len <= INLINE_RESPONSE_LIMIT
 }
 
 /// Whether the relay carries a response with this status: 200 to 599. Interim (1xx)

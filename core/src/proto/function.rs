@@ -38,6 +38,9 @@ enum Response {
     Ready,
     Streaming,
     Done,
+    /// Answered in the invocation result: nothing goes over the socket, which stays open
+    /// until the gateway, seeing the result, aborts the session.
+    Inline,
 }
 
 /// The message of the error frame a session sends at its deadline.
@@ -122,7 +125,7 @@ impl Role for FunctionRole {
     fn handle_timeout(&mut self, now: Timestamp, link: &mut Link) {
         if self.deadline.is_some_and(|d| d <= now) {
             self.deadline = None;
-            if self.response != Response::Done && link.error().is_none() {
+            if matches!(self.response, Response::Ready | Response::Streaming) && link.error().is_none() {
                 self.response = Response::Done;
                 self.deadline_reached = true;
                 link.write(Item::Error(FunctionError {
@@ -160,6 +163,21 @@ impl FunctionSession {
     /// Whether the deadline failed the response.
     pub fn deadline_reached(&self) -> bool {
         self.role.deadline_reached
+    }
+
+    /// Answers in the invocation result instead of over the socket, if the response may
+    /// skip it (docs/protocol.md, "Invocation"): the request body did not stream, nothing of
+    /// the response was written yet, and its body of `body_len` bytes is complete and at most
+    /// [`INLINE_RESPONSE_LIMIT`](super::INLINE_RESPONSE_LIMIT). The driver then returns the
+    /// response as the result with outcome `complete`, and the session sends nothing more.
+    /// Returns whether the response has a body (not for HEAD, 204, 205, 304: drop it).
+    pub fn respond_inline(&mut self, status: u16, body_len: usize) -> Result<bool, StreamError> {
+        self.writable_state(Response::Ready)?;
+        if !super::exchange::inline_response_allowed(&self.role.exchange, status, body_len) {
+            return Err(StreamError::NotInline);
+        }
+        self.role.response = Response::Inline;
+        Ok(self.role.exchange.response_has_body(status))
     }
 
     /// The next piece of the request body, or `None` until more arrives.
@@ -237,7 +255,7 @@ impl FunctionSession {
     /// transfer is aborted.
     pub fn fail(&mut self, code: ErrorCode, message: &str) -> Result<(), StreamError> {
         self.link.check()?;
-        if self.role.response == Response::Done {
+        if self.response_closed() {
             return Err(self.finished());
         }
         self.role.response = Response::Done;
@@ -251,9 +269,9 @@ impl FunctionSession {
         self.role.response != Response::Ready
     }
 
-    /// Whether the response was ended or failed (acknowledged or not).
+    /// Whether the response was ended or failed (acknowledged or not), or answered inline.
     pub fn response_closed(&self) -> bool {
-        self.role.response == Response::Done
+        matches!(self.role.response, Response::Done | Response::Inline)
     }
 
     /// Whether body bytes may be written now, window aside: the head was sent and the
@@ -265,7 +283,7 @@ impl FunctionSession {
     fn writable_state(&self, want: Response) -> Result<(), StreamError> {
         self.link.check()?;
         match (self.role.response, want) {
-            (Response::Done, _) => Err(self.finished()),
+            (Response::Done | Response::Inline, _) => Err(self.finished()),
             (have, want) if have == want => Ok(()),
             (Response::Ready, _) => Err(StreamError::HeadNotSent),
             _ => Err(StreamError::HeadAlreadySent),
@@ -273,6 +291,9 @@ impl FunctionSession {
     }
 
     fn finished(&self) -> StreamError {
+        if self.role.response == Response::Inline {
+            return StreamError::AnsweredInline;
+        }
         if self.role.deadline_reached {
             StreamError::DeadlineReached
         } else {

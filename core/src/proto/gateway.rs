@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 use super::codec::truncate_reason;
-use super::codes::{AbortCode, FailureCode, GatewayError};
+use super::codes::{AbortCode, FailureCode, GatewayError, Outcome};
 use super::config::{Config, ConfigError};
 use super::error::{Error, ProtocolError, StreamError};
 use super::exchange::Exchange;
@@ -261,11 +261,30 @@ impl GatewaySession {
     ///   ([`ReplyVerdict::Fail`]); any other result is a function that is not relay-aware,
     ///   and its response is the client's ([`ReplyVerdict::PassThrough`]). Either way no
     ///   socket is admitted any more.
+    /// - Outcome `complete`, before any response frame was received: the result is the
+    ///   response (a small one the function answered inline); pass it through, minus the
+    ///   outcome header.
     pub fn handle_invocation_reply(&mut self, now: Timestamp, reply: InvocationReply<'_>) -> ReplyVerdict {
         if self.link.error().is_some() || self.role.response_read {
             return ReplyVerdict::Continue;
         }
         let connected = self.link.connected_once();
+        if let InvocationReply::Response {
+            outcome: Some(outcome), ..
+        } = reply
+        {
+            if Outcome::from_name(outcome) == Some(Outcome::COMPLETE) {
+                // The response is the result itself, whether or not a socket came first; a
+                // head already read from one would be a function answering twice.
+                return if self.role.response == Response::AwaitHead && !self.link.has_queued() {
+                    self.abort(AbortCode::GATEWAY, "the response came in the invocation result");
+                    ReplyVerdict::PassThrough
+                } else {
+                    self.abort(AbortCode::GATEWAY, "the function answered twice");
+                    ReplyVerdict::Aborted
+                };
+            }
+        }
         let verdict = match reply {
             InvocationReply::Failed if connected => None,
             InvocationReply::Failed => Some(ReplyVerdict::Fail(Failure::new(

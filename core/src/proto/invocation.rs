@@ -285,6 +285,13 @@ impl InvocationResult {
         Self::new(500, Outcome::UNCONFIGURED, reason)
     }
 
+    /// The outcome header of a response answered inline: the result is the response itself
+    /// ([`FunctionSession::respond_inline`](super::FunctionSession::respond_inline)), so its
+    /// status, headers and body are the handler's, plus this one header.
+    pub fn complete_header() -> (&'static str, &'static str) {
+        (RELAY_OUTCOME_HEADER, Outcome::COMPLETE.name().unwrap_or_default())
+    }
+
     fn new(status: u16, outcome: Outcome, message: String) -> Self {
         Self {
             status,

@@ -393,3 +393,80 @@ fn failures_before_the_head_map_to_statuses_and_codes() {
     assert_eq!((refused.status, refused.code.name()), (404, "socket_refused"));
     assert_eq!(Failure::misconfigured("LAMBDA_URL is not set").status, 500);
 }
+
+// ---- small responses skip the socket ----
+
+#[test]
+fn a_small_complete_response_may_skip_the_socket_and_the_session_then_sends_nothing() {
+    let mut p = Pair::new(small(), BodyMode::Inline);
+    p.app.auto_head = false;
+    p.app.response_finished = true;
+    assert_eq!(p.f.respond_inline(200, INLINE_RESPONSE_LIMIT), Ok(true));
+    assert_eq!(p.f.write(&mut pattern(1)), Err(StreamError::AnsweredInline));
+    assert_eq!(p.f.finish(HeaderMap::new()), Err(StreamError::AnsweredInline));
+    p.connect();
+    p.drive(Duration::from_millis(100));
+    assert!(
+        p.wire_to_g
+            .iter()
+            .all(|m| m[0] == FrameType::HELLO.0 || m[0] == FrameType::ACK.0),
+        "only hellos and keepalives cross"
+    );
+    // The gateway gets the response in the invocation result: it passes it through and
+    // aborts the session, which ends the function's too.
+    let reply = InvocationReply::Response {
+        status: 200,
+        outcome: Some(InvocationResult::complete_header().1),
+    };
+    assert_eq!(p.g.handle_invocation_reply(p.now, reply), ReplyVerdict::PassThrough);
+    let abort = p.g.poll_transmit().unwrap();
+    assert!(matches!(p.f.handle_message(p.now, &abort), Err(Error::Aborted(_))));
+    assert!(p.f.poll_close().is_some());
+}
+
+#[test]
+fn only_complete_small_responses_to_unstreamed_requests_skip_the_socket() {
+    let now = Timestamp::from_millis(0);
+    let mut f = FunctionSession::new(small(), Exchange::new(BodyMode::Stream), now).unwrap();
+    assert_eq!(
+        f.respond_inline(200, 10),
+        Err(StreamError::NotInline),
+        "a streamed request body needs the socket"
+    );
+    let mut f = FunctionSession::new(small(), Exchange::new(BodyMode::Inline), now).unwrap();
+    assert_eq!(
+        f.respond_inline(200, INLINE_RESPONSE_LIMIT + 1),
+        Err(StreamError::NotInline)
+    );
+    assert_eq!(f.respond_inline(103, 1), Err(StreamError::NotInline));
+    let mut head_request = FunctionSession::new(small(), Exchange::for_method(BodyMode::Inline, "HEAD"), now).unwrap();
+    assert_eq!(
+        head_request.respond_inline(200, 10),
+        Ok(false),
+        "a HEAD response drops its body"
+    );
+    f.send_head(head(200)).unwrap();
+    assert_eq!(f.respond_inline(200, 1), Err(StreamError::HeadAlreadySent));
+}
+
+#[test]
+fn a_complete_result_after_a_head_came_over_the_socket_is_refused() {
+    let complete = InvocationReply::Response {
+        status: 200,
+        outcome: Some(InvocationResult::complete_header().1),
+    };
+    // Before any socket: passed through, as for a plain function.
+    let mut g = gateway();
+    assert_eq!(
+        g.handle_invocation_reply(Timestamp::from_millis(1), complete),
+        ReplyVerdict::PassThrough
+    );
+    // After a head arrived on the socket, the function would be answering twice.
+    let mut p = Pair::new(small(), BodyMode::Inline);
+    p.app.response = pattern(10);
+    p.app.response_finished = true;
+    p.app.gateway_reads = false;
+    p.connect();
+    p.drive(Duration::from_millis(50));
+    assert_eq!(p.g.handle_invocation_reply(p.now, complete), ReplyVerdict::Aborted);
+}

@@ -6,7 +6,33 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
+import { Hono } from "hono";
+import { getConnInfo } from "hono/aws-lambda";
 import { streamHandler, streamifyHandler } from "lambda-relay";
+
+// A Hono app, as Hono's docs write one: its env and getConnInfo work relayed too.
+const hono = new Hono();
+hono.get("/hono/whoami", (c) => {
+  const slow = new ReadableStream({
+    async start(controller) {
+      // Streamed (not complete at once), so it goes over the socket.
+      await new Promise((r) => setTimeout(r, 5));
+      controller.enqueue(
+        new TextEncoder().encode(
+          JSON.stringify({
+            address: getConnInfo(c).remote.address,
+            rawPath: c.env.event.rawPath,
+            relayHeaders: Object.keys(c.env.event.headers).filter((h) => h.startsWith("x-lambda-relay")),
+            requestId: c.env.lambdaContext.awsRequestId,
+          }),
+        ),
+      );
+      controller.close();
+    },
+  });
+  return new Response(slow, { headers: { "content-type": "application/json" } });
+});
+const honoApp = streamHandler(hono.fetch);
 
 const events = [];
 const produced = {};
@@ -195,4 +221,7 @@ const streamApp = streamifyHandler(async (request, responseStream) => {
   responseStream.end("no such route");
 });
 
-export const handler = (event, context) => (event.rawPath?.startsWith("/s/") ? streamApp : fetchApp)(event, context);
+export const handler = (event, context) => {
+  if (event.rawPath?.startsWith("/hono/")) return honoApp(event, context);
+  return (event.rawPath?.startsWith("/s/") ? streamApp : fetchApp)(event, context);
+};

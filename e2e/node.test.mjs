@@ -29,6 +29,17 @@ describe("Node function through the gateway", () => {
     assert.ok(ended);
   });
 
+  it("a Hono app sees the client's address through getConnInfo, and Hono's env, relayed", async () => {
+    // Locally the gateway takes the client's address from cf-connecting-ip (Cloudflare sets it in production).
+    const res = await fetch(`${gateway}/hono/whoami`, { headers: { "cf-connecting-ip": "203.0.113.9" } });
+    assert.equal(res.status, 200);
+    const seen = await res.json();
+    assert.equal(seen.address, "203.0.113.9", "the client's address, not the gateway's");
+    assert.equal(seen.rawPath, "/hono/whoami");
+    assert.deepEqual(seen.relayHeaders, [], "no relay header reaches the app");
+    assert.ok(seen.requestId, "the Lambda context's request id");
+  });
+
   it("streamHandler delivers 100 MB sha256-identical", async () => {
     const n = 100_000_000;
     const started = Date.now();

@@ -40,6 +40,11 @@
 
 pub mod proto;
 
+pub use bytes;
+pub use http;
+#[cfg(feature = "lambda")]
+pub use lambda_runtime;
+
 #[cfg(feature = "client")]
 pub mod client;
 
@@ -54,3 +59,8 @@ pub mod local;
 pub mod internal {
     pub mod fuzzing;
 }
+
+/// The README's Rust snippets, compiled as doctests so they never rot.
+#[cfg(all(doctest, feature = "lambda"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

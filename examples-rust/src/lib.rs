@@ -69,3 +69,35 @@ pub async fn sse(request: Request<Body>) -> Result<Response<Body>, Infallible> {
         .expect("a valid response");
     Ok(response)
 }
+
+/// An axum app, as `lambda_http` users bring one: routes, extractors, a JSON answer and a
+/// streamed one. `run_service(axum_app())` runs it on Lambda, relayed or direct.
+pub fn axum_app() -> axum::Router {
+    use axum::extract::Path;
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route(
+            "/hello/{name}",
+            get(|Path(name): Path<String>| async move { axum::Json(serde_json::json!({ "hello": name })) }),
+        )
+        .route(
+            "/count",
+            get(|| async {
+                let chunks = stream::unfold(1u32, |n| async move {
+                    if n > 3 {
+                        return None;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Some((Ok::<_, Infallible>(Bytes::from(format!("{n}\n"))), n + 1))
+                });
+                axum::body::Body::from_stream(chunks)
+            }),
+        )
+        .route(
+            "/length",
+            post(|body: axum::body::Bytes| async move { body.len().to_string() }),
+        )
+        // Request bodies stream over the relay, past Lambda's 6 MB; axum's own 2 MB default
+        // would be the limit otherwise.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+}

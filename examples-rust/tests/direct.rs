@@ -72,3 +72,17 @@ async fn sse_sends_one_event_per_token_then_done() {
     assert_eq!(*events.last().unwrap(), "event: done\ndata: {}");
     assert_eq!(result.headers.get("content-type").unwrap(), "text/event-stream");
 }
+
+#[tokio::test]
+async fn the_axum_app_runs_as_a_service() {
+    let app = lambda_relay::lambda::from_service(lambda_relay_examples::axum_app());
+    let mut ev = event("GET", "", None);
+    ev.payload.raw_path = Some("/hello/relay".into());
+    let result = handle_event(&RelayConfig::direct_only(), &app, ev).await.unwrap();
+    assert_eq!(result.status_code, 200);
+    assert_eq!(result.body.as_deref(), Some(r#"{"hello":"relay"}"#));
+    let mut ev = event("POST", "", Some("12345"));
+    ev.payload.raw_path = Some("/length".into());
+    let result = handle_event(&RelayConfig::direct_only(), &app, ev).await.unwrap();
+    assert_eq!(result.body.as_deref(), Some("5"));
+}

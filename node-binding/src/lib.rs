@@ -145,6 +145,7 @@ fn render(result: &InvocationResult) -> BindingResult {
 pub struct BindingInvocation {
     kind: &'static str,
     streams_body: bool,
+    client_address: Option<String>,
     result: Option<BindingResult>,
     connection: Option<Connection>,
 }
@@ -155,6 +156,12 @@ impl BindingInvocation {
     #[napi(getter)]
     pub fn kind(&self) -> &'static str {
         self.kind
+    }
+
+    /// The client's address (relay: as the gateway saw it), for `requestContext.http.sourceIp`.
+    #[napi(getter)]
+    pub fn client_address(&self) -> Option<String> {
+        self.client_address.clone()
     }
 
     /// Whether the request body streams over the socket (else it is the event's own).
@@ -196,6 +203,7 @@ pub fn begin_invocation(
     let answer = |result: InvocationResult| BindingInvocation {
         kind: "result",
         streams_body: false,
+        client_address: None,
         result: Some(render(&result)),
         connection: None,
     };
@@ -204,6 +212,7 @@ pub fn begin_invocation(
             return BindingInvocation {
                 kind: "direct",
                 streams_body: false,
+                client_address: None,
                 result: None,
                 connection: None,
             }
@@ -215,6 +224,7 @@ pub fn begin_invocation(
         unreachable!("classify_invocation relays only with valid settings")
     };
     let streams_body = relay.body_mode == proto::BodyMode::Stream;
+    let client_address = proto::relayed_client_address(get).map(str::to_owned);
     let mut invocation = Invocation::new(relay, &method);
     if let Some(ms) = time_left_ms.filter(|ms| ms.is_finite() && *ms >= 0.0) {
         invocation = invocation.with_time_left(Duration::from_millis(ms as u64));
@@ -224,6 +234,7 @@ pub fn begin_invocation(
         Ok(connection) => BindingInvocation {
             kind: "relay",
             streams_body,
+            client_address,
             result: None,
             connection: Some(connection),
         },

@@ -9,7 +9,8 @@ import { describe, it } from "node:test";
 
 import { Hono } from "hono";
 import { streamSSE, streamText } from "hono/streaming";
-import { RelayError, serve, streamHandler, streamifyHandler } from "lambda-relay";
+import { getConnInfo } from "hono/aws-lambda";
+import { HttpResponseStream, RelayError, serve, streamHandler, streamifyHandler, streamifyResponse } from "lambda-relay";
 
 import { mintToken } from "../../e2e/token.mjs";
 
@@ -217,6 +218,43 @@ describe("a Hono app", () => {
     const result = await handler(event({ path: "/sse" }), context);
     assert.equal(result.headers["content-type"], "text/event-stream");
     assert.equal(result.body, "event: token\ndata: t1\nid: 1\n\nevent: token\ndata: t2\nid: 2\n\nevent: token\ndata: t3\nid: 3\n\n");
+  });
+});
+
+describe("where users already are", () => {
+  it("gives a Hono app the env Hono's own adapter gives it, getConnInfo included", async () => {
+    const app = new Hono();
+    app.get("/env", (c) =>
+      c.json({
+        rawPath: c.env.event.rawPath,
+        method: c.env.requestContext.http.method,
+        requestId: c.env.lambdaContext.awsRequestId,
+        remaining: c.env.getRemainingTimeInMillis() > 0,
+        address: getConnInfo(c).remote.address,
+      }),
+    );
+    const e = event({ path: "/env" });
+    e.requestContext.http.sourceIp = "198.51.100.7";
+    const result = await streamHandler(app.fetch)(e, context);
+    assert.deepEqual(JSON.parse(result.body), { rawPath: "/env", method: "GET", requestId: "test", remaining: true, address: "198.51.100.7" });
+  });
+
+  it("ports an awslambda.streamifyResponse handler by its import: raw event, HttpResponseStream.from", async () => {
+    const handler = streamifyResponse(async (ev, responseStream, ctx) => {
+      const stream = HttpResponseStream.from(responseStream, {
+        statusCode: 201,
+        headers: { "content-type": "text/plain", "x-path": ev.rawPath },
+        cookies: ["a=1", "b=2"],
+      });
+      stream.write(`body=${Buffer.from(ev.body, ev.isBase64Encoded ? "base64" : "utf8")} id=${ctx.awsRequestId}`);
+      stream.end();
+    });
+    const result = await handler(event({ method: "POST", path: "/aws", body: "hi" }), context);
+    assert.equal(result.statusCode, 201);
+    assert.equal(result.headers["content-type"], "text/plain");
+    assert.equal(result.headers["x-path"], "/aws");
+    assert.deepEqual(result.cookies, ["a=1", "b=2"]);
+    assert.equal(result.body, "body=hi id=test");
   });
 });
 

@@ -2,38 +2,97 @@
 
 import { isUtf8 } from "node:buffer";
 
-/** A Lambda Function URL event (payload format 2.0). */
-export interface FunctionUrlEvent {
-  version?: string;
-  rawPath?: string;
-  rawQueryString?: string;
-  cookies?: string[];
-  headers?: Record<string, string | undefined>;
-  requestContext?: {
-    domainName?: string;
-    requestId?: string;
-    http?: { method?: string; path?: string; protocol?: string; sourceIp?: string; userAgent?: string };
-    [key: string]: unknown;
-  };
-  body?: string | null;
-  isBase64Encoded?: boolean;
-  [key: string]: unknown;
+/** A Function URL event's request context (payload format 2.0). */
+export interface FunctionUrlRequestContext {
+  accountId: string;
+  apiId: string;
+  domainName: string;
+  domainPrefix: string;
+  http: { method: string; path: string; protocol: string; sourceIp: string; userAgent: string };
+  requestId: string;
+  routeKey: string;
+  stage: string;
+  time: string;
+  timeEpoch: number;
 }
 
-/** What a Function URL handler returns. */
+/**
+ * A Lambda Function URL event (payload format 2.0): the shape of `@types/aws-lambda`'s
+ * `LambdaFunctionURLEvent`, assignable to and from it.
+ */
+export interface FunctionUrlEvent {
+  version: string;
+  routeKey: string;
+  rawPath: string;
+  rawQueryString: string;
+  cookies?: string[];
+  headers: Record<string, string | undefined>;
+  queryStringParameters?: Record<string, string | undefined>;
+  pathParameters?: Record<string, string | undefined>;
+  stageVariables?: Record<string, string | undefined>;
+  requestContext: FunctionUrlRequestContext;
+  body?: string;
+  isBase64Encoded: boolean;
+}
+
+/** What a Function URL handler returns (`@types/aws-lambda`'s structured result). */
 export interface FunctionUrlResult {
-  statusCode: number;
-  headers?: Record<string, string>;
+  statusCode?: number;
+  headers?: Record<string, boolean | number | string>;
   cookies?: string[];
   body?: string;
   isBase64Encoded?: boolean;
 }
 
-/** The parts of the Lambda context lambda-relay uses; the real context has more. */
+/** The Lambda context: the shape of `@types/aws-lambda`'s `Context`, assignable to and from it. */
 export interface LambdaContext {
-  awsRequestId?: string;
-  getRemainingTimeInMillis?: () => number;
-  [key: string]: unknown;
+  callbackWaitsForEmptyEventLoop: boolean;
+  functionName: string;
+  functionVersion: string;
+  invokedFunctionArn: string;
+  memoryLimitInMB: string;
+  awsRequestId: string;
+  logGroupName: string;
+  logStreamName: string;
+  identity?: { cognitoIdentityId: string; cognitoIdentityPoolId: string } | undefined;
+  clientContext?:
+    | {
+        client: { installationId: string; appTitle: string; appVersionName: string; appVersionCode: string; appPackageName: string };
+        custom?: unknown;
+        env: { platformVersion: string; platform: string; make: string; model: string; locale: string };
+      }
+    | undefined;
+  tenantId?: string | undefined;
+  getRemainingTimeInMillis(): number;
+  /** @deprecated as in the Lambda runtime. */
+  done(error?: Error, result?: unknown): void;
+  /** @deprecated as in the Lambda runtime. */
+  fail(error: Error | string): void;
+  /** @deprecated as in the Lambda runtime. */
+  succeed(messageOrObject: unknown): void;
+  /** @deprecated as in the Lambda runtime. */
+  succeed(message: string, object: unknown): void;
+}
+
+/**
+ * What a Fetch handler gets as its second argument: the Lambda context, plus what Hono's own
+ * AWS Lambda adapter passes as `c.env` (`event`, `requestContext`, `lambdaContext`), so
+ * `streamHandler(app.fetch)` gives a Hono app the environment it expects, `getConnInfo`
+ * included.
+ */
+export interface HandlerEnv extends LambdaContext {
+  /** The invocation's event, relay headers removed. */
+  event: FunctionUrlEvent;
+  /** `event.requestContext`; for a relayed invocation `http.sourceIp` is the client's. */
+  requestContext: FunctionUrlRequestContext;
+  /** The Lambda context itself. */
+  lambdaContext: LambdaContext;
+}
+
+/** The handler's environment: `context`, with `event`, `requestContext` and `lambdaContext`. */
+export function handlerEnv(event: FunctionUrlEvent, context: LambdaContext): HandlerEnv {
+  const env = Object.create(context) as HandlerEnv;
+  return Object.assign(env, { event, requestContext: event.requestContext, lambdaContext: context });
 }
 
 /** Header names lowercased, undefined values dropped. */

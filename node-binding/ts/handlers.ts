@@ -7,6 +7,8 @@ import {
   bufferedResult,
   type FunctionUrlEvent,
   type FunctionUrlResult,
+  type HandlerEnv,
+  handlerEnv,
   headerPairs,
   inlineBody,
   type LambdaContext,
@@ -18,27 +20,29 @@ import { pipeBody, type Ready, readReady, Relay } from "./relay.js";
 import { BufferedResponseStream, RelayResponseStream, type ResponseStream } from "./response-stream.js";
 
 /** A Fetch-style handler: `app.fetch` of Hono and other Fetch frameworks fits. */
-export type FetchHandler = (request: Request, context: LambdaContext) => Response | Promise<Response>;
-/** A streaming handler in the shape of `awslambda.streamifyResponse`'s. */
-export type StreamifyHandler = (request: Request, responseStream: ResponseStream, context: LambdaContext) => unknown;
-/** What both return: a Lambda handler for Function URL events. */
+export type FetchHandler = (request: Request, env: HandlerEnv) => Response | Promise<Response>;
+/** A streaming handler: the Request, a Node Writable for the response, and the environment. */
+export type StreamifyHandler = (request: Request, responseStream: ResponseStream, env: HandlerEnv) => unknown;
+/** What they return: a Lambda handler for Function URL events. */
 export type FunctionUrlHandler = (event: FunctionUrlEvent, context: LambdaContext) => Promise<FunctionUrlResult>;
 
 type Invocation =
-  | { kind: "direct"; request: Request }
+  | { kind: "direct"; event: FunctionUrlEvent; request: Request }
   | { kind: "result"; result: FunctionUrlResult }
-  | { kind: "relay"; relay: Relay; request: Request };
+  | { kind: "relay"; relay: Relay; event: FunctionUrlEvent; request: Request };
 
 /**
  * Classifies the invocation. Without the relay id header it is direct, and the addon is not
  * even loaded (so direct mode works on any platform); otherwise the addon classifies it
- * (`proto::classify_invocation`) and, when relayed, starts connecting.
+ * (`proto::classify_invocation`) and, when relayed, starts connecting. The event handlers
+ * see has no relay headers, and for a relayed invocation the client's address as its
+ * `requestContext.http.sourceIp`.
  */
 function begin(event: FunctionUrlEvent, context: LambdaContext): Invocation {
   const headers = lowercaseHeaders(event.headers);
   const strip = constants.relayHeaders;
   if (headers[constants.relayIdHeader] === undefined) {
-    return { kind: "direct", request: toRequest(event, { strip, body: inlineBody(event) }) };
+    return { kind: "direct", event, request: toRequest(event, { strip, body: inlineBody(event) }) };
   }
   const method = event.requestContext?.http?.method ?? "GET";
   const invocation = native().beginInvocation(
@@ -48,15 +52,29 @@ function begin(event: FunctionUrlEvent, context: LambdaContext): Invocation {
     process.env[constants.secretEnv],
     context.getRemainingTimeInMillis?.(),
   );
+  const seen = handlerEvent(event, strip, invocation.clientAddress);
   if (invocation.kind === "direct") {
-    return { kind: "direct", request: toRequest(event, { strip, body: inlineBody(event) }) };
+    return { kind: "direct", event: seen, request: toRequest(event, { strip, body: inlineBody(event) }) };
   }
   const connection = invocation.connect();
   if (!connection) return { kind: "result", result: invocation.result() as FunctionUrlResult };
   const relay = new Relay(connection);
   const body = invocation.streamsBody ? relay.requestBody() : inlineBody(event);
   const request = toRequest(event, { strip, body, signal: relay.signal });
-  return { kind: "relay", relay, request };
+  return { kind: "relay", relay, event: seen, request };
+}
+
+/** The event as handlers see it: no relay headers, and the client's own address. */
+function handlerEvent(event: FunctionUrlEvent, strip: string[], clientAddress: string | null | undefined): FunctionUrlEvent {
+  const headers: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    if (!strip.includes(name.toLowerCase())) headers[name] = value;
+  }
+  const requestContext =
+    clientAddress && event.requestContext?.http
+      ? { ...event.requestContext, http: { ...event.requestContext.http, sourceIp: clientAddress } }
+      : event.requestContext;
+  return { ...event, headers, requestContext };
 }
 
 /**
@@ -68,12 +86,13 @@ export function streamHandler(handler: FetchHandler): FunctionUrlHandler {
   return async (event, context) => {
     const invocation = begin(event, context);
     if (invocation.kind === "result") return invocation.result;
+    const env = handlerEnv(invocation.event, context);
     if (invocation.kind === "direct") {
-      const response = await handler(invocation.request, context);
+      const response = await handler(invocation.request, env);
       return bufferedResult(response.status, response.headers, Buffer.from(await response.arrayBuffer()));
     }
     const { relay, request } = invocation;
-    return relay.result(respond(relay, () => handler(request, context)));
+    return relay.result(respond(relay, () => handler(request, env)));
   };
 }
 
@@ -116,18 +135,44 @@ async function respond(relay: Relay, produce: () => Response | Promise<Response>
 }
 
 /**
- * Wraps a streaming handler as a Lambda handler for Function URL events, in the shape of
- * `awslambda.streamifyResponse`: `responseStream` is a Node `Writable` with `statusCode`,
- * `setHeader` and `writeHead`, so `await pipeline(readable, responseStream)` works, with
- * backpressure.
+ * Wraps a streaming handler as a Lambda handler for Function URL events: `responseStream` is a
+ * Node `Writable` with `statusCode`, `setHeader` and `writeHead`, so
+ * `await pipeline(readable, responseStream)` works, with backpressure.
  */
 export function streamifyHandler(handler: StreamifyHandler): FunctionUrlHandler {
+  return streaming((request, stream, env) => handler(request, stream, env));
+}
+
+/**
+ * A handler written for `awslambda.streamifyResponse`, as AWS's own examples write them:
+ * `(event, responseStream, context)`. Porting one is changing its import:
+ * `import { streamifyResponse, HttpResponseStream } from "lambda-relay"`. The event is
+ * Lambda's, without relay headers; a request body that streamed over the relay is read into
+ * `event.body` first (use `streamifyHandler` to read it as it arrives).
+ */
+export type AwsStreamingHandler = (event: FunctionUrlEvent, responseStream: ResponseStream, context: LambdaContext) => unknown;
+
+/** `awslambda.streamifyResponse`'s shape, relayed: see {@link AwsStreamingHandler}. */
+export function streamifyResponse(handler: AwsStreamingHandler): FunctionUrlHandler {
+  return streaming(async (request, stream, env) => {
+    let event = env.event;
+    if (request.body && event.body === undefined) {
+      const body = Buffer.from(await request.arrayBuffer());
+      if (body.length) event = { ...event, body: body.toString("base64"), isBase64Encoded: true };
+    }
+    return handler(event, stream, env.lambdaContext);
+  });
+}
+
+/** The Lambda handler around a streaming handler of either shape. */
+function streaming(run: StreamifyHandler): FunctionUrlHandler {
   return async (event, context) => {
     const invocation = begin(event, context);
     if (invocation.kind === "result") return invocation.result;
+    const env = handlerEnv(invocation.event, context);
     if (invocation.kind === "direct") {
       const stream = new BufferedResponseStream();
-      await handler(invocation.request, stream, context);
+      await run(invocation.request, stream, env);
       await endAndWait(stream);
       return bufferedResult(stream.statusCode, stream.headerObject(), stream.body());
     }
@@ -135,7 +180,7 @@ export function streamifyHandler(handler: StreamifyHandler): FunctionUrlHandler 
     const stream = new RelayResponseStream(relay);
     const work = (async () => {
       try {
-        await handler(request, stream, context);
+        await run(request, stream, env);
         await endAndWait(stream);
         return stream.inlineResult;
       } catch (e) {

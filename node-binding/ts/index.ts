@@ -1,9 +1,10 @@
 // lambda-relay: true HTTP streaming for AWS Lambda through a Cloudflare Durable Object gateway.
 
-export { streamHandler, streamifyHandler } from "./handlers.js";
-export type { FetchHandler, FunctionUrlHandler, StreamifyHandler } from "./handlers.js";
-export type { FunctionUrlEvent, FunctionUrlResult, LambdaContext } from "./event.js";
+export { streamHandler, streamifyHandler, streamifyResponse } from "./handlers.js";
+export type { AwsStreamingHandler, FetchHandler, FunctionUrlHandler, StreamifyHandler } from "./handlers.js";
+export type { FunctionUrlEvent, FunctionUrlRequestContext, FunctionUrlResult, HandlerEnv, LambdaContext } from "./event.js";
 export { RelayError } from "./native.js";
-export { ResponseStream } from "./response-stream.js";
+export { HttpResponseStream, ResponseStream } from "./response-stream.js";
+export type { HttpResponseMetadata } from "./response-stream.js";
 export { serve } from "./serve.js";
 export type { ServeOptions } from "./serve.js";

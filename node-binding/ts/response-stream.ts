@@ -196,6 +196,27 @@ export class RelayResponseStream extends ResponseStream {
   }
 }
 
+/** What `HttpResponseStream.from` sets: the response's status, headers and cookies. */
+export interface HttpResponseMetadata {
+  statusCode?: number;
+  headers?: Record<string, string | number | readonly string[]>;
+  cookies?: string[];
+}
+
+/**
+ * `awslambda.HttpResponseStream`'s shape: `HttpResponseStream.from(responseStream, { statusCode,
+ * headers, cookies })` sets the head of a lambda-relay response stream and returns it, as
+ * AWS's examples and templates do with theirs.
+ */
+export class HttpResponseStream {
+  static from(stream: ResponseStream, metadata: HttpResponseMetadata = {}): ResponseStream {
+    if (metadata.statusCode !== undefined) stream.statusCode = metadata.statusCode;
+    for (const [name, value] of Object.entries(metadata.headers ?? {})) stream.setHeader(name, value);
+    if (metadata.cookies?.length) stream.setHeader("set-cookie", metadata.cookies);
+    return stream;
+  }
+}
+
 /** Collects the response for a direct (buffered) result. */
 export class BufferedResponseStream extends ResponseStream {
   readonly #chunks: Buffer[] = [];

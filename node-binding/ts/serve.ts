@@ -17,7 +17,8 @@ export interface ServeOptions {
   timeoutMs?: number;
 }
 
-type Handler = (event: FunctionUrlEvent, context: LambdaContext) => unknown;
+/** A Lambda handler: async, or in the older callback style (`@types/aws-lambda`'s `Handler`). */
+type Handler = (event: FunctionUrlEvent, context: LambdaContext, callback: (error?: unknown, result?: unknown) => void) => unknown;
 
 /** Serves `handler` as a Function URL; resolves with the listening server. */
 export async function serve(handler: Handler, options: ServeOptions = {}): Promise<http.Server> {
@@ -77,18 +78,41 @@ async function invoke(handler: Handler, req: http.IncomingMessage, timeoutMs: nu
       requestId,
       routeKey: "$default",
       stage: "$default",
+      time: clfTime(new Date()),
       timeEpoch: Date.now(),
     },
     body: body.length ? (utf8 ? body.toString("utf8") : body.toString("base64")) : undefined,
     isBase64Encoded: body.length > 0 && !utf8,
   };
   const deadline = Date.now() + timeoutMs;
+  const finish: { done?: (error: unknown, result?: unknown) => void } = {};
+  const settled = new Promise<unknown>((resolve, reject) => {
+    finish.done = (error, result) => (error ? reject(error) : resolve(result));
+  });
   const context: LambdaContext = {
-    awsRequestId: requestId,
+    callbackWaitsForEmptyEventLoop: true,
     functionName: "local",
+    functionVersion: "$LATEST",
+    invokedFunctionArn: "arn:aws:lambda:local:000000000000:function:local",
+    memoryLimitInMB: "1024",
+    awsRequestId: requestId,
+    logGroupName: "/aws/lambda/local",
+    logStreamName: "local",
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: (error, result) => finish.done!(error, result),
+    fail: (error) => finish.done!(error),
+    succeed: (result: unknown) => finish.done!(undefined, result),
   };
-  return handler(event, context);
+  const returned = handler(event, context, (error, result) => finish.done!(error, result));
+  // An async handler's promise is its result; a callback-style one calls back.
+  return returned instanceof Promise ? returned : returned === undefined ? settled : returned;
+}
+
+/** A timestamp as Function URL events carry it: `28/Nov/2026:21:30:00 +0000`. */
+function clfTime(d: Date): string {
+  const month = d.toLocaleString("en-US", { month: "short", timeZone: "UTC" });
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${pad(d.getUTCDate())}/${month}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
 }
 
 function send(res: http.ServerResponse, result: unknown): void {
@@ -98,10 +122,11 @@ function send(res: http.ServerResponse, result: unknown): void {
     return;
   }
   const r = result as FunctionUrlResult;
-  const headers: http.OutgoingHttpHeaders = { ...(r.headers ?? {}) };
+  const headers: http.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(r.headers ?? {})) headers[name] = String(value);
   if (r.cookies?.length) headers["set-cookie"] = r.cookies;
   const body = r.body === undefined ? undefined : Buffer.from(r.body, r.isBase64Encoded ? "base64" : "utf8");
-  res.writeHead(r.statusCode, headers).end(body);
+  res.writeHead(r.statusCode ?? 200, headers).end(body);
 }
 
 /** The address a server listens on, as a URL. */

@@ -22,7 +22,25 @@ pub struct Body {
 enum Kind {
     Full(Option<Bytes>),
     Stream(Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>),
+    Channel(tokio::sync::mpsc::Receiver<Bytes>),
     Relay(RequestBody),
+}
+
+/// The sending half of [`Body::channel`]: each chunk sent is a piece of the body, in order;
+/// dropping it ends the body.
+#[derive(Clone, Debug)]
+pub struct BodySender(tokio::sync::mpsc::Sender<Bytes>);
+
+/// The body's reader is gone (the response was cancelled or failed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the response body is no longer read")]
+pub struct BodyClosed;
+
+impl BodySender {
+    /// Sends a chunk; waits while earlier chunks are still unread (backpressure).
+    pub async fn send(&self, chunk: impl Into<Bytes>) -> Result<(), BodyClosed> {
+        self.0.send(chunk.into()).await.map_err(|_| BodyClosed)
+    }
 }
 
 impl Body {
@@ -40,6 +58,18 @@ impl Body {
         Self {
             kind: Kind::Stream(Box::pin(stream.map(|r| r.map_err(Into::into)))),
         }
+    }
+
+    /// A body that code elsewhere writes into, chunk by chunk: send on the sender, drop it
+    /// to end the body. Eight chunks may wait unread before `send` waits.
+    pub fn channel() -> (BodySender, Body) {
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        (
+            BodySender(tx),
+            Self {
+                kind: Kind::Channel(rx),
+            },
+        )
     }
 
     pub(crate) fn relay(body: RequestBody) -> Self {
@@ -65,6 +95,7 @@ impl fmt::Debug for Body {
                     .finish()
             }
             Kind::Stream(_) => "Stream",
+            Kind::Channel(_) => "Channel",
             Kind::Relay(_) => "Relay",
         };
         f.debug_tuple("Body").field(&kind).finish()
@@ -110,6 +141,7 @@ impl Stream for Body {
         match &mut self.get_mut().kind {
             Kind::Full(b) => Poll::Ready(b.take().map(Ok)),
             Kind::Stream(s) => s.as_mut().poll_next(cx),
+            Kind::Channel(rx) => rx.poll_recv(cx).map(|o| o.map(Ok)),
             Kind::Relay(r) => Pin::new(r).poll_next(cx).map(|o| o.map(|r| r.map_err(Into::into))),
         }
     }

@@ -15,6 +15,20 @@
 //!
 //! Which invocations are relayed, refused or served directly is decided by
 //! [`proto::classify_invocation`]; this module only drives it.
+//!
+//! A handler finds the Lambda [`Context`] and the Function URL request context
+//! ([`RequestContext`]) in its request's extensions:
+//!
+//! ```
+//! use lambda_relay::lambda::{Body, Context, RequestContext};
+//!
+//! fn who(request: &lambda_relay::http::Request<Body>) -> String {
+//!     let context = request.extensions().get::<Context>().expect("the Lambda context");
+//!     let http = &request.extensions().get::<RequestContext>().expect("the request context").http;
+//!     // For a relayed invocation, the client's address (the gateway's is not useful).
+//!     format!("{} from {:?}", context.request_id, http.source_ip)
+//! }
+//! ```
 
 mod body;
 mod event;
@@ -32,7 +46,8 @@ use http::{HeaderMap, Request, Response};
 use http_body_util::BodyExt;
 use lambda_runtime::{service_fn, LambdaEvent};
 
-pub use body::{Body, BoxError};
+pub use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequestContext as RequestContext;
+pub use body::{Body, BodyClosed, BodySender, BoxError};
 pub use lambda_runtime::Context;
 
 use crate::client::{self, ClientConfig, Connection, Invocation, ResponseWriter};
@@ -150,6 +165,57 @@ where
     lambda_runtime::run(service_fn(move |event| handle_event(config, handler, event))).await
 }
 
+/// Runs a tower `Service` — an axum `Router`, or what `lambda_http` users bring — on
+/// `lambda_runtime`, as [`run`] runs a closure.
+///
+/// ```no_run
+/// # async fn main_(router: axum_like::Router) -> Result<(), lambda_relay::lambda_runtime::Error> {
+/// lambda_relay::lambda::run_service(router).await
+/// # }
+/// # mod axum_like {
+/// #     use lambda_relay::lambda::{Body, BoxError};
+/// #     use std::task::{Context, Poll};
+/// #     #[derive(Clone)]
+/// #     pub struct Router;
+/// #     impl lambda_relay::lambda_runtime::Service<lambda_relay::http::Request<Body>> for Router {
+/// #         type Response = lambda_relay::http::Response<Body>;
+/// #         type Error = BoxError;
+/// #         type Future = std::future::Ready<Result<Self::Response, BoxError>>;
+/// #         fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> { Poll::Ready(Ok(())) }
+/// #         fn call(&mut self, _: lambda_relay::http::Request<Body>) -> Self::Future { std::future::ready(Ok(Default::default())) }
+/// #     }
+/// # }
+/// ```
+pub async fn run_service<S, B>(service: S) -> Result<(), lambda_runtime::Error>
+where
+    S: lambda_runtime::Service<Request<Body>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: Display,
+    B: http_body::Body + Send,
+    B::Data: Send,
+    B::Error: Display,
+{
+    run(from_service(service)).await
+}
+
+/// A tower `Service` as a handler [`run`], [`handle_event`] and `local::serve` take: each
+/// request gets a clone of the service, waits until it is ready, and calls it.
+pub fn from_service<S, B>(
+    service: S,
+) -> impl Fn(Request<Body>) -> futures_util::future::BoxFuture<'static, Result<Response<B>, S::Error>> + Clone + Send + Sync
+where
+    S: lambda_runtime::Service<Request<Body>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
+    move |request| {
+        let mut service = service.clone();
+        Box::pin(async move {
+            futures_util::future::poll_fn(|cx| service.poll_ready(cx)).await?;
+            service.call(request).await
+        })
+    }
+}
+
 /// Handles one Function URL event: relayed when it carries relay headers, direct when not.
 ///
 /// In relay mode the result is a short status for the gateway ([`InvocationResult`]); the
@@ -171,16 +237,24 @@ where
         context,
     } = event;
     let now_unix = config.clock.unix_millis() / 1000;
-    let classification = {
+    let (classification, client) = {
         let get = |name: &str| event.headers.get(name).and_then(|v| v.to_str().ok());
-        proto::classify_invocation(get, config.settings.as_ref().map(Option::as_ref), now_unix)
+        let classification = proto::classify_invocation(get, config.settings.as_ref().map(Option::as_ref), now_unix);
+        (classification, proto::relayed_client_address(get).map(str::to_owned))
     };
+    if matches!(classification, Classification::Relay(_)) {
+        // The event's source address is the gateway's; the client's came in x-forwarded-for.
+        if let Some(client) = client {
+            event.request_context.http.source_ip = Some(client);
+        }
+    }
     let mut parts = event::request_parts(&mut event)?;
     let inline = event::request_body(&mut event)?;
     for name in proto::RELAY_HEADERS {
         parts.headers.remove(name);
     }
     parts.extensions.insert(context.clone());
+    parts.extensions.insert(event.request_context.clone());
 
     let relay = match classification {
         Classification::Direct => {

@@ -14,6 +14,9 @@ pub const DEFAULT_INLINE_BODY_LIMIT: u64 = 1024 * 1024;
 /// a plain function's would.
 pub const INLINE_RESPONSE_LIMIT: usize = 64 * 1024;
 
+/// The header in which the gateway tells the function the client's address.
+pub const FORWARDED_FOR_HEADER: &str = "x-forwarded-for";
+
 /// Request headers that describe one hop and are never forwarded (RFC 9110, 7.6.1), plus
 /// `proxy-connection`, which some clients still send.
 pub const HOP_BY_HOP_HEADERS: [&str; 9] = [
@@ -180,7 +183,7 @@ where
         })
         .collect();
     if let Some(address) = info.address {
-        out.push(("x-forwarded-for".into(), address.to_owned()));
+        out.push((FORWARDED_FOR_HEADER.into(), address.to_owned()));
     }
     out.push(("x-forwarded-proto".into(), info.scheme.to_owned()));
     if let Some(host) = info.host {

@@ -75,6 +75,16 @@ pub fn read_relay_headers<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Option<R
     })())
 }
 
+/// The client's address, as the gateway saw its connection: the gateway sets
+/// `x-forwarded-for` to exactly that (and drops any the client sent), so on a relay
+/// invocation whose token verified it is the client's, where `requestContext.http.sourceIp`
+/// is only the gateway's.
+pub fn relayed_client_address<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Option<&'a str> {
+    get(super::exchange::FORWARDED_FOR_HEADER)
+        .map(|v| v.split(',').next().unwrap_or("").trim())
+        .filter(|v| !v.is_empty())
+}
+
 /// Checks a relay id: 1 to 128 of `A-Z a-z 0-9 - _`, so it is safe in a path and a MAC.
 pub fn validate_relay_id(id: &str) -> Result<(), InvocationError> {
     let ok = !id.is_empty()

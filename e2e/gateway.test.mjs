@@ -362,6 +362,21 @@ describe("refusals", () => {
 });
 
 describe("configuration", () => {
+  it("refuses every request until LAMBDA_URL is set, saying so", async () => {
+    const unset = await startGateway({ port: await freePort(), lambdaUrl: undefined });
+    const res = await fetch(`${unset}/anything`);
+    assert.equal(res.status, 500);
+    assert.equal(res.headers.get("x-lambda-relay-error"), "gateway_misconfigured");
+    assert.match(await res.text(), /LAMBDA_URL is not set/);
+  });
+
+  it("refuses a plain-text LAMBDA_URL to anything but loopback", async () => {
+    const plain = await startGateway({ port: await freePort(), lambdaUrl: "http://fn.example.com" });
+    const res = await fetch(`${plain}/anything`);
+    assert.equal(res.status, 500);
+    assert.match(await res.text(), /LAMBDA_URL: .* is not encrypted/);
+  });
+
   it("refuses to run open under wrangler dev too: without RELAY_SECRET every request gets a 500 saying so", async () => {
     const open = await startWranglerGateway({ port: await freePort(), lambdaUrl: fn, vars: { RELAY_SECRET: undefined } });
     const res = await fetch(`${open}/anything`);

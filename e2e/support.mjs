@@ -91,6 +91,8 @@ export async function startNodeFunction({ port, gatewayUrl, module = path.join(R
 /** The process of the gateway started last (its workerd is in its process group); its
  * output after it was ready is in `gatewayProcess.log`, a line each. */
 export let gatewayProcess;
+/** Every gateway process started by this test file. */
+const gatewayProcesses = [];
 
 /** The workerd processes under a gateway's process (miniflare's children); the last
  * gateway's by default. */
@@ -137,7 +139,7 @@ export function workerdPeakRss() {
  * request); `unexpected` are all the others.
  */
 export function gatewayErrors() {
-  const reported = gatewayProcess.log.filter((l) => /uncaught|panicked|unhandled/i.test(l));
+  const reported = gatewayProcesses.flatMap((p) => p.log).filter((l) => /uncaught|panicked|unhandled/i.test(l));
   const deliberate = reported.filter((l) => l.includes("lambda-relay aborted the response"));
   return { deliberate, unexpected: reported.filter((l) => !deliberate.includes(l)) };
 }
@@ -154,6 +156,7 @@ export async function startGateway({ port, lambdaUrl, vars = {}, secret = SECRET
     env: { GATEWAY_VARS: JSON.stringify(allVars), NO_COLOR: "1" },
     ready: /Ready on http/,
   });
+  gatewayProcesses.push(gatewayProcess);
   return `http://127.0.0.1:${port}`;
 }
 

@@ -69,6 +69,13 @@ build_gateway() {
   # which fails to build here).
   ensure_cargo_tool wasm-bindgen wasm-bindgen-cli "$(locked_version wasm-bindgen)"
   ensure_node_modules
+  # wrangler runs this before every `wrangler dev`; skip the wasm tools when nothing changed.
+  if [ -f "$root/gateway-worker/build/index.js" ] && [ -z "$(find "$root/gateway-worker/src" \
+    "$root/gateway-worker/Cargo.toml" "$root/core/src" "$root/core/Cargo.toml" "$root/Cargo.toml" \
+    "$root/Cargo.lock" "$(dirname "${BASH_SOURCE[0]}")/lib.sh" -newer "$root/gateway-worker/build/index.js" -print -quit)" ]; then
+    step "the gateway worker is up to date"
+    return
+  fi
   step "building the gateway worker (wasm)"
   (cd "$root/gateway-worker" &&
     WASM_BINDGEN_BIN="$(command -v wasm-bindgen)" \

@@ -20,8 +20,8 @@ pub struct GatewayConfig {
     pub inline_body_limit: u64,
     /// `TOKEN_TTL_S`: how long a token stays valid.
     pub token_ttl: Duration,
-    /// Session limits and timings (`CONNECT_TIMEOUT_MS`, `RESUME_GRACE_MS`, `MAX_PAYLOAD`,
-    /// `WINDOW`, `MAX_HEADER_BYTES`).
+    /// Session limits and timings (`CONNECT_TIMEOUT_MS`, `RESUME_GRACE_MS`, `KEEPALIVE_MS`,
+    /// `IDLE_TIMEOUT_MS`, `MAX_PAYLOAD`, `WINDOW`, `MAX_HEADER_BYTES`).
     pub session: proto::Config,
 }
 
@@ -50,6 +50,12 @@ impl GatewayConfig {
         }
         if let Some(ms) = number(env, "RESUME_GRACE_MS")? {
             session.resume_grace = Duration::from_millis(ms);
+        }
+        if let Some(ms) = number(env, "KEEPALIVE_MS")? {
+            session.keepalive = Duration::from_millis(ms);
+        }
+        if let Some(ms) = number(env, "IDLE_TIMEOUT_MS")? {
+            session.idle_timeout = Duration::from_millis(ms);
         }
         if let Some(n) = number(env, "MAX_PAYLOAD")? {
             session.max_payload = u32::try_from(n).map_err(|_| "MAX_PAYLOAD is too large".to_owned())?;

@@ -199,6 +199,16 @@ describe("failures", () => {
     assert.match(await res.text(), /answered 502/);
   });
 
+  it("answers Lambda's own 403 with a 502 that names the missing permission, not as the function's answer", async () => {
+    const res = await fetch(`${gateway}/e2e/lambda-refuses`);
+    assert.equal(res.status, 502);
+    assert.equal(res.headers.get("x-lambda-relay-error"), "invocation_failed");
+    const text = await res.text();
+    assert.match(text, /Lambda refused the invocation \(403 AccessDeniedException\)/);
+    assert.match(text, /lambda:InvokeFunction \(--invoked-via-function-url\)/);
+    assert.match(text, /urls-auth\.html/, "Lambda's own message follows");
+  });
+
   it("answers 502 with the error code when the handler fails before the head", async () => {
     const res = await fetch(`${gateway}/fail-before-head`);
     assert.equal(res.status, 502);

@@ -63,11 +63,10 @@ pub(crate) async fn send(shared: Shared, invocation: Request) {
         match &result {
             Err(_) => relay.session.handle_invocation_reply(now, InvocationReply::Failed),
             Ok(response) => {
-                let outcome = response.headers().get(proto::RELAY_OUTCOME_HEADER).ok().flatten();
-                let reply = InvocationReply::Response {
-                    status: response.status_code(),
-                    outcome: outcome.as_deref(),
-                };
+                let header = |name| response.headers().get(name).ok().flatten();
+                let (outcome, lambda_error) = (header(proto::RELAY_OUTCOME_HEADER), header(proto::LAMBDA_ERROR_HEADER));
+                let reply =
+                    InvocationReply::from_result(response.status_code(), outcome.as_deref(), lambda_error.as_deref());
                 relay.session.handle_invocation_reply(now, reply)
             }
         }

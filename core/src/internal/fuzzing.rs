@@ -200,9 +200,13 @@ pub fn gateway_session(data: &[u8]) {
             }
             8 => {
                 let status = input.u16().unwrap_or(200);
-                let reply = match input.byte().unwrap_or(0) % 3 {
+                let reply = match input.byte().unwrap_or(0) % 4 {
                     0 => InvocationReply::Failed,
                     1 => InvocationReply::Response { status, outcome: None },
+                    2 => InvocationReply::Refused {
+                        status,
+                        error_type: "AccessDeniedException",
+                    },
                     _ => InvocationReply::Response {
                         status,
                         outcome: Some("relayed"),

@@ -309,6 +309,20 @@ impl GatewaySession {
                 )))
             }
             InvocationReply::Response { .. } => Some(ReplyVerdict::PassThrough),
+            InvocationReply::Refused { .. } if connected => None,
+            InvocationReply::Refused { status, error_type } => {
+                let hint = if status == 403 {
+                    ": a Function URL needs both lambda:InvokeFunctionUrl and lambda:InvokeFunction \
+                     (--invoked-via-function-url) granted; see docs/deploy.md"
+                } else {
+                    ""
+                };
+                Some(ReplyVerdict::Fail(Failure::new(
+                    502,
+                    GatewayError::INVOCATION_FAILED,
+                    format!("Lambda refused the invocation ({status} {error_type}){hint}"),
+                )))
+            }
         };
         match verdict {
             None => {

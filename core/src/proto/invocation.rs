@@ -24,6 +24,9 @@ pub const RELAY_BODY_HEADER: &str = "x-lambda-relay-body";
 /// invocation ([`Outcome`]). A result without it, from a function that never connected, is
 /// an ordinary response to pass through.
 pub const RELAY_OUTCOME_HEADER: &str = "x-lambda-relay-outcome";
+/// Header by which Lambda's own front door marks an answer it gave instead of the function
+/// (`AccessDeniedException` for a missing permission, `TooManyRequestsException`, …).
+pub const LAMBDA_ERROR_HEADER: &str = "x-amzn-errortype";
 /// Every header the gateway adds to an invocation; the function strips them before the
 /// handler sees the request.
 pub const RELAY_HEADERS: [&str; 3] = [RELAY_ID_HEADER, RELAY_TOKEN_HEADER, RELAY_BODY_HEADER];
@@ -330,8 +333,27 @@ pub enum InvocationReply<'a> {
         /// The outcome header's value.
         outcome: Option<&'a str>,
     },
+    /// Lambda answered instead of the function, which never ran: the result carried
+    /// [`LAMBDA_ERROR_HEADER`] and no outcome.
+    Refused {
+        /// The result's status.
+        status: u16,
+        /// The error header's value.
+        error_type: &'a str,
+    },
     /// The invocation itself failed (no connection to the function URL, a reset).
     Failed,
+}
+
+impl<'a> InvocationReply<'a> {
+    /// The reply for a result with this status and these two headers' values
+    /// ([`RELAY_OUTCOME_HEADER`], [`LAMBDA_ERROR_HEADER`]).
+    pub fn from_result(status: u16, outcome: Option<&'a str>, lambda_error: Option<&'a str>) -> Self {
+        match (outcome, lambda_error) {
+            (None, Some(error_type)) => Self::Refused { status, error_type },
+            _ => Self::Response { status, outcome },
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //!
 //! Paths under `/e2e/` play other kinds of function, before the relay sees the invocation:
 //! one that never connects (`/e2e/hang`), one whose invocation fails (`/e2e/invocation-fails`),
-//! one that is not relay-aware (`/e2e/not-relay`), and one that hands its relay id and token
+//! Lambda refusing to invoke it (`/e2e/lambda-refuses`), one that is not relay-aware (`/e2e/not-relay`), and one that hands its relay id and token
 //! to the test so the test can play the function's side of the socket (`/e2e/capture`).
 //! `/e2e/events` (direct, not relayed) reports what the function observed.
 //!
@@ -69,6 +69,16 @@ async fn dispatch(
     match path.as_str() {
         "/e2e/hang" => std::future::pending().await,
         "/e2e/invocation-fails" => Err("this function crashed before it could connect".into()),
+        // What Lambda's front door answers, without running the function, when the Function
+        // URL lacks `lambda:InvokeFunction`.
+        "/e2e/lambda-refuses" => {
+            let mut out = LambdaFunctionUrlResponse::default();
+            out.status_code = 403;
+            out.headers
+                .insert(proto::LAMBDA_ERROR_HEADER, "AccessDeniedException".parse().unwrap());
+            out.body = Some(r#"{"Message":"Forbidden. For troubleshooting Function URL authorization issues, see: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"}"#.into());
+            Ok(out)
+        }
         "/e2e/not-relay" => {
             let mut out = LambdaFunctionUrlResponse::default();
             out.status_code = 200;

@@ -264,8 +264,63 @@ fn before_any_socket_a_relay_outcome_a_5xx_or_a_failed_invocation_is_a_502() {
 }
 
 #[test]
+fn lambdas_own_refusal_is_a_502_that_says_what_to_grant_not_a_passed_through_403() {
+    // A Function URL without `lambda:InvokeFunction` answers 403 itself; passed through, it
+    // would look like the function's own answer.
+    let refused = InvocationReply::from_result(403, None, Some("AccessDeniedException"));
+    assert_eq!(
+        refused,
+        InvocationReply::Refused {
+            status: 403,
+            error_type: "AccessDeniedException"
+        }
+    );
+    let mut g = gateway();
+    let ReplyVerdict::Fail(failure) = g.handle_invocation_reply(Timestamp::from_millis(5), refused) else {
+        panic!("a refusal fails the request")
+    };
+    assert_eq!(failure.status, 502);
+    assert_eq!(failure.code, FailureCode::Gateway(GatewayError::INVOCATION_FAILED));
+    assert!(
+        failure.message.contains("403 AccessDeniedException"),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure.message.contains("--invoked-via-function-url"),
+        "{}",
+        failure.message
+    );
+
+    let throttled = InvocationReply::from_result(429, None, Some("TooManyRequestsException"));
+    let ReplyVerdict::Fail(failure) = gateway().handle_invocation_reply(Timestamp::from_millis(5), throttled) else {
+        panic!("a refusal fails the request")
+    };
+    assert_eq!(
+        failure.message,
+        "Lambda refused the invocation (429 TooManyRequestsException)"
+    );
+
+    // The function's own answers are told apart by the outcome header, or by no error header.
+    assert_eq!(
+        InvocationReply::from_result(403, Some("refused"), Some("x")),
+        reply(403, Some("refused"))
+    );
+    assert_eq!(InvocationReply::from_result(403, None, None), reply(403, None));
+}
+
+#[test]
 fn after_a_socket_a_failed_result_aborts_and_the_function_is_told() {
-    for case in [reply(502, Some("failed")), reply(404, None), InvocationReply::Failed] {
+    let refused = InvocationReply::Refused {
+        status: 429,
+        error_type: "TooManyRequestsException",
+    };
+    for case in [
+        reply(502, Some("failed")),
+        reply(404, None),
+        refused,
+        InvocationReply::Failed,
+    ] {
         let mut p = Pair::new(small(), BodyMode::Inline);
         p.app.auto_head = false;
         p.connect();

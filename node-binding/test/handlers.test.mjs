@@ -126,25 +126,29 @@ describe("relay invocations that cannot be relayed", () => {
     const secret = "a secret of at least sixteen bytes";
     process.env.RELAY_GATEWAY_URL = `ws://127.0.0.1:${gateway.address().port}`;
     process.env.RELAY_SECRET = secret;
+    let release;
     try {
       const headers = {
         "x-lambda-relay-id": "abc123",
         "x-lambda-relay-token": mintToken(secret, "abc123", Math.floor(Date.now() / 1000) + 60),
         "x-lambda-relay-body": "inline",
       };
-      // A body that is not complete at once needs the socket (a complete one would ride inline).
+      // A body that is not complete at once needs the socket (a complete one would ride inline):
+      // this one waits until the relay gives up on it (cancel), however slowly the handler starts.
+      const released = new Promise((resolve) => (release = resolve));
       const slow = new ReadableStream({
         async pull(controller) {
-          await new Promise((r) => setTimeout(r, 10));
-          controller.enqueue(new TextEncoder().encode("never delivered"));
+          await released;
           controller.close();
         },
+        cancel: () => release(),
       });
       const result = await streamHandler(async () => new Response(slow))(event({ headers }), context);
       assert.equal(result.statusCode, 502);
       assert.equal(result.headers["x-lambda-relay-outcome"], "failed");
       assert.equal(result.body, "relay failed: gateway refused the relay socket with HTTP 403");
     } finally {
+      release?.();
       delete process.env.RELAY_GATEWAY_URL;
       delete process.env.RELAY_SECRET;
       gateway.close();

@@ -3,7 +3,7 @@
 // folder and work there with no Rust toolchain on PATH.
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -53,6 +53,56 @@ console.log(JSON.stringify([direct.body, relayed.statusCode, relayed.headers["x-
     assert.deepEqual(JSON.parse(out), ["direct /p", 500, "unconfigured"]);
     const cjs = execFileSync("node", ["-e", "console.log(typeof require('lambda-relay').streamHandler)"], { cwd: dir, env, encoding: "utf8" });
     assert.equal(cjs.trim(), "function");
+  });
+
+  it("without a platform package: direct mode and `serve` work, a relayed invocation names the platform", async () => {
+    // What a macOS or Windows user gets: the main package and no addon for their machine.
+    const dir = mkdtempSync(path.join(tmpdir(), "lambda-relay-noaddon-"));
+    dirs.push(dir);
+    writeFileSync(path.join(dir, "package.json"), '{ "name": "empty", "version": "1.0.0", "private": true }');
+    const env = { ...process.env, PATH: CLEAN_PATH };
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--omit=optional", path.join(pack, "lambda-relay-0.1.0.tgz")], { cwd: dir, env, stdio: "ignore" });
+    assert.ok(!existsSync(path.join(dir, "node_modules", "lambda-relay-linux-x64-gnu")), "no platform package installed");
+    writeFileSync(
+      path.join(dir, "handler.mjs"),
+      `import { streamHandler } from "lambda-relay";
+export const handler = streamHandler(async (r) => new Response("direct " + new URL(r.url).pathname));
+if (process.argv[2] === "invoke") {
+  const event = (headers) => ({ rawPath: "/p", headers, requestContext: { http: { method: "GET" } } });
+  const direct = await handler(event({}), {});
+  const relayed = await handler(event({ "x-lambda-relay-id": "abc", "x-lambda-relay-token": "t" }), {}).then(
+    () => ({ code: "resolved" }),
+    (e) => ({ code: e.code, name: e.name, message: e.message }),
+  );
+  console.log(JSON.stringify({ direct: direct.body, relayed }));
+}
+`,
+    );
+    const out = JSON.parse(execFileSync("node", ["handler.mjs", "invoke"], { cwd: dir, env, encoding: "utf8" }));
+    assert.equal(out.direct, "direct /p");
+    assert.equal(out.relayed.code, "ERR_RELAY_PLATFORM");
+    assert.equal(out.relayed.name, "RelayError");
+    assert.ok(out.relayed.message.includes(`${process.platform}-${process.arch}`), out.relayed.message);
+    assert.match(out.relayed.message, /--cpu=x64/);
+
+    const cli = path.join(dir, "node_modules", ".bin", "lambda-relay");
+    const server = spawn(cli, ["serve", "handler.mjs", "--port", "0"], { cwd: dir, env, stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      const url = await new Promise((resolve, reject) => {
+        let seen = "";
+        server.stdout.on("data", (d) => {
+          seen += d;
+          const m = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(seen);
+          if (m) resolve(m[1]);
+        });
+        server.once("exit", (code) => reject(new Error(`serve exited ${code}: ${seen}`)));
+      });
+      const res = await fetch(`${url}/served`);
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), "direct /served");
+    } finally {
+      server.kill();
+    }
   });
 
   it("runs the arm64 addon under qemu-user with an arm64 Node", { skip: !process.env.ARM64_NODE && "ARM64_NODE not set" }, () => {

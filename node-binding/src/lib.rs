@@ -5,46 +5,15 @@
 //! decides, and takes every name and number it shares with Rust from [`constants`].
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use futures_util::{FutureExt, StreamExt};
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use lambda_relay::client::{self, Cancelled, ClientConfig, Connection, Invocation, RequestBody, ResponseWriter};
-use lambda_relay::proto::{self, Classification, ErrorCode, InvocationResult, RelaySettings};
+use http::{HeaderMap, StatusCode};
+use lambda_relay::client::binding::{self, Begun};
+use lambda_relay::client::{self, Cancelled, Connection, RequestBody, ResponseWriter};
+use lambda_relay::proto::{self, ErrorCode, InvocationResult};
 use napi::bindgen_prelude::{within_runtime_if_available, Buffer};
 use napi::{Result, Status};
 use napi_derive::napi;
 use tokio::sync::Mutex;
-
-/// Most request-body bytes one `read()` hands to JS: it waits for one frame, then takes
-/// whatever else already arrived up to this, so a fast upload crosses into JS once per batch.
-const READ_BATCH_BYTES: usize = 1024 * 1024;
-/// Most response bytes the wrapper gathers into one `write()`: every crossing into Rust is a
-/// promise round trip, so small chunks are batched.
-const WRITE_BATCH_BYTES: usize = 1024 * 1024;
-/// What one queued chunk costs the wrapper's read-ahead besides its bytes (a `Buffer` object
-/// and its queue slot), so a handler writing one byte at a time is bounded by count too.
-const CHUNK_COST_BYTES: usize = 256;
-
-/// The stable JS error codes, in one place: `(code, what it means)`.
-const ERROR_CODES: [(&str, &str); 9] = [
-    ("ERR_RELAY_ABORTED", "the gateway aborted: the client went away"),
-    ("ERR_RELAY_PROTOCOL", "the gateway broke the protocol"),
-    (
-        "ERR_RELAY_SESSION",
-        "the session failed (no resume in time, a final close)",
-    ),
-    (
-        "ERR_RELAY_USAGE",
-        "the handler asked for something the stream cannot do",
-    ),
-    ("ERR_RELAY_REFUSED", "the gateway refused the relay socket"),
-    ("ERR_RELAY_CONNECT", "the gateway could not be reached"),
-    ("ERR_RELAY_CONFIG", "the relay configuration is not valid"),
-    ("ERR_RELAY_CLOSED", "the relay connection closed"),
-    ("ERR_RELAY_DEADLINE", "the invocation reached its deadline"),
-];
 
 /// A JS error whose message starts with one of the stable `ERR_RELAY_*` codes; the
 /// TypeScript wrapper moves it into the error's `code` property (napi class methods only
@@ -53,24 +22,8 @@ fn js_error(code: &'static str, message: impl std::fmt::Display) -> napi::Error 
     napi::Error::new(Status::GenericFailure, format!("{code}: {message}"))
 }
 
-/// The stable code of a client error.
-fn code_of(e: &client::Error) -> &'static str {
-    let code = match e {
-        client::Error::Session(proto::Error::Aborted(_)) => 0,
-        client::Error::Session(proto::Error::Protocol(_)) => 1,
-        client::Error::Session(_) => 2,
-        client::Error::Usage(_) => 3,
-        client::Error::Refused { .. } => 4,
-        client::Error::Connect(_) => 5,
-        client::Error::Config(_) => 6,
-        client::Error::Closed => 7,
-        client::Error::Deadline => 8,
-    };
-    ERROR_CODES[code].0
-}
-
 fn from_client(e: client::Error) -> napi::Error {
-    js_error(code_of(&e), e)
+    js_error(binding::error_code(&e), e)
 }
 
 /// The names and numbers the TypeScript wrapper shares with Rust. The build writes them to
@@ -105,14 +58,14 @@ pub fn constants() -> BindingConstants {
         relay_headers: proto::RELAY_HEADERS.iter().map(|h| h.to_string()).collect(),
         gateway_url_env: proto::GATEWAY_URL_ENV.into(),
         secret_env: proto::SECRET_ENV.into(),
-        write_batch_bytes: WRITE_BATCH_BYTES as u32,
-        chunk_cost_bytes: CHUNK_COST_BYTES as u32,
+        write_batch_bytes: binding::WRITE_BATCH_BYTES as u32,
+        chunk_cost_bytes: binding::CHUNK_COST_BYTES as u32,
         inline_response_limit: proto::INLINE_RESPONSE_LIMIT as u32,
         complete_header: {
             let (name, value) = InvocationResult::complete_header();
             vec![name.to_owned(), value.to_owned()]
         },
-        error_codes: ERROR_CODES.iter().map(|(c, _)| c.to_string()).collect(),
+        error_codes: binding::ERROR_CODES.iter().map(|(c, _)| c.to_string()).collect(),
     }
 }
 
@@ -194,51 +147,35 @@ pub fn begin_invocation(
     secret: Option<String>,
     time_left_ms: Option<f64>,
 ) -> BindingInvocation {
-    let settings = RelaySettings::from_values(gateway_url.as_deref(), secret.as_deref());
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
     let get = |name: &str| headers.get(name).map(String::as_str);
-    let answer = |result: InvocationResult| BindingInvocation {
-        kind: "result",
-        streams_body: false,
-        client_address: None,
-        result: Some(render(&result)),
-        connection: None,
-    };
-    let relay = match proto::classify_invocation(get, settings.as_ref().map(Option::as_ref), now) {
-        Classification::Direct => {
-            return BindingInvocation {
-                kind: "direct",
-                streams_body: false,
-                client_address: None,
-                result: None,
-                connection: None,
-            }
-        }
-        Classification::Refused(result) => return answer(result),
-        Classification::Relay(relay) => relay,
-    };
-    let Ok(Some(settings)) = settings else {
-        unreachable!("classify_invocation relays only with valid settings")
-    };
-    let streams_body = relay.body_mode == proto::BodyMode::Stream;
-    let client_address = proto::relayed_client_address(get).map(str::to_owned);
-    let mut invocation = Invocation::new(relay, &method);
-    if let Some(ms) = time_left_ms.filter(|ms| ms.is_finite() && *ms >= 0.0) {
-        invocation = invocation.with_time_left(Duration::from_millis(ms as u64));
-    }
-    let config = ClientConfig::new(settings.gateway_url());
-    match within_runtime_if_available(|| Connection::open(config, invocation)) {
-        Ok(connection) => BindingInvocation {
-            kind: "relay",
+    let begun = within_runtime_if_available(|| {
+        binding::begin_invocation(
+            get,
+            &method,
+            gateway_url.as_deref(),
+            secret.as_deref(),
+            binding::time_left(time_left_ms),
+        )
+    });
+    let (kind, result, relay) = match begun {
+        Begun::Direct => ("direct", None, None),
+        Begun::Answer(result) => ("result", Some(render(&result)), None),
+        Begun::Relay {
+            connection,
             streams_body,
             client_address,
-            result: None,
-            connection: Some(connection),
-        },
-        Err(e) => answer(e.invocation_result()),
+        } => ("relay", None, Some((connection, streams_body, client_address))),
+    };
+    let (connection, streams_body, client_address) = match relay {
+        Some((connection, streams_body, client_address)) => (Some(connection), streams_body, client_address),
+        None => (None, false, None),
+    };
+    BindingInvocation {
+        kind,
+        streams_body,
+        client_address,
+        result,
+        connection,
     }
 }
 
@@ -273,52 +210,25 @@ impl BindingConnection {
     #[napi]
     pub async fn read(&self) -> Result<Option<Buffer>> {
         let mut body = self.body.lock().await;
-        let first = match body.next().await {
-            Some(Ok(chunk)) => chunk,
-            Some(Err(e)) => return Err(from_client(e)),
-            None => return Ok(None),
-        };
-        let mut joined = first.to_vec();
-        while joined.len() < READ_BATCH_BYTES {
-            // An end or an error stays in the session; the next read reports it.
-            match body.next().now_or_never() {
-                Some(Some(Ok(chunk))) => joined.extend_from_slice(&chunk),
-                _ => break,
-            }
-        }
-        Ok(Some(Buffer::from(joined)))
+        let chunk = binding::read_batch(&mut body).await.map_err(from_client)?;
+        Ok(chunk.map(|c| Buffer::from(c.to_vec())))
     }
 
     /// Queues the status and headers (pairs, repeated names allowed).
     #[napi]
     pub fn send_head(&self, status: u32, headers: Vec<Vec<String>>) -> Result<()> {
-        let status = u16::try_from(status)
-            .ok()
-            .and_then(|s| StatusCode::from_u16(s).ok())
-            .ok_or_else(|| js_error("ERR_RELAY_USAGE", format!("invalid status {status}")))?;
-        if headers.len() > proto::MAX_HEADER_COUNT {
-            return Err(js_error(
-                "ERR_RELAY_USAGE",
-                proto::StreamError::TooManyHeaders {
-                    count: headers.len(),
-                    max: proto::MAX_HEADER_COUNT,
-                },
-            ));
-        }
-        let mut map = HeaderMap::with_capacity(headers.len());
+        let mut pairs = Vec::with_capacity(headers.len());
         for pair in headers {
             let [name, value] = <[String; 2]>::try_from(pair)
-                .map_err(|_| js_error("ERR_RELAY_USAGE", "headers must be [name, value] pairs"))?;
-            let name = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
-                .map_err(|_| js_error("ERR_RELAY_USAGE", format!("invalid header name {name:?}")))?;
-            let value = HeaderValue::from_str(&value)
-                .map_err(|_| js_error("ERR_RELAY_USAGE", format!("invalid value for header {name}")))?;
-            map.append(name, value);
+                .map_err(|_| js_error(binding::USAGE, "headers must be [name, value] pairs"))?;
+            pairs.push((name, value));
         }
+        let (status, map) =
+            binding::response_head(status, pairs.into_iter()).map_err(|e| js_error(binding::USAGE, e))?;
         let mut writer = self
             .writer
             .try_lock()
-            .map_err(|_| js_error("ERR_RELAY_USAGE", "the head was sent while a write was in progress"))?;
+            .map_err(|_| js_error(binding::USAGE, "the head was sent while a write was in progress"))?;
         writer.send_head(status, map).map_err(from_client)
     }
 
@@ -337,16 +247,8 @@ impl BindingConnection {
     /// window took them.
     #[napi]
     pub async fn write(&self, chunks: Vec<Buffer>) -> Result<()> {
-        let bytes = match <[Buffer; 1]>::try_from(chunks) {
-            Ok([one]) => Bytes::copy_from_slice(&one),
-            Err(chunks) => {
-                let mut joined = Vec::with_capacity(chunks.iter().map(|c| c.len()).sum());
-                for chunk in &chunks {
-                    joined.extend_from_slice(chunk);
-                }
-                Bytes::from(joined)
-            }
-        };
+        let bytes = binding::join(&chunks);
+        drop(chunks);
         self.writer.lock().await.write(bytes).await.map_err(from_client)
     }
 
@@ -384,7 +286,7 @@ impl BindingConnection {
             .clone()
             .settled()
             .await
-            .map(|e| format!("{}: {e}", code_of(&e)))
+            .map(|e| format!("{}: {e}", binding::error_code(&e)))
     }
 
     /// Resolves once the relay is over (the response's last frame was acknowledged and the

@@ -9,6 +9,7 @@
 //! bytes, so a slow client slows the function; [`ResponseWriter::finish`] completes only
 //! when the gateway acknowledged the end.
 
+pub mod binding;
 mod driver;
 mod error;
 mod writer;

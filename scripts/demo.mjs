@@ -1,6 +1,7 @@
-// `npm run demo`: the gateway in workerd and the classic example behind a local Function
-// URL, all on 127.0.0.1. Shows chunks arriving a second apart, then a 50 MB streamed upload
-// and its hash check, then stops everything (unless --keep).
+// `npm run demo`: the gateway in workerd and the demo function (scripts/demo-function.mjs:
+// the classic, upload and SSE examples and a browser page) behind a local Function URL, all on
+// 127.0.0.1. Shows chunks arriving a second apart, then a 50 MB streamed upload and its hash
+// check, then stops everything (unless --keep, which leaves it running for a browser).
 
 import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
@@ -27,7 +28,7 @@ async function main() {
   const secret = randomBytes(24).toString("hex");
   const [gatewayPort, functionPort] = [await portOr(8787), await portOr(9000)];
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-  say(`\nstarting the function (examples-node/classic, upload) on 127.0.0.1:${functionPort} …`);
+  say(`\nstarting the function (examples-node: classic, upload, sse; the browser page) on 127.0.0.1:${functionPort} …`);
   const fn = await startNodeFunction({
     port: functionPort,
     gatewayUrl: `ws://127.0.0.1:${gatewayPort}`,
@@ -64,7 +65,10 @@ async function main() {
 
   if (keep) {
     say(`\nStill running (Ctrl-C stops everything). Try:\n`);
+    say(`   ${gatewayUrl}/page  in a browser: the classic through fetch() and a ReadableStream,`);
+    say(`                        and the SSE example through an EventSource, as they arrive`);
     say(`   curl -N ${gatewayUrl}/`);
+    say(`   curl -N ${gatewayUrl}/sse`);
     say(`   head -c 20000000 /dev/urandom > /tmp/upload.bin && curl --data-binary @/tmp/upload.bin ${gatewayUrl}/upload && sha256sum /tmp/upload.bin`);
     say(`   curl ${fn}/        # the same function invoked directly: a buffered response\n`);
     await new Promise((resolve) => {

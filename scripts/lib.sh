@@ -196,3 +196,74 @@ build_layers() {
   done
   ls -l "$layers"/*.zip | awk '{ print $5, $9 }'
 }
+
+# The Python tools venv (.tools/python) with python-binding/requirements-dev.txt installed
+# (maturin, zig, auditwheel, pytest, FastAPI, Starlette), made from the machine's python3 when
+# missing or stale. Prints its python.
+python_env() {
+  local root venv reqs
+  root=$(root_dir)
+  venv="$root/.tools/python"
+  reqs="$root/python-binding/requirements-dev.txt"
+  if [ ! -x "$venv/bin/python" ] || [ "$reqs" -nt "$venv/.installed" ]; then
+    step "creating the Python tools venv (maturin, ziglang, auditwheel, pytest, FastAPI, Starlette)" >&2
+    if ! python3 -m venv --help >/dev/null 2>&1; then
+      apt-get update -qq >&2 && apt-get install -y -qq python3-venv >&2
+    fi
+    rm -rf "$venv"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$reqs" >&2
+    touch "$venv/.installed"
+  fi
+  echo "$venv/bin/python"
+}
+
+# The Python package's wheels and sdist in python-binding/dist: abi3 (CPython 3.9+) wheels
+# for manylinux2014 (glibc 2.17, under the 2.26 of Lambda's oldest Python runtimes) on x86_64
+# and aarch64, cross-built with zig; then the x86_64 wheel installed into the tools venv.
+build_python() {
+  local root py bin target
+  root=$(root_dir)
+  py=$(python_env)
+  bin=$(dirname "$py")
+  ensure_rust_target x86_64-unknown-linux-gnu
+  ensure_rust_target aarch64-unknown-linux-gnu
+  rm -rf "$root/python-binding/dist"
+  for target in x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu; do
+    step "building the Python wheel for $target (manylinux2014, abi3, zig)"
+    (cd "$root/python-binding" && PATH="$bin:$PATH" "$bin/maturin" build --release --locked --zig \
+      --compatibility manylinux2014 --target "$target" --out dist)
+  done
+  step "building the Python sdist"
+  (cd "$root/python-binding" && PATH="$bin:$PATH" "$bin/maturin" sdist --out dist)
+  "$py" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$root"/python-binding/dist/lambda_relay-*_x86_64.whl
+  ls "$root/python-binding/dist"
+}
+
+# An aarch64 CPython from Debian's arm64 packages, unpacked (not installed, so nothing of the
+# machine's own Python changes) into .tools/python-arm64, to import the aarch64 wheel under
+# qemu-user. Prints its python.
+ensure_arm64_python() {
+  local root dir
+  root=$(root_dir)
+  dir="$root/.tools/python-arm64"
+  if [ ! -x "$dir/usr/bin/python3.11" ]; then
+    step "unpacking an arm64 CPython 3.11 from Debian's packages (once)" >&2
+    command -v qemu-aarch64 >/dev/null 2>&1 || { apt-get update -qq >&2 && apt-get install -y -qq qemu-user >&2; }
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+      dpkg --add-architecture arm64
+    fi
+    apt-get update -qq >&2
+    rm -rf "$dir"
+    mkdir -p "$dir/debs"
+    (cd "$dir/debs" && apt-get download -qq libc6:arm64 libgcc-s1:arm64 zlib1g:arm64 libexpat1:arm64 \
+      libffi8:arm64 libssl3:arm64 libbz2-1.0:arm64 liblzma5:arm64 libuuid1:arm64 \
+      libcrypt1:arm64 libsqlite3-0:arm64 libtinfo6:arm64 libncursesw6:arm64 libreadline8:arm64 \
+      libdb5.3:arm64 libnsl2:arm64 libtirpc3:arm64 libgssapi-krb5-2:arm64 libkrb5-3:arm64 \
+      libk5crypto3:arm64 libkrb5support0:arm64 libcom-err2:arm64 libkeyutils1:arm64 \
+      python3.11-minimal:arm64 libpython3.11-minimal:arm64 libpython3.11-stdlib:arm64 >&2) || return 1
+    for deb in "$dir"/debs/*.deb; do dpkg -x "$deb" "$dir"; done
+    rm -rf "$dir/debs"
+  fi
+  echo "$dir/usr/bin/python3.11"
+}

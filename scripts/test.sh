@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: builds what it needs and runs every check and test: formatting and lints, the
-# Rust crates, the wasm32 build of the protocol, the Node package on Node 20, 22 and 24, and the
-# end-to-end suite through the gateway in workerd.
+# Rust crates, the wasm32 build of the protocol, the Node package on Node 20, 22 and 24, the
+# end-to-end suite through the gateway in workerd (a browser among its clients), and the
+# Python package: its wheels, and ASGI apps through the gateway.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$(root_dir)"
@@ -47,5 +48,13 @@ step "Node examples, direct mode, and the SAM template"
 step "building the end-to-end function"
 cargo build -p lambda-relay-e2e-function --locked
 
+ensure_debian chromium chromium   # e2e/browser.test.mjs drives Debian's Chromium
+
 step "end-to-end tests (gateway in workerd, function on 127.0.0.1)"
 "$(node22)" --test --test-reporter=spec e2e/*.test.mjs
+
+build_python
+ARM64_PYTHON=$(ensure_arm64_python)
+export ARM64_PYTHON
+step "Python tests (pytest): the handlers, the wheels, and apps through the gateway in workerd"
+(cd python-binding && "$(python_env)" -m pytest -q tests)

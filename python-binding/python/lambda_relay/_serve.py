@@ -1,0 +1,191 @@
+"""``python -m lambda_relay serve module:attr [--port 9000] [--host 127.0.0.1]``: serves a
+handler (or an ASGI app, wrapped with ``asgi``) as a local Function URL: each request becomes
+a Function URL event (payload format 2.0), as Lambda's front door would invoke it, and the
+handler's result becomes the response, buffered (the URL's ``InvokeMode: BUFFERED``)."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import importlib
+import itertools
+import json
+import os
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Optional, Sequence
+from urllib.parse import unquote, urlsplit
+
+from ._asgi import asgi, is_asgi_app
+
+USAGE = "python -m lambda_relay serve module:attr [--port 9000] [--host 127.0.0.1]"
+#: Lambda's longest run: the local context's remaining time at the start of an invocation.
+TIMEOUT_MS = 900_000
+_ids = itertools.count(1)
+
+
+class LocalContext:
+    """A Lambda context for local invocations: the deadline and ids a handler may read."""
+
+    function_name = "lambda-relay-local"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:lambda-relay-local"
+    memory_limit_in_mb = 1024
+    log_group_name = "/aws/lambda/lambda-relay-local"
+    log_stream_name = "local"
+
+    def __init__(self, request_id: str, remaining_ms: int = TIMEOUT_MS) -> None:
+        self.aws_request_id = request_id
+        self._deadline = time.monotonic() + remaining_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def load(spec: str) -> Callable[[dict, Any], Any]:
+    """The handler named by ``module:attr`` (``attr`` defaults to ``handler``); an ASGI app
+    is wrapped with ``asgi``."""
+    module_name, _, attr = spec.partition(":")
+    sys.path.insert(0, os.getcwd())
+    target = getattr(importlib.import_module(module_name), attr or "handler")
+    return asgi(target) if is_asgi_app(target) else target
+
+
+def function_url_event(method: str, target: str, headers: list[tuple[str, str]], body: bytes, client: str, request_id: str) -> dict:
+    """The Function URL event Lambda would make of this request."""
+    url = urlsplit(target)
+    merged: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        name = name.lower()
+        if name == "cookie":
+            cookies.extend(c.strip() for c in value.split(";") if c.strip())
+        else:
+            merged[name] = f"{merged[name]},{value}" if name in merged else value
+    query: dict[str, str] = {}
+    for pair in filter(None, url.query.split("&")):
+        key, _, value = pair.partition("=")
+        key, value = unquote(key), unquote(value)
+        query[key] = f"{query[key]},{value}" if key in query else value
+    text: Optional[str]
+    try:
+        text, b64 = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, b64 = base64.b64encode(body).decode("ascii"), True
+    now = datetime.now(timezone.utc)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": url.path or "/",
+        "rawQueryString": url.query,
+        "headers": merged,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "local",
+            "domainName": merged.get("host", "localhost"),
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": url.path or "/",
+                "protocol": "HTTP/1.1",
+                "sourceIp": client,
+                "userAgent": merged.get("user-agent", ""),
+            },
+            "requestId": request_id,
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": b64,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    if body:
+        event["body"] = text
+    return event
+
+
+def _result_parts(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body of a handler's result, as Lambda's front door reads it."""
+    if not (isinstance(result, dict) and "statusCode" in result):
+        return 200, [("content-type", "application/json")], json.dumps(result).encode()
+    headers = [(str(k), str(v)) for k, v in (result.get("headers") or {}).items()]
+    headers += [("set-cookie", c) for c in result.get("cookies") or []]
+    body = result.get("body") or ""
+    data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
+    return int(result["statusCode"]), headers, data
+
+
+def make_server(handler: Callable[[dict, Any], Any], host: str, port: int) -> ThreadingHTTPServer:
+    class FunctionUrl(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = self.headers.get("content-length")
+            if length is not None:
+                body = self.rfile.read(int(length))
+            elif "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+                body = self._read_chunked()
+            else:
+                body = b""
+            request_id = f"local-{next(_ids)}"
+            event = function_url_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0], request_id)
+            try:
+                status, headers, data = _result_parts(handler(event, LocalContext(request_id)))
+            except Exception:
+                traceback.print_exc()
+                # What Lambda's front door answers for a function error.
+                status, headers, data = 502, [("content-type", "text/plain")], b"Internal Server Error"
+            self.send_response(status)
+            for name, value in headers:
+                if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(name, value)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        def _read_chunked(self) -> bytes:
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            if os.environ.get("LAMBDA_RELAY_LOG_REQUESTS"):
+                super().log_message(format, *args)
+
+    server = ThreadingHTTPServer((host, port), FunctionUrl)
+    server.daemon_threads = True
+    return server
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lambda_relay", usage=USAGE)
+    parser.add_argument("command", choices=["serve"])
+    parser.add_argument("target", help="module:attr, a Lambda handler or an ASGI app")
+    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    server = make_server(load(args.target), args.host, args.port)
+    print(f"lambda-relay: serving {args.target} as a Function URL on http://{args.host}:{server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

@@ -1,0 +1,126 @@
+"""A FastAPI app exercising what the tests assert, served by lambda_relay.asgi, with a raw
+ASGI route for disconnects and backpressure (what the app's send and receive see)."""
+
+import asyncio
+import hashlib
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+
+from . import shared
+
+STARTED: list[str] = []
+
+
+@asynccontextmanager
+async def lifespan(_app):
+    STARTED.append("startup")
+    yield
+
+
+api = FastAPI(lifespan=lifespan)
+
+
+@api.get("/gated")
+async def gated(chunks: int, tag: str):
+    async def body():
+        for i in range(1, chunks + 1):
+            if i > 1:
+                await shared.released(tag, i)
+            yield f"chunk {i}\n".encode()
+
+    return StreamingResponse(body(), media_type="text/plain")
+
+
+@api.get("/e2e/release")
+async def release(tag: str, upto: int):
+    shared.release(tag, upto)
+    return Response(status_code=204)
+
+
+@api.get("/bytes")
+async def bytes_route(n: int = 1 << 20):
+    async def body():
+        sent = 0
+        while sent < n:
+            length = min(256 * 1024, n - sent)
+            yield shared.pattern_chunk(sent, length)
+            sent += length
+
+    return StreamingResponse(body(), media_type="application/octet-stream")
+
+
+@api.post("/upload")
+async def upload(request: Request):
+    digest = hashlib.sha256()
+    n = 0
+    async for chunk in request.stream():
+        digest.update(chunk)
+        n += len(chunk)
+    return PlainTextResponse(f"{n} {digest.hexdigest()}")
+
+
+@api.get("/events")
+async def events():
+    return {"events": shared.events(), "started": STARTED}
+
+
+@api.get("/fail-after-head")
+async def fail_after_head():
+    async def body():
+        yield b"the head and a first chunk\n"
+        await asyncio.sleep(0.05)
+        raise RuntimeError("the app failed after the head")
+
+    return StreamingResponse(body(), media_type="text/plain")
+
+
+@api.get("/sse")
+async def sse():
+    async def body():
+        for i in range(5):
+            yield f"id: {i}\ndata: token {i}\n\n".encode()
+            await asyncio.sleep(0.01)
+
+    return StreamingResponse(body(), media_type="text/event-stream")
+
+
+async def raw(scope, receive, send):
+    """Plain ASGI: `/raw/stream?tag=` sends 64 KiB chunks until the client goes away or
+    `total` bytes are out, recording each send it completed and the http.disconnect it got."""
+    from urllib.parse import parse_qs
+
+    q = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
+    tag, total = q.get("tag", ""), int(q.get("total", str(1 << 40)))
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/octet-stream")]})
+    disconnected = asyncio.Event()
+
+    async def watch():
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                shared.record(tag=tag, kind="disconnect")
+                disconnected.set()
+                return
+
+    watcher = asyncio.ensure_future(watch())
+    sent = 0
+    try:
+        while sent < total and not disconnected.is_set():
+            length = min(64 * 1024, total - sent)
+            await send({"type": "http.response.body", "body": shared.pattern_chunk(sent, length), "more_body": True})
+            sent += length
+            shared.record(tag=tag, kind="sent", bytes=sent)
+        if not disconnected.is_set():
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except Exception as e:  # the relay refuses sends once the client is gone
+        shared.record(tag=tag, kind="send-failed", error=type(e).__name__, code=getattr(e, "code", None))
+    finally:
+        watcher.cancel()
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "http" and scope["path"].startswith("/raw/"):
+        return await raw(scope, receive, send)
+    return await api(scope, receive, send)

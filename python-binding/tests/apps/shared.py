@@ -1,0 +1,46 @@
+"""What the test apps share: the byte pattern of /bytes (byte i is i mod 251), the record of
+what each app observed (read back through /events), and the gated streams' releases."""
+
+import asyncio
+import threading
+
+EVENTS: list[dict] = []
+_RELEASED: dict[str, int] = {}
+_LOCK = threading.Lock()
+
+
+def record(**event) -> None:
+    with _LOCK:
+        EVENTS.append(event)
+
+
+def events() -> list[dict]:
+    with _LOCK:
+        return list(EVENTS)
+
+
+def release(tag: str, upto: int) -> None:
+    with _LOCK:
+        _RELEASED[tag] = upto
+
+
+async def released(tag: str, i: int) -> None:
+    """Waits until the client released chunk ``i`` of the gated stream ``tag``."""
+    while True:
+        with _LOCK:
+            if _RELEASED.get(tag, 0) >= i:
+                return
+        await asyncio.sleep(0.005)
+
+
+def pattern(start: int, length: int) -> bytes:
+    return bytes((start + j) % 251 for j in range(length))
+
+
+# One period of the pattern, long enough to slice any chunk of up to 1 MiB from.
+_PERIOD = pattern(0, 251 * 4200)
+
+
+def pattern_chunk(start: int, length: int) -> bytes:
+    offset = start % 251
+    return _PERIOD[offset : offset + length]

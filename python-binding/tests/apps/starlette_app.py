@@ -1,0 +1,77 @@
+"""A Starlette app exercising what the tests assert, served by lambda_relay.asgi."""
+
+import asyncio
+import hashlib
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from . import shared
+
+
+async def gated(request: Request):
+    n = int(request.query_params.get("chunks", "3"))
+    tag = request.query_params["tag"]
+
+    async def body():
+        for i in range(1, n + 1):
+            if i > 1:
+                await shared.released(tag, i)
+            yield f"chunk {i}\n".encode()
+
+    return StreamingResponse(body(), media_type="text/plain")
+
+
+async def release(request: Request):
+    shared.release(request.query_params["tag"], int(request.query_params["upto"]))
+    return Response(status_code=204)
+
+
+async def bytes_route(request: Request):
+    n = int(request.query_params.get("n", str(1 << 20)))
+    size = 256 * 1024
+
+    async def body():
+        sent = 0
+        while sent < n:
+            length = min(size, n - sent)
+            yield shared.pattern_chunk(sent, length)
+            sent += length
+
+    return StreamingResponse(body(), media_type="application/octet-stream")
+
+
+async def upload(request: Request):
+    digest = hashlib.sha256()
+    n = 0
+    async for chunk in request.stream():
+        digest.update(chunk)
+        n += len(chunk)
+    return PlainTextResponse(f"{n} {digest.hexdigest()}")
+
+
+async def events(request: Request):
+    return JSONResponse(shared.events())
+
+
+async def fail_after_head(request: Request):
+    async def body():
+        yield b"the head and a first chunk\n"
+        await asyncio.sleep(0.05)
+        raise RuntimeError("the app failed after the head")
+
+    return StreamingResponse(body(), media_type="text/plain")
+
+
+routes = [
+    Route("/gated", gated),
+    Route("/e2e/release", release),
+    Route("/bytes", bytes_route),
+    Route("/upload", upload, methods=["POST"]),
+    Route("/events", events),
+    Route("/fail-after-head", fail_after_head),
+]
+
+app = Starlette(routes=routes)

@@ -1,0 +1,188 @@
+"""Python functions through the real gateway in workerd: a FastAPI and a Starlette app served by
+``lambda_relay.asgi``, and a ``stream_handler`` function. Every test asserts bytes, hashes,
+orders or counts."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import time
+import urllib.request
+from urllib.parse import urlsplit
+
+import pytest
+
+from .apps.shared import pattern
+
+APPS = ["tests.apps.fastapi_app:app", "tests.apps.starlette_app:app"]
+MiB = 1 << 20
+
+
+def open_stream(url: str, method: str = "GET", body=None, headers=None) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=body, headers=headers or {})
+    return conn, conn.getresponse()
+
+
+def fetch(url: str, method: str = "GET", body=None) -> tuple[int, bytes]:
+    conn, res = open_stream(url, method, body)
+    try:
+        return res.status, res.read()
+    finally:
+        conn.close()
+
+
+def events(relay, tag: str) -> list[dict]:
+    status, body = fetch(f"{relay.function_url}/events")
+    assert status == 200
+    data = json.loads(body)
+    found = data["events"] if isinstance(data, dict) else data
+    return [e for e in found if e.get("tag") == tag]
+
+
+@pytest.fixture(scope="module", params=APPS, ids=["fastapi", "starlette"])
+def relay(request, relay_factory):
+    return relay_factory(request.param)
+
+
+@pytest.fixture(scope="module")
+def fastapi(relay_factory):
+    return relay_factory(APPS[0])
+
+
+def test_chunks_arrive_one_by_one(relay):
+    # Chunk i+1 is made only after the client received chunk i: a relay that buffered would hang.
+    tag = f"order-{os.getpid()}-{relay.url[-5:]}"
+    conn, res = open_stream(f"{relay.url}/gated?chunks=4&tag={tag}")
+    assert res.status == 200
+    lines = []
+    while len(lines) < 4:
+        line = res.readline()
+        assert line, "the stream ended early"
+        lines.append(line.decode().rstrip("\n"))
+        if len(lines) < 4:
+            fetch(f"{relay.function_url}/e2e/release?tag={tag}&upto={len(lines) + 1}")
+    assert lines == ["chunk 1", "chunk 2", "chunk 3", "chunk 4"]
+    assert res.read() == b"", "the response ends after the last chunk"
+    conn.close()
+
+
+def test_100_mb_arrive_sha256_identical(fastapi):
+    n = 100 * 1000 * 1000
+    conn, res = open_stream(f"{fastapi.url}/bytes?n={n}")
+    assert res.status == 200
+    digest, got = hashlib.sha256(), 0
+    while chunk := res.read1(1 << 20):
+        digest.update(chunk)
+        got += len(chunk)
+    conn.close()
+    expected = hashlib.sha256()
+    for start in range(0, n, 251 * 4000):
+        expected.update(pattern(start, min(251 * 4000, n - start)))
+    assert got == n
+    assert digest.hexdigest() == expected.hexdigest()
+
+
+def test_a_20_mb_upload_streams_in_through_receive(relay):
+    body = os.urandom(20 * 1000 * 1000)
+
+    def chunks():  # no content-length: the body streams over the relay
+        for i in range(0, len(body), 1 << 20):
+            yield body[i : i + (1 << 20)]
+
+    conn, res = open_stream(f"{relay.url}/upload", "POST", chunks())  # chunked, no length
+    assert res.status == 200
+    assert res.read().decode() == f"{len(body)} {hashlib.sha256(body).hexdigest()}"
+    conn.close()
+
+
+def test_a_client_that_goes_away_reaches_the_app_as_http_disconnect(fastapi):
+    tag = f"gone-{time.monotonic_ns()}"
+    conn, res = open_stream(f"{fastapi.url}/raw/stream?tag={tag}")
+    assert res.status == 200
+    assert len(res.read(256 * 1024)) == 256 * 1024
+    conn.sock.close()  # the client hangs up mid-stream
+    conn.close()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        kinds = {e["kind"] for e in events(fastapi, tag)}
+        if "disconnect" in kinds:
+            break
+        time.sleep(0.1)
+    assert "disconnect" in kinds, f"the app saw {kinds}"
+    sent = max(e["bytes"] for e in events(fastapi, tag) if e["kind"] == "sent")
+    time.sleep(0.5)
+    assert max(e["bytes"] for e in events(fastapi, tag) if e["kind"] == "sent") == sent, "the app stopped sending"
+
+
+def test_an_error_after_the_head_aborts_the_clients_transfer(relay):
+    conn, res = open_stream(f"{relay.url}/fail-after-head")
+    assert res.status == 200
+    assert res.readline() == b"the head and a first chunk\n"
+    with pytest.raises((http.client.IncompleteRead, ConnectionError)):
+        res.read()  # never a clean end
+    conn.close()
+
+
+def test_a_paused_client_holds_the_app_back(fastapi):
+    # The client reads nothing for a while: the app's sends block once the relay's window and
+    # buffers are full, instead of the app producing all of it into memory.
+    tag = f"paused-{time.monotonic_ns()}"
+    total = 400 * MiB
+    conn, res = open_stream(f"{fastapi.url}/raw/stream?tag={tag}&total={total}")
+    assert res.status == 200
+
+    def sent() -> int:
+        return max([e["bytes"] for e in events(fastapi, tag) if e["kind"] == "sent"] or [0])
+
+    previous, stable_since = -1, time.monotonic()
+    while time.monotonic() - stable_since < 1.5:
+        now = sent()
+        if now != previous:
+            previous, stable_since = now, time.monotonic()
+        time.sleep(0.1)
+    held = sent()
+    print(f"a paused client held the app at {held / MiB:.1f} MiB of {total / MiB:.0f} MiB")
+    # The window (4 MiB), a write batch, and what workerd's and the kernel's buffers hold.
+    assert 0 < held < 64 * MiB, f"the app got {held / MiB:.1f} MiB out to a paused client"
+    digest, got = hashlib.sha256(), 0
+    while chunk := res.read1(1 << 20):
+        digest.update(chunk)
+        got += len(chunk)
+    conn.close()
+    assert got == total
+    assert sent() == total
+
+
+def test_server_sent_events_arrive_in_order(fastapi):
+    status, body = fetch(f"{fastapi.url}/sse")
+    assert status == 200
+    ids = [int(line.split(": ")[1]) for line in body.decode().splitlines() if line.startswith("id: ")]
+    assert ids == [0, 1, 2, 3, 4]
+
+
+def test_the_lifespan_started_once(fastapi):
+    status, body = fetch(f"{fastapi.function_url}/events")
+    assert status == 200
+    assert json.loads(body)["started"] == ["startup"]
+
+
+def test_a_small_complete_response_rides_in_the_invocation_result(fastapi):
+    req = urllib.request.Request(f"{fastapi.url}/e2e/release?tag=x&upto=0")
+    with urllib.request.urlopen(req) as res:
+        assert res.status == 204
+
+
+def test_a_stream_handler_generator_streams(relay_factory):
+    relay = relay_factory("tests.apps.plain:handler")
+    conn, res = open_stream(f"{relay.url}/count?n=5")
+    assert res.status == 200
+    assert res.getheader("content-type") == "text/plain"
+    assert res.read().decode() == "".join(f"line {i}\n" for i in range(5))
+    conn.close()
+    status, body = fetch(f"{relay.url}/echo", "POST", b"x" * 3_000_000)
+    assert status == 200
+    assert body == b"3000000"

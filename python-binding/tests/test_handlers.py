@@ -1,0 +1,177 @@
+"""The handlers without a gateway: direct invocations, relay invocations the function refuses
+or answers in the result, the exceptions' codes, and the types."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import lambda_relay
+from lambda_relay import RelayAborted, RelayDeadline, RelayError, Response, asgi, stream_handler
+
+from .apps.fastapi_app import app as fastapi_app
+
+SECRET = "a secret of at least sixteen bytes"
+
+
+class Context:
+    aws_request_id = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def event(path="/", method="GET", headers=None, body=None, b64=False, query=""):
+    return {
+        "version": "2.0",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {"host": "fn.example", **(headers or {})},
+        "requestContext": {"http": {"method": method, "path": path, "sourceIp": "203.0.113.9"}, "domainName": "fn.example"},
+        "body": body,
+        "isBase64Encoded": b64,
+    }
+
+
+def mint(relay_id: str, expiry: int, secret: str = SECRET) -> str:
+    mac = hmac.new(secret.encode(), f"lambda-relay.v1\0{relay_id}\0{expiry}".encode(), hashlib.sha256).hexdigest()
+    return f"v1.{expiry}.{mac}"
+
+
+def relay_headers(relay_id="abc123", token=None):
+    return {
+        "x-lambda-relay-id": relay_id,
+        "x-lambda-relay-token": token or mint(relay_id, int(time.time()) + 60),
+        "x-lambda-relay-body": "inline",
+    }
+
+
+@pytest.fixture
+def relay_env(monkeypatch):
+    monkeypatch.setenv("RELAY_GATEWAY_URL", "ws://127.0.0.1:1")  # nothing listens there
+    monkeypatch.setenv("RELAY_SECRET", SECRET)
+
+
+def test_a_direct_invocation_buffers_the_apps_response():
+    handler = asgi(fastapi_app)
+    result = handler(event("/sse"), Context())
+    assert result["statusCode"] == 200
+    assert result["headers"]["content-type"].startswith("text/event-stream")
+    assert "id: 4" in result["body"]
+
+
+def test_a_direct_invocation_carries_the_body_and_answers_binary_in_base64():
+    handler = asgi(fastapi_app)
+    payload = bytes(range(256)) * 10
+    result = handler(event("/upload", "POST", body=base64.b64encode(payload).decode(), b64=True), Context())
+    assert result["body"] == f"{len(payload)} {hashlib.sha256(payload).hexdigest()}"
+
+    binary = stream_handler(lambda request: (200, {"content-type": "application/octet-stream"}, iter([b"\xff\x00", b"\xfe"])))
+    result = binary(event("/"), Context())
+    assert result["isBase64Encoded"] is True
+    assert base64.b64decode(result["body"]) == b"\xff\x00\xfe"
+
+
+def test_stream_handler_takes_sync_and_async_functions_and_iterators():
+    async def agen():
+        for part in ("a", "b", "c"):
+            yield part
+
+    async def handler_async(request):
+        return Response(201, [("x-kind", "async"), ("set-cookie", "a=1"), ("set-cookie", "b=2")], agen())
+
+    result = stream_handler(handler_async)(event("/", query="q=1"), Context())
+    assert (result["statusCode"], result["body"], result["headers"]["x-kind"]) == (201, "abc", "async")
+    assert result["cookies"] == ["a=1", "b=2"]
+
+    seen = {}
+
+    def handler_sync(request):
+        seen.update(method=request.method, path=request.path, query=request.query_string, client=request.client, url=request.url)
+        return 200, {}, "plain"
+
+    result = stream_handler(handler_sync)(event("/p", query="q=1"), Context())
+    assert result["body"] == "plain"
+    assert seen == {"method": "GET", "path": "/p", "query": "q=1", "client": "203.0.113.9", "url": "https://fn.example/p?q=1"}
+
+
+def test_a_relay_invocation_without_configuration_answers_500_unconfigured(monkeypatch):
+    monkeypatch.delenv("RELAY_GATEWAY_URL", raising=False)
+    monkeypatch.delenv("RELAY_SECRET", raising=False)
+    result = asgi(fastapi_app)(event("/sse", headers=relay_headers()), Context())
+    assert result["statusCode"] == 500
+    assert result["headers"]["x-lambda-relay-outcome"] == "unconfigured"
+
+
+def test_a_token_that_does_not_verify_is_refused_with_403(relay_env):
+    result = asgi(fastapi_app)(event("/sse", headers=relay_headers(token=mint("abc123", int(time.time()) + 60, "another secret, sixteen+"))), Context())
+    assert result["statusCode"] == 403
+    assert result["headers"]["x-lambda-relay-outcome"] == "refused"
+    assert "relay token refused" in result["body"]
+
+
+def test_a_small_complete_response_rides_in_the_result_without_a_socket(relay_env):
+    handler = stream_handler(lambda request: Response(201, [("x-kind", "inline"), ("set-cookie", "a=1")], b"small and complete"))
+    result = handler(event("/", headers=relay_headers()), Context())
+    assert result["statusCode"] == 201
+    assert result["body"] == "small and complete"
+    assert result["headers"]["x-kind"] == "inline"
+    assert result["cookies"] == ["a=1"]
+    assert result["headers"]["x-lambda-relay-outcome"] == "complete"
+
+
+def test_a_gateway_that_refuses_the_socket_is_a_failed_relay_not_an_abort(monkeypatch):
+    # The function reaches a "gateway" that answers the upgrade with 403: the invocation's
+    # result says so (502, outcome failed, the reason).
+    class Refusing(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            self.send_response(403)
+            self.send_header("content-length", "19")
+            self.end_headers()
+            self.wfile.write(b"relay token refused")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("RELAY_GATEWAY_URL", f"ws://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.setenv("RELAY_SECRET", SECRET)
+
+    def streamed(request):
+        def body():
+            yield b"x" * 100_000  # over the inline limit: it needs the socket
+            yield b"more"
+
+        return 200, {}, body()
+
+    try:
+        result = stream_handler(streamed)(event("/", headers=relay_headers()), Context())
+    finally:
+        server.shutdown()
+    assert result["statusCode"] == 502
+    assert result["headers"]["x-lambda-relay-outcome"] == "failed"
+    assert result["body"] == "relay failed: gateway refused the relay socket with HTTP 403"
+
+
+def test_the_exceptions_carry_the_stable_codes():
+    assert RelayAborted.code == "ERR_RELAY_ABORTED"
+    assert RelayDeadline.code == "ERR_RELAY_DEADLINE"
+    codes = {getattr(lambda_relay, name).code for name in lambda_relay.__all__ if name.startswith("Relay") and name != "RelayError"}
+    assert codes == set(lambda_relay._event.CONSTANTS["error_codes"])
+    assert all(issubclass(getattr(lambda_relay, name), RelayError) for name in lambda_relay.__all__ if name.startswith("Relay"))
+
+
+def test_the_package_is_typed():
+    from importlib import resources
+
+    files = {p.name for p in resources.files("lambda_relay").iterdir()}
+    assert {"py.typed", "_native.pyi"} <= files

@@ -1,0 +1,105 @@
+"""The built distributions (python-binding/dist, from build_python in scripts/lib.sh): abi3
+manylinux2014 wheels for x86_64 and aarch64 and an sdist. The x86_64 wheel installs into a
+fresh venv with no Rust on PATH and works there, on every CPython this machine has from 3.9
+up; auditwheel confirms the glibc floor; the aarch64 wheel imports under qemu-user in an
+aarch64 CPython (ARM64_PYTHON, unpacked from Debian's arm64 packages)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+DIST = Path(__file__).resolve().parents[1] / "dist"
+CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#: The newest glibc a wheel may need: Lambda's Python 3.9-3.11 runtimes (Amazon Linux 2) have 2.26.
+GLIBC_FLOOR = (2, 26)
+
+pytestmark = pytest.mark.skipif(not DIST.is_dir(), reason="build the distributions first (build_python)")
+
+
+def wheel(arch: str) -> Path:
+    found = sorted(DIST.glob(f"lambda_relay-*-cp39-abi3-*{arch}.whl"))
+    assert len(found) == 1, f"one abi3 wheel for {arch} in {DIST}: {[p.name for p in DIST.iterdir()]}"
+    return found[0]
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+def test_wheels_are_abi3_manylinux_within_the_glibc_floor(arch):
+    path = wheel(arch)
+    assert "manylinux2014" in path.name or "manylinux_2_17" in path.name, path.name
+    auditwheel = Path(sys.executable).with_name("auditwheel")
+    out = subprocess.run([str(auditwheel), "show", str(path)], capture_output=True, text=True, check=True).stdout
+    versions = [tuple(map(int, m)) for m in re.findall(r"GLIBC_(\d+)\.(\d+)", out)]
+    assert versions, out
+    assert max(versions) <= GLIBC_FLOOR, out
+    assert re.search(r"consistent with the following platform tag:\s*\"manylinux_2_(\d+)_" + arch, out), out
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+    assert {"lambda_relay/__init__.py", "lambda_relay/py.typed", "lambda_relay/_native.pyi"} <= names
+    assert any(n.startswith("lambda_relay/_native") and n.endswith(".so") for n in names)
+
+
+def test_the_sdist_holds_the_crate_and_the_package():
+    (sdist,) = DIST.glob("lambda_relay-*.tar.gz")
+    with tarfile.open(sdist) as t:
+        names = t.getnames()
+    assert any(n.endswith("python-binding/src/lib.rs") or n.endswith("/src/lib.rs") for n in names), names[:20]
+    assert any(n.endswith("lambda_relay/_asgi.py") for n in names)
+    assert any(n.endswith("pyproject.toml") for n in names)
+
+
+def pythons() -> list[str]:
+    """Every CPython from 3.9 up on this machine: this one, and pyenv's if there are any."""
+    found = {os.path.realpath(sys.executable): sys.executable}
+    for candidate in sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3"))):
+        version = re.search(r"/3\.(\d+)\.", candidate)
+        if version and int(version.group(1)) >= 9:
+            found.setdefault(os.path.realpath(candidate), candidate)
+    return list(found.values())
+
+
+@pytest.mark.parametrize("python", pythons())
+def test_the_x86_64_wheel_installs_and_works_without_rust(python, tmp_path):
+    env = {**os.environ, "PATH": CLEAN_PATH}
+    env.pop("VIRTUAL_ENV", None)
+    assert shutil.which("cargo", path=CLEAN_PATH) is None, "cargo must not be on PATH"
+    subprocess.run([python, "-m", "venv", str(tmp_path / "venv")], check=True, env=env)
+    venv_python = str(tmp_path / "venv" / "bin" / "python")
+    subprocess.run([venv_python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-index", str(wheel("x86_64"))], check=True, env=env)
+    script = (
+        "import sys, lambda_relay\n"
+        "from lambda_relay import stream_handler\n"
+        "h = stream_handler(lambda r: (200, {'content-type': 'text/plain'}, iter(['di', 'rect ', r.path])))\n"
+        "ev = {'rawPath': '/p', 'headers': {}, 'requestContext': {'http': {'method': 'GET'}}}\n"
+        "print(sys.version_info[:2], h(ev, None)['body'], lambda_relay.RelayAborted.code)\n"
+    )
+    out = subprocess.run([venv_python, "-c", script], check=True, capture_output=True, text=True, env=env, cwd=tmp_path).stdout
+    assert out.strip().endswith("direct /p ERR_RELAY_ABORTED"), out
+
+
+@pytest.mark.skipif(not os.environ.get("ARM64_PYTHON"), reason="ARM64_PYTHON not set (ensure_arm64_python in scripts/lib.sh)")
+def test_the_aarch64_wheel_imports_under_qemu(tmp_path):
+    python = Path(os.environ["ARM64_PYTHON"])
+    sysroot = python.parents[2]
+    with zipfile.ZipFile(wheel("aarch64")) as z:
+        z.extractall(tmp_path / "site")
+    script = (
+        "import sys, platform\n"
+        f"sys.path.insert(0, {str(tmp_path / 'site')!r})\n"
+        "import lambda_relay\n"
+        "from lambda_relay import _native, stream_handler\n"
+        "h = stream_handler(lambda r: (200, {}, 'hello from ' + platform.machine()))\n"
+        "ev = {'rawPath': '/', 'headers': {}, 'requestContext': {'http': {'method': 'GET'}}}\n"
+        "print(h(ev, None)['body'], _native.constants()['relay_id_header'])\n"
+    )
+    out = subprocess.run(["qemu-aarch64", "-L", str(sysroot), str(python), "-c", script], check=True, capture_output=True, text=True, timeout=300).stdout
+    assert out.split() == ["hello", "from", "aarch64", "x-lambda-relay-id"], out

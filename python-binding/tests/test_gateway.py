@@ -113,6 +113,8 @@ def test_a_client_that_goes_away_reaches_the_app_as_http_disconnect(fastapi):
             break
         time.sleep(0.1)
     assert "disconnect" in kinds, f"the app saw {kinds}"
+    failures = [e for e in events(fastapi, tag) if e["kind"] == "send-failed"]
+    assert all(f["error"] == "ClientDisconnected" and f["code"] == "ERR_RELAY_ABORTED" for f in failures), failures
     sent = max(e["bytes"] for e in events(fastapi, tag) if e["kind"] == "sent")
     time.sleep(0.5)
     assert max(e["bytes"] for e in events(fastapi, tag) if e["kind"] == "sent") == sent, "the app stopped sending"

@@ -9,34 +9,9 @@ buffered response, like any Lambda.
 """
 
 from . import _event
-from ._asgi import asgi
-from ._errors import (
-    RelayAborted,
-    RelayClosed,
-    RelayConfigError,
-    RelayConnectError,
-    RelayDeadline,
-    RelayError,
-    RelayProtocolError,
-    RelayRefused,
-    RelaySessionError,
-    RelayUsageError,
-)
+from ._asgi import ClientDisconnected, asgi
+from ._errors import *  # noqa: F403 — the exception classes, each with its stable code
+from ._errors import __all__ as _errors
 from ._handler import Request, Response, stream_handler
 
-__all__ = [
-    "asgi",
-    "stream_handler",
-    "Request",
-    "Response",
-    "RelayError",
-    "RelayAborted",
-    "RelayClosed",
-    "RelayConfigError",
-    "RelayConnectError",
-    "RelayDeadline",
-    "RelayProtocolError",
-    "RelayRefused",
-    "RelaySessionError",
-    "RelayUsageError",
-]
+__all__ = ["asgi", "stream_handler", "Request", "Response", "ClientDisconnected", *_errors]

@@ -347,10 +347,24 @@ class _Relay:
                 batch, self.pending, self.pending_cost = self.pending, [], 0
                 await self._call(self.conn.write, batch)
         except BaseException as e:  # noqa: BLE001 — reported to the app's next send
-            self.write_error = e
+            self.write_error = self._send_error(e)
             self.pending, self.pending_cost = [], 0
         finally:
             self.flushing = None
+
+    def _send_error(self, error: BaseException) -> BaseException:
+        """What the app's send raises once a write failed. When the relay was cancelled (the
+        client went away, the deadline passed), the app's ``receive`` reports
+        ``http.disconnect`` from now on, and ``send`` raises :class:`ClientDisconnected`, an
+        ``OSError`` as the ASGI spec asks of a send on a closed connection."""
+        if not (isinstance(error, RelayError) and self.conn.is_cancelled):
+            return error
+        if not self.disconnected.done():
+            self.disconnected.set_result(error)
+        gone = ClientDisconnected(f"the response cannot be sent: {error}")
+        gone.code = getattr(error, "code", None)
+        gone.__cause__ = error
+        return gone
 
     async def _drain(self) -> None:
         while self.flushing is not None:
@@ -365,6 +379,13 @@ class _Relay:
         await self._drain()
         self.ended = True
         await self._call(self.conn.finish)
+
+
+class ClientDisconnected(OSError):
+    """Raised by ``send`` once the relay was cancelled: the client went away (``code`` is
+    ``ERR_RELAY_ABORTED``) or the invocation's deadline passed (``ERR_RELAY_DEADLINE``)."""
+
+    code: Optional[str] = None
 
 
 def is_asgi_app(obj: Any) -> bool:

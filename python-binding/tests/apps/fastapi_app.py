@@ -24,13 +24,7 @@ api = FastAPI(lifespan=lifespan)
 
 @api.get("/gated")
 async def gated(chunks: int, tag: str):
-    async def body():
-        for i in range(1, chunks + 1):
-            if i > 1:
-                await shared.released(tag, i)
-            yield f"chunk {i}\n".encode()
-
-    return StreamingResponse(body(), media_type="text/plain")
+    return StreamingResponse(shared.gated_chunks(chunks, tag), media_type="text/plain")
 
 
 @api.get("/e2e/release")
@@ -41,14 +35,7 @@ async def release(tag: str, upto: int):
 
 @api.get("/bytes")
 async def bytes_route(n: int = 1 << 20):
-    async def body():
-        sent = 0
-        while sent < n:
-            length = min(256 * 1024, n - sent)
-            yield shared.pattern_chunk(sent, length)
-            sent += length
-
-    return StreamingResponse(body(), media_type="application/octet-stream")
+    return StreamingResponse(shared.pattern_chunks(n), media_type="application/octet-stream")
 
 
 @api.post("/upload")
@@ -114,8 +101,11 @@ async def raw(scope, receive, send):
             shared.record(tag=tag, kind="sent", bytes=sent)
         if not disconnected.is_set():
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-    except Exception as e:  # the relay refuses sends once the client is gone
+    except OSError as e:  # the relay refuses sends once the client is gone; receive says so
         shared.record(tag=tag, kind="send-failed", error=type(e).__name__, code=getattr(e, "code", None))
+        if not disconnected.is_set():
+            message = await receive()
+            shared.record(tag=tag, kind=message["type"].removeprefix("http."))
     finally:
         watcher.cancel()
 

@@ -33,6 +33,23 @@ async def released(tag: str, i: int) -> None:
         await asyncio.sleep(0.005)
 
 
+async def gated_chunks(chunks: int, tag: str):
+    """`chunk i` lines, each after the client released it (chunk 1 at once)."""
+    for i in range(1, chunks + 1):
+        if i > 1:
+            await released(tag, i)
+        yield f"chunk {i}\n".encode()
+
+
+async def pattern_chunks(n: int, size: int = 256 * 1024):
+    """`n` bytes of the pattern in chunks of `size`."""
+    sent = 0
+    while sent < n:
+        length = min(size, n - sent)
+        yield pattern_chunk(sent, length)
+        sent += length
+
+
 def pattern(start: int, length: int) -> bytes:
     return bytes((start + j) % 251 for j in range(length))
 

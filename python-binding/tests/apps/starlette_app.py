@@ -12,16 +12,8 @@ from . import shared
 
 
 async def gated(request: Request):
-    n = int(request.query_params.get("chunks", "3"))
-    tag = request.query_params["tag"]
-
-    async def body():
-        for i in range(1, n + 1):
-            if i > 1:
-                await shared.released(tag, i)
-            yield f"chunk {i}\n".encode()
-
-    return StreamingResponse(body(), media_type="text/plain")
+    chunks, tag = int(request.query_params.get("chunks", "3")), request.query_params["tag"]
+    return StreamingResponse(shared.gated_chunks(chunks, tag), media_type="text/plain")
 
 
 async def release(request: Request):
@@ -31,16 +23,7 @@ async def release(request: Request):
 
 async def bytes_route(request: Request):
     n = int(request.query_params.get("n", str(1 << 20)))
-    size = 256 * 1024
-
-    async def body():
-        sent = 0
-        while sent < n:
-            length = min(size, n - sent)
-            yield shared.pattern_chunk(sent, length)
-            sent += length
-
-    return StreamingResponse(body(), media_type="application/octet-stream")
+    return StreamingResponse(shared.pattern_chunks(n), media_type="application/octet-stream")
 
 
 async def upload(request: Request):

@@ -6,6 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -76,6 +79,46 @@ def test_a_direct_invocation_carries_the_body_and_answers_binary_in_base64():
     result = binary(event("/"), Context())
     assert result["isBase64Encoded"] is True
     assert base64.b64decode(result["body"]) == b"\xff\x00\xfe"
+
+
+def test_the_apps_lifespan_shutdown_runs_when_the_interpreter_exits(tmp_path):
+    script = tmp_path / "serve_once.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            from contextlib import asynccontextmanager
+
+            from starlette.applications import Starlette
+            from starlette.responses import PlainTextResponse
+            from starlette.routing import Route
+
+            import lambda_relay
+
+            @asynccontextmanager
+            async def lifespan(app):
+                print("startup", flush=True)
+                yield
+                print("shutdown", flush=True)
+
+            async def hello(request):
+                return PlainTextResponse("hello")
+
+            handler = lambda_relay.asgi(Starlette(routes=[Route("/", hello)], lifespan=lifespan))
+            event = {
+                "version": "2.0", "rawPath": "/", "rawQueryString": "", "headers": {"host": "fn.example"},
+                "requestContext": {"http": {"method": "GET", "path": "/", "sourceIp": "203.0.113.9"}},
+            }
+            result = handler(event, None)
+            print(result["statusCode"], result["body"], flush=True)
+            """
+        )
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n") == ["startup", "200 hello", "shutdown", ""]
+    # No task of the app's is left pending when the interpreter goes.
+    assert "Task was destroyed" not in done.stderr, done.stderr
+    assert "lambda_relay" not in done.stderr, done.stderr
 
 
 def test_stream_handler_takes_sync_and_async_functions_and_iterators():

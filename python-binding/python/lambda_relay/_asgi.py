@@ -8,7 +8,9 @@ Its waiting calls run in threads (they release the GIL), so the app's event loop
 from __future__ import annotations
 
 import asyncio
+import atexit
 import inspect
+import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +31,10 @@ INLINE_RESPONSE_LIMIT: int = _event.CONSTANTS["inline_response_limit"]
 WRITE_BATCH_BYTES: int = _event.CONSTANTS["write_batch_bytes"]
 CHUNK_COST_BYTES: int = _event.CONSTANTS["chunk_cost_bytes"]
 COMPLETE_HEADER: tuple[str, str] = tuple(_event.CONSTANTS["complete_header"])  # type: ignore[assignment]
+# How long the app's lifespan shutdown may take when the interpreter exits.
+SHUTDOWN_TIMEOUT_S = 5.0
+
+log = logging.getLogger("lambda_relay")
 
 
 def asgi(app: ASGIApp, *, lifespan: str = "auto") -> Handler:
@@ -51,7 +57,8 @@ def asgi(app: ASGIApp, *, lifespan: str = "auto") -> Handler:
 class _Runner:
     """The app's event loop, on a thread of its own that lives as long as the handler: every
     invocation runs on it (Lambda's one at a time, a local server's side by side), and the
-    app's lifespan starts on it once. The waiting native calls run in its thread pool."""
+    app's lifespan starts on it once, and shuts down when the interpreter exits. The waiting
+    native calls run in its thread pool."""
 
     def __init__(self, app: ASGIApp, lifespan: str) -> None:
         self.app = app
@@ -60,6 +67,8 @@ class _Runner:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._lock = threading.Lock()
         self._startup: Optional[asyncio.Future[None]] = None
+        self._lifespan_task: Optional[asyncio.Task[None]] = None
+        self._lifespan_inbox: Optional[asyncio.Queue[Message]] = None
 
     def call(self, event: dict, context: Any) -> dict:
         return asyncio.run_coroutine_threadsafe(self.invoke(event, context), self._running_loop()).result()
@@ -73,7 +82,31 @@ class _Runner:
                 loop.set_default_executor(ThreadPoolExecutor(max_workers=256, thread_name_prefix="lambda-relay"))
                 threading.Thread(target=loop.run_forever, name="lambda-relay-asgi", daemon=True).start()
                 self._loop = loop
+                atexit.register(self._close)
             return self._loop
+
+    def _close(self) -> None:
+        """At interpreter exit (a local server stopping, a test run ending; Lambda mostly just
+        ends the process): the app's lifespan shutdown runs, then the loop stops, so the app's
+        shutdown hooks run and no task is left pending."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(SHUTDOWN_TIMEOUT_S + 1)
+        except Exception as e:
+            log.warning("lambda_relay: the app's lifespan shutdown did not complete: %r", e)
+        loop.call_soon_threadsafe(loop.stop)
+
+    async def _shutdown(self) -> None:
+        task, inbox = self._lifespan_task, self._lifespan_inbox
+        if task is None or inbox is None or task.done():
+            return
+        await inbox.put({"type": "lifespan.shutdown"})
+        try:
+            await asyncio.wait_for(task, SHUTDOWN_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.warning("lambda_relay: the app's lifespan shutdown took over %.0f s; cancelled", SHUTDOWN_TIMEOUT_S)
 
     async def invoke(self, event: dict, context: Any) -> dict:
         if self.lifespan != "off":
@@ -106,8 +139,8 @@ class _Runner:
         return scope
 
     async def _start(self) -> None:
-        """ASGI lifespan startup; the app's task then waits for a shutdown that never comes
-        (Lambda freezes the process instead)."""
+        """ASGI lifespan startup; the app's task then waits for the shutdown `_close` sends
+        at interpreter exit (on Lambda, the process is mostly frozen and ended instead)."""
         loop = asyncio.get_running_loop()
         inbox: asyncio.Queue[Message] = asyncio.Queue()
         answer: asyncio.Future[Message] = loop.create_future()
@@ -116,6 +149,8 @@ class _Runner:
         async def send(message: Message) -> None:
             if not answer.done():
                 answer.set_result(message)
+            elif message["type"] == "lifespan.shutdown.failed":
+                log.warning("lambda_relay: the app's lifespan shutdown failed: %s", message.get("message", ""))
 
         async def run() -> None:
             try:
@@ -123,7 +158,10 @@ class _Runner:
             except BaseException as e:  # an app without lifespan support raises here
                 if not answer.done():
                     answer.set_exception(e)
+                elif not isinstance(e, asyncio.CancelledError):
+                    log.warning("lambda_relay: the app's lifespan ended with %r", e)
 
+        self._lifespan_inbox = inbox
         self._lifespan_task = loop.create_task(run())
         try:
             message = await answer

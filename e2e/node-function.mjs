@@ -175,6 +175,9 @@ const fetchApp = streamHandler(async (request) => {
               produced[`${tag}_rss_growth`] = Math.max(produced[`${tag}_rss_growth`] ?? 0, process.memoryUsage().rss - base);
             }
           },
+          cancel() {
+            events.push({ kind: "cancelled", tag, at: Date.now() });
+          },
         }),
       );
     }

@@ -109,15 +109,16 @@ def test_a_client_that_goes_away_reaches_the_app_as_http_disconnect(fastapi):
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         kinds = {e["kind"] for e in events(fastapi, tag)}
-        if "disconnect" in kinds:
+        if {"disconnect", "stopped"} <= kinds:
             break
         time.sleep(0.1)
-    assert "disconnect" in kinds, f"the app saw {kinds}"
+    assert {"disconnect", "stopped"} <= kinds, f"the app saw {kinds}"
     failures = [e for e in events(fastapi, tag) if e["kind"] == "send-failed"]
     assert all(f["error"] == "ClientDisconnected" and f["code"] == "ERR_RELAY_ABORTED" for f in failures), failures
-    sent = max(e["bytes"] for e in events(fastapi, tag) if e["kind"] == "sent")
-    time.sleep(0.5)
-    assert max(e["bytes"] for e in events(fastapi, tag) if e["kind"] == "sent") == sent, "the app stopped sending"
+    # The app's endless stream stopped, having got out no more than the window and the
+    # buffers in front of the client could take.
+    stopped = next(e["bytes"] for e in events(fastapi, tag) if e["kind"] == "stopped")
+    assert stopped < 64 * MiB, f"the app sent {stopped / MiB:.1f} MiB to a client that read 0.25 MiB"
 
 
 def test_an_error_after_the_head_aborts_the_clients_transfer(relay):

@@ -75,7 +75,8 @@ async def sse():
 
 async def raw(scope, receive, send):
     """Plain ASGI: `/raw/stream?tag=` sends 64 KiB chunks until the client goes away or
-    `total` bytes are out, recording each send it completed and the http.disconnect it got."""
+    `total` bytes are out, recording each send it completed, the http.disconnect it got and
+    that it stopped."""
     from urllib.parse import parse_qs
 
     q = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
@@ -108,6 +109,7 @@ async def raw(scope, receive, send):
             shared.record(tag=tag, kind=message["type"].removeprefix("http."))
     finally:
         watcher.cancel()
+        shared.record(tag=tag, kind="stopped", bytes=sent)
 
 
 async def app(scope, receive, send):

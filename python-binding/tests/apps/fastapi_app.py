@@ -2,7 +2,6 @@
 ASGI route for disconnects and backpressure (what the app's send and receive see)."""
 
 import asyncio
-import hashlib
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -40,12 +39,7 @@ async def bytes_route(n: int = 1 << 20):
 
 @api.post("/upload")
 async def upload(request: Request):
-    digest = hashlib.sha256()
-    n = 0
-    async for chunk in request.stream():
-        digest.update(chunk)
-        n += len(chunk)
-    return PlainTextResponse(f"{n} {digest.hexdigest()}")
+    return PlainTextResponse(await shared.length_and_sha256(request.stream()))
 
 
 @api.get("/events")

@@ -1,8 +1,11 @@
-"""What the test apps share: the byte pattern of /bytes (byte i is i mod 251), the record of
-what each app observed (read back through /events), and the gated streams' releases."""
+"""What the test apps share: the byte pattern of /bytes (byte i is i mod 251), the upload
+routes' answer, the record of what each app observed (read back through /events), and the
+gated streams' releases."""
 
 import asyncio
+import hashlib
 import threading
+from typing import AsyncIterator
 
 EVENTS: list[dict] = []
 _RELEASED: dict[str, int] = {}
@@ -17,6 +20,15 @@ def record(**event) -> None:
 def events() -> list[dict]:
     with _LOCK:
         return list(EVENTS)
+
+
+async def length_and_sha256(body: AsyncIterator[bytes]) -> str:
+    """What the upload routes answer: the body's length and sha256, as it streamed in."""
+    digest, n = hashlib.sha256(), 0
+    async for chunk in body:
+        digest.update(chunk)
+        n += len(chunk)
+    return f"{n} {digest.hexdigest()}"
 
 
 def release(tag: str, upto: int) -> None:

@@ -1,7 +1,6 @@
 """A Starlette app exercising what the tests assert, served by lambda_relay.asgi."""
 
 import asyncio
-import hashlib
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,12 +26,7 @@ async def bytes_route(request: Request):
 
 
 async def upload(request: Request):
-    digest = hashlib.sha256()
-    n = 0
-    async for chunk in request.stream():
-        digest.update(chunk)
-        n += len(chunk)
-    return PlainTextResponse(f"{n} {digest.hexdigest()}")
+    return PlainTextResponse(await shared.length_and_sha256(request.stream()))
 
 
 async def events(request: Request):

@@ -1,10 +1,11 @@
 //! Every kind of bad input from a peer gets its own error and close code, nothing panics,
 //! and the error is sticky.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use proptest::prelude::*;
 
+use super::enc;
 use crate::proto::*;
 
 const NOW: Timestamp = Timestamp::from_millis(0);
@@ -16,12 +17,6 @@ fn config() -> Config {
         max_header_bytes: 4096,
         ..Config::default()
     }
-}
-
-fn enc(frame: Frame) -> Bytes {
-    let mut out = BytesMut::new();
-    frame.encode(&mut out);
-    out.freeze()
 }
 
 fn hello(received: u64, acked: u64) -> Bytes {

@@ -3,26 +3,12 @@
 
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::pair::Pair;
-use super::TOKEN;
+use super::{enc, small, TOKEN};
 use crate::proto::*;
-
-fn small() -> Config {
-    Config {
-        max_payload: 4 * 1024,
-        window: 16 * 1024,
-        ..Config::default()
-    }
-}
-
-fn enc(frame: Frame) -> Bytes {
-    let mut out = BytesMut::new();
-    frame.encode(&mut out);
-    out.freeze()
-}
 
 fn hello(window: u32, max_payload: u32, max_header_bytes: u32) -> Bytes {
     enc(Frame::Hello(Hello {
@@ -33,6 +19,14 @@ fn hello(window: u32, max_payload: u32, max_header_bytes: u32) -> Bytes {
         max_header_bytes,
         keepalive_ms: 10_000,
     }))
+}
+
+/// A gateway session at time zero whose first socket just opened.
+fn gateway_with_socket() -> GatewaySession {
+    let now = Timestamp::from_millis(0);
+    let mut g = GatewaySession::new(small(), Exchange::new(BodyMode::Inline), TOKEN, now).unwrap();
+    g.socket_opened(now);
+    g
 }
 
 /// Writes `n` one-byte writes as fast as the window allows, stepping the pair in between.
@@ -107,14 +101,7 @@ fn one_byte_writes_against_a_paused_reader_hold_few_frames() {
 fn the_window_counts_a_cost_per_frame_so_it_bounds_frames_too() {
     // A peer that sends one-byte frames without coalescing fills the window in
     // window / (1 + cost) frames, not window frames.
-    let mut g = GatewaySession::new(
-        small(),
-        Exchange::new(BodyMode::Inline),
-        TOKEN,
-        Timestamp::from_millis(0),
-    )
-    .unwrap();
-    g.socket_opened(Timestamp::from_millis(0));
+    let mut g = gateway_with_socket();
     g.handle_message(Timestamp::from_millis(0), &hello(16 * 1024, 4096, 4096))
         .unwrap();
     let head = Item::ResponseHead(ResponseHead {
@@ -196,14 +183,7 @@ fn hellos_with_inconsistent_limits_are_refused() {
         (hello(16 * 1024, 4096, 1 << 20), "max_header_bytes out of range"),
     ];
     for (msg, why) in cases {
-        let mut g = GatewaySession::new(
-            small(),
-            Exchange::new(BodyMode::Inline),
-            TOKEN,
-            Timestamp::from_millis(0),
-        )
-        .unwrap();
-        g.socket_opened(Timestamp::from_millis(0));
+        let mut g = gateway_with_socket();
         assert_eq!(
             g.handle_message(Timestamp::from_millis(0), &msg),
             Err(Error::Protocol(ProtocolError::InvalidHello(why)))
@@ -215,8 +195,7 @@ fn hellos_with_inconsistent_limits_are_refused() {
 #[test]
 fn a_resume_hello_may_not_change_the_limits() {
     let now = Timestamp::from_millis(0);
-    let mut g = GatewaySession::new(small(), Exchange::new(BodyMode::Inline), TOKEN, now).unwrap();
-    g.socket_opened(now);
+    let mut g = gateway_with_socket();
     g.handle_message(now, &hello(16 * 1024, 4096, 4096)).unwrap();
     g.socket_closed(now, None);
     g.socket_opened(now);
@@ -228,14 +207,7 @@ fn a_resume_hello_may_not_change_the_limits() {
 
 #[test]
 fn a_message_too_large_for_the_socket_is_final_1009() {
-    let mut g = GatewaySession::new(
-        small(),
-        Exchange::new(BodyMode::Inline),
-        TOKEN,
-        Timestamp::from_millis(0),
-    )
-    .unwrap();
-    g.socket_opened(Timestamp::from_millis(0));
+    let mut g = gateway_with_socket();
     let e = g.handle_oversized_message(2 << 20);
     assert!(matches!(
         e,

@@ -8,19 +8,11 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
 use super::pair::Pair;
-use super::TOKEN;
+use super::{small, TOKEN};
 use crate::proto::*;
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 const OTHER_KEY: &str = "fedcba9876543210fedcba9876543210";
-
-fn small() -> Config {
-    Config {
-        max_payload: 4 * 1024,
-        window: 16 * 1024,
-        ..Config::default()
-    }
-}
 
 fn head(status: u16) -> ResponseHead {
     ResponseHead {

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::pair::Pair;
+use super::small;
 use crate::proto::*;
 
 fn pattern(len: usize, seed: u8) -> Bytes {
@@ -13,14 +14,6 @@ fn pattern(len: usize, seed: u8) -> Bytes {
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect::<Vec<_>>()
         .into()
-}
-
-fn small() -> Config {
-    Config {
-        max_payload: 4 * 1024,
-        window: 16 * 1024,
-        ..Config::default()
-    }
 }
 
 #[test]

@@ -522,8 +522,10 @@ impl Link {
         if n == 0 {
             return taken;
         }
-        let mut buf = BytesMut::with_capacity(chunk);
-        buf.extend_from_slice(&data.split_to(n));
+        // Sized to the write, not the frame: a tail sealed at once (the socket was idle) is
+        // kept until acknowledged, and the window counts its bytes, not its capacity. Later
+        // writes that join it grow it.
+        let buf = BytesMut::from(&data.split_to(n)[..]);
         self.in_flight += n as u64 + BODY_FRAME_COST;
         self.tail = Some(Tail { data: buf, make });
         taken + n

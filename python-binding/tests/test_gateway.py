@@ -9,12 +9,13 @@ import http.client
 import json
 import os
 import time
+import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
 
-from .apps.shared import pattern
+from .apps.shared import pattern_chunk
 
 APPS = ["tests.apps.fastapi_app:app", "tests.apps.starlette_app:app"]
 MiB = 1 << 20
@@ -33,6 +34,23 @@ def fetch(url: str, method: str = "GET", body=None) -> tuple[int, bytes]:
         return res.status, res.read()
     finally:
         conn.close()
+
+
+def read_sha256(res: http.client.HTTPResponse) -> tuple[int, str]:
+    """The length and sha256 of the rest of a response's body, read as it streams."""
+    digest, got = hashlib.sha256(), 0
+    while chunk := res.read1(1 << 20):
+        digest.update(chunk)
+        got += len(chunk)
+    return got, digest.hexdigest()
+
+
+def pattern_sha256(n: int) -> str:
+    """The sha256 of the first `n` bytes of the test apps' pattern."""
+    digest, step = hashlib.sha256(), 251 * 4000
+    for start in range(0, n, step):
+        digest.update(pattern_chunk(start, min(step, n - start)))
+    return digest.hexdigest()
 
 
 def events(relay, tag: str) -> list[dict]:
@@ -74,16 +92,9 @@ def test_100_mb_arrive_sha256_identical(fastapi):
     n = 100 * 1000 * 1000
     conn, res = open_stream(f"{fastapi.url}/bytes?n={n}")
     assert res.status == 200
-    digest, got = hashlib.sha256(), 0
-    while chunk := res.read1(1 << 20):
-        digest.update(chunk)
-        got += len(chunk)
+    got = read_sha256(res)
     conn.close()
-    expected = hashlib.sha256()
-    for start in range(0, n, 251 * 4000):
-        expected.update(pattern(start, min(251 * 4000, n - start)))
-    assert got == n
-    assert digest.hexdigest() == expected.hexdigest()
+    assert got == (n, pattern_sha256(n))
 
 
 def test_a_20_mb_upload_streams_in_through_receive(relay):
@@ -151,12 +162,9 @@ def test_a_paused_client_holds_the_app_back(fastapi):
     print(f"a paused client held the app at {held / MiB:.1f} MiB of {total / MiB:.0f} MiB")
     # The window (4 MiB), a write batch, and what workerd's and the kernel's buffers hold.
     assert 0 < held < 64 * MiB, f"the app got {held / MiB:.1f} MiB out to a paused client"
-    digest, got = hashlib.sha256(), 0
-    while chunk := res.read1(1 << 20):
-        digest.update(chunk)
-        got += len(chunk)
+    got = read_sha256(res)
     conn.close()
-    assert got == total
+    assert got == (total, pattern_sha256(total))
     assert sent() == total
 
 
@@ -173,10 +181,28 @@ def test_the_lifespan_started_once(fastapi):
     assert json.loads(body)["started"] == ["startup"]
 
 
-def test_a_small_complete_response_rides_in_the_invocation_result(fastapi):
-    req = urllib.request.Request(f"{fastapi.url}/e2e/release?tag=x&upto=0")
-    with urllib.request.urlopen(req) as res:
-        assert res.status == 204
+def test_an_app_that_returns_without_ending_its_body_is_ended_for_it(fastapi):
+    status, body = fetch(f"{fastapi.url}/raw/unended?status=200")
+    assert (status, body) == (200, b"partial")
+
+
+def test_an_app_whose_head_the_relay_refuses_gets_a_502_not_a_hang(fastapi):
+    # The head is refused only when the app has returned and the relay ends the response.
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"{fastapi.url}/raw/unended?status=103", timeout=60)
+    assert e.value.code == 502
+    assert e.value.headers["x-lambda-relay-error"] == "handler_error"
+
+
+def test_receive_reports_http_disconnect_once_the_response_was_sent(fastapi):
+    tag = f"after-{time.monotonic_ns()}"
+    status, body = fetch(f"{fastapi.url}/raw/after-response?tag={tag}")
+    assert (status, len(body)) == (200, 100_000)
+    deadline = time.monotonic() + 20
+    while not (seen := [e["message"] for e in events(fastapi, tag) if e["kind"] == "after-response"]):
+        assert time.monotonic() < deadline, "the app's receive never returned after its response"
+        time.sleep(0.1)
+    assert seen == ["http.disconnect"]
 
 
 def test_a_stream_handler_generator_streams(relay_factory):

@@ -121,6 +121,19 @@ def test_the_apps_lifespan_shutdown_runs_when_the_interpreter_exits(tmp_path):
     assert "lambda_relay" not in done.stderr, done.stderr
 
 
+def test_header_values_beyond_latin_1_reach_the_app_as_their_utf_8_bytes():
+    # Lambda hands a Function URL request's header bytes over as UTF-8 text.
+    async def echo(scope, receive, send):
+        value = dict(scope["headers"])[b"x-greeting"]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": value})
+
+    result = asgi(echo, lifespan="off")(event("/", headers={"x-greeting": "grüß dich ✓"}), Context())
+    assert result["statusCode"] == 200
+    body = base64.b64decode(result["body"]) if result.get("isBase64Encoded") else result["body"].encode()
+    assert body == "grüß dich ✓".encode()
+
+
 def test_stream_handler_takes_sync_and_async_functions_and_iterators():
     async def agen():
         for part in ("a", "b", "c"):

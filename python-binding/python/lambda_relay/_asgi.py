@@ -240,36 +240,40 @@ class _Relay:
             watcher.cancel()
 
     async def _serve(self, app: ASGIApp, scope: Scope) -> Optional[str]:
-        """Runs the app to its end; returns why it failed, if it did."""
+        """Runs the app to its end, and ends its response if the app did not; returns why
+        the response failed, if it did for a reason the relay does not know."""
         try:
             await app(scope, self.receive, self.send)
+            if not self._over():
+                if self.status is None:
+                    raise RuntimeError("the app sent no response")
+                await self._end()
         except (Exception, asyncio.CancelledError) as e:  # the app's failure is the client's too
-            if self.conn.is_cancelled or self.ended or self.inline_result is not None:
-                return None
+            if self._over():
+                return None  # the relay was cancelled or the response is out: the result says why
             failure = f"{type(e).__name__}: {e}"
             fail = self.conn.body_failed if self.head_sent else self.conn.handler_failed
             try:
                 await self._call(fail, failure)
             except RelayError:
-                pass
+                pass  # the relay itself failed: its result says why
             return failure
-        if self.inline_result is not None or self.ended or self.conn.is_cancelled:
-            return None
-        try:
-            if self.status is None:
-                await self._call(self.conn.handler_failed, "the app sent no response")
-                return "the app sent no response"
-            await self._end()
-        except RelayError:
-            pass  # the relay failed or was cancelled: its result says why
         return None
+
+    def _over(self) -> bool:
+        return self.ended or self.inline_result is not None or self.conn.is_cancelled
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
     async def _watch(self) -> None:
         reason = await self._call(self.conn.settled)
-        if reason is not None and not self.disconnected.done():
+        self._disconnect(reason)
+
+    def _disconnect(self, reason: Any) -> None:
+        """From now on ``receive`` reports ``http.disconnect``: the client went away, or the
+        response is over (the ASGI spec's "response sent")."""
+        if not self.disconnected.done():
             self.disconnected.set_result(reason)
 
     # ---- receive ----
@@ -340,6 +344,7 @@ class _Relay:
         self.inline_result = result
         self.ended = True
         self.held = []
+        self._disconnect(None)
         return True
 
     async def _decide(self) -> None:
@@ -397,8 +402,7 @@ class _Relay:
         ``OSError`` as the ASGI spec asks of a send on a closed connection."""
         if not (isinstance(error, RelayError) and self.conn.is_cancelled):
             return error
-        if not self.disconnected.done():
-            self.disconnected.set_result(error)
+        self._disconnect(error)
         gone = ClientDisconnected(f"the response cannot be sent: {error}")
         gone.code = getattr(error, "code", None)
         gone.__cause__ = error
@@ -416,7 +420,10 @@ class _Relay:
         await self._send_held()
         await self._drain()
         self.ended = True
-        await self._call(self.conn.finish)
+        try:
+            await self._call(self.conn.finish)
+        finally:
+            self._disconnect(None)
 
 
 class ClientDisconnected(OSError):

@@ -30,6 +30,16 @@ def inline_body(event: Mapping[str, Any]) -> bytes:
     return body.encode("utf-8")
 
 
+def _wire(text: str) -> bytes:
+    """Header (or query) text as the bytes that came over the wire: Latin-1 where each
+    character is one byte, as a local server decodes them; UTF-8 where a character cannot
+    be, as Lambda decodes a Function URL request's bytes."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
+
+
 def scope(
     event: Mapping[str, Any],
     context: Any,
@@ -40,10 +50,10 @@ def scope(
     header, the client's own address (for a relayed request, the one the gateway saw)."""
     http = (event.get("requestContext") or {}).get("http") or {}
     raw_path = event.get("rawPath") or http.get("path") or "/"
-    pairs = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items() if k not in RELAY_HEADERS and k != "cookie"]
+    pairs = [(_wire(k), _wire(v)) for k, v in headers.items() if k not in RELAY_HEADERS and k != "cookie"]
     cookies = event.get("cookies") or ([headers["cookie"]] if "cookie" in headers else [])
     if cookies:
-        pairs.append((b"cookie", "; ".join(cookies).encode("latin-1")))
+        pairs.append((b"cookie", _wire("; ".join(cookies))))
     host = headers.get("host") or (event.get("requestContext") or {}).get("domainName") or "localhost"
     address = client_address or http.get("sourceIp")
     return {
@@ -54,7 +64,7 @@ def scope(
         "scheme": headers.get("x-forwarded-proto", "https"),
         "path": _unquote(raw_path),
         "raw_path": raw_path.encode("latin-1", "replace"),
-        "query_string": (event.get("rawQueryString") or "").encode("latin-1"),
+        "query_string": _wire(event.get("rawQueryString") or ""),
         "root_path": "",
         "headers": pairs,
         "client": (address, 0) if address else None,

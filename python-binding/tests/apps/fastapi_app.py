@@ -106,7 +106,30 @@ async def raw(scope, receive, send):
         shared.record(tag=tag, kind="stopped", bytes=sent)
 
 
+async def unended(scope, receive, send):
+    """`/raw/unended?status=`: a head and part of a body, then the app returns without
+    ending it; the relay ends the response (or fails it, for a status it cannot carry)."""
+    status = int(dict(x.split("=") for x in scope["query_string"].decode().split("&"))["status"])
+    await send({"type": "http.response.start", "status": status, "headers": []})
+    await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+
+
+async def after_response(scope, receive, send):
+    """`/raw/after-response?tag=`: a response too large to ride in the result, then what
+    ``receive`` says once it was sent (the ASGI spec: ``http.disconnect``)."""
+    tag = scope["query_string"].decode().removeprefix("tag=")
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": shared.pattern_chunk(0, 100_000), "more_body": False})
+    while (message := await receive())["type"] == "http.request":
+        pass
+    shared.record(tag=tag, kind="after-response", message=message["type"])
+
+
 async def app(scope, receive, send):
+    if scope["type"] == "http" and scope["path"] == "/raw/unended":
+        return await unended(scope, receive, send)
+    if scope["type"] == "http" and scope["path"] == "/raw/after-response":
+        return await after_response(scope, receive, send)
     if scope["type"] == "http" and scope["path"].startswith("/raw/"):
         return await raw(scope, receive, send)
     return await api(scope, receive, send)

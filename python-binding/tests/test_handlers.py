@@ -182,6 +182,13 @@ def test_a_small_complete_response_rides_in_the_result_without_a_socket(relay_en
     assert result["headers"]["x-lambda-relay-outcome"] == "complete"
 
 
+def test_an_asgi_apps_small_complete_response_rides_in_the_result_without_a_socket(relay_env):
+    # Nothing listens at the gateway URL: a response that needed the socket would fail.
+    result = asgi(fastapi_app)(event("/e2e/release", query="tag=x&upto=0", headers=relay_headers()), Context())
+    assert result["statusCode"] == 204
+    assert result["headers"]["x-lambda-relay-outcome"] == "complete"
+
+
 def test_a_gateway_that_refuses_the_socket_is_a_failed_relay_not_an_abort(monkeypatch):
     # The function reaches a "gateway" that answers the upgrade with 403: the invocation's
     # result says so (502, outcome failed, the reason).

@@ -211,7 +211,7 @@ impl BindingConnection {
     pub async fn read(&self) -> Result<Option<Buffer>> {
         let mut body = self.body.lock().await;
         let chunk = binding::read_batch(&mut body).await.map_err(from_client)?;
-        Ok(chunk.map(|c| Buffer::from(c.to_vec())))
+        Ok(chunk.map(|c| Buffer::from(Vec::from(c))))
     }
 
     /// Queues the status and headers (pairs, repeated names allowed).

@@ -179,6 +179,17 @@ describe("relay invocations that cannot be relayed", () => {
         assert.deepEqual(result.cookies, ["a=1"]);
         assert.equal(result.headers["x-lambda-relay-outcome"], "complete");
       }
+      // A writer that reuses its buffer once its write's callback ran: what was written is kept.
+      const reuses = streamifyHandler((_r, s) => {
+        const buf = Buffer.from("written, then reused");
+        s.write(buf, () => {
+          buf.fill("x");
+          s.end();
+        });
+      });
+      const result = await reuses(event({ headers: { ...headers, "x-lambda-relay-id": "abc125", "x-lambda-relay-token": mintToken(secret, "abc125", Math.floor(Date.now() / 1000) + 60) } }), context);
+      assert.equal(result.headers["x-lambda-relay-outcome"], "complete");
+      assert.equal(result.body, "written, then reused");
     } finally {
       delete process.env.RELAY_GATEWAY_URL;
       delete process.env.RELAY_SECRET;

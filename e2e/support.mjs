@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -45,22 +46,23 @@ export function startProcess(name, command, args, { env, cwd, ready, timeoutMs =
   let isReady = false;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} not ready after ${timeoutMs} ms:\n${output}`)), timeoutMs);
-    const onData = (data) => {
+    // Whole lines: a line split across two reads of the pipe would read as two.
+    const onLine = (line) => {
       if (isReady) {
-        if (process.env.E2E_VERBOSE) process.stderr.write(`[${name}] ${data}`);
-        child.log.push(...data.toString().split("\n").filter(Boolean));
+        if (process.env.E2E_VERBOSE) process.stderr.write(`[${name}] ${line}\n`);
+        if (line) child.log.push(line);
         if (child.log.length > 5000) child.log.splice(0, child.log.length - 5000);
         return;
       }
-      output += data.toString();
-      if (ready.test(output)) {
+      output += `${line}\n`;
+      if (ready.test(line)) {
         isReady = true;
         clearTimeout(timer);
         resolve(child);
       }
     };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
+    readline.createInterface({ input: child.stdout, crlfDelay: Infinity }).on("line", onLine);
+    readline.createInterface({ input: child.stderr, crlfDelay: Infinity }).on("line", onLine);
     child.on("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`${name} exited with ${code} before it was ready:\n${output}`));

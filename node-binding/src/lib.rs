@@ -294,12 +294,7 @@ impl BindingConnection {
     /// the wrapper's own work failed, if it did and the relay does not know a reason.
     #[napi]
     pub async fn result(&self, failure: Option<String>) -> BindingResult {
-        let cancelled = self.cancelled.clone().over().await;
-        let result = match (cancelled, failure) {
-            (Some(e), _) => e.invocation_result(),
-            (None, Some(why)) => InvocationResult::failed(why),
-            (None, None) => InvocationResult::relayed(),
-        };
-        render(&result)
+        let over = self.cancelled.clone().over().await;
+        render(&binding::invocation_result(over, failure))
     }
 }

@@ -79,18 +79,26 @@ create_exception!(
 );
 
 /// The exception class of each stable code, in the order of `binding::ERROR_CODES`.
+fn exception_types(py: Python<'_>) -> [Bound<'_, PyType>; binding::ERROR_CODES.len()] {
+    [
+        py.get_type::<RelayAborted>(),
+        py.get_type::<RelayProtocolError>(),
+        py.get_type::<RelaySessionError>(),
+        py.get_type::<RelayUsageError>(),
+        py.get_type::<RelayRefused>(),
+        py.get_type::<RelayConnectError>(),
+        py.get_type::<RelayConfigError>(),
+        py.get_type::<RelayClosed>(),
+        py.get_type::<RelayDeadline>(),
+    ]
+}
+
+/// The exception class of a stable code.
 fn exception_type<'py>(py: Python<'py>, code: &str) -> Bound<'py, PyType> {
-    match code {
-        "ERR_RELAY_ABORTED" => py.get_type::<RelayAborted>(),
-        "ERR_RELAY_PROTOCOL" => py.get_type::<RelayProtocolError>(),
-        "ERR_RELAY_SESSION" => py.get_type::<RelaySessionError>(),
-        "ERR_RELAY_USAGE" => py.get_type::<RelayUsageError>(),
-        "ERR_RELAY_REFUSED" => py.get_type::<RelayRefused>(),
-        "ERR_RELAY_CONNECT" => py.get_type::<RelayConnectError>(),
-        "ERR_RELAY_CONFIG" => py.get_type::<RelayConfigError>(),
-        "ERR_RELAY_CLOSED" => py.get_type::<RelayClosed>(),
-        "ERR_RELAY_DEADLINE" => py.get_type::<RelayDeadline>(),
-        _ => py.get_type::<RelayError>(),
+    let index = binding::ERROR_CODES.iter().position(|(c, _)| *c == code);
+    match index {
+        Some(i) => exception_types(py)[i].clone(),
+        None => py.get_type::<RelayError>(),
     }
 }
 
@@ -324,13 +332,8 @@ impl Connection {
     #[pyo3(signature = (failure=None))]
     fn result<'py>(&self, py: Python<'py>, failure: Option<String>) -> PyResult<Bound<'py, PyDict>> {
         let cancelled = self.cancelled.clone();
-        let cancelled = py.detach(|| runtime().block_on(cancelled.over()));
-        let result = match (cancelled, failure) {
-            (Some(e), _) => e.invocation_result(),
-            (None, Some(why)) => InvocationResult::failed(why),
-            (None, None) => InvocationResult::relayed(),
-        };
-        render(py, &result)
+        let over = py.detach(|| runtime().block_on(cancelled.over()));
+        render(py, &binding::invocation_result(over, failure))
     }
 }
 
@@ -343,8 +346,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Connection>()?;
     m.add("RelayError", py.get_type::<RelayError>())?;
     py.get_type::<RelayError>().setattr("code", py.None())?;
-    for (code, _) in binding::ERROR_CODES {
-        let class = exception_type(py, code);
+    for ((code, _), class) in binding::ERROR_CODES.iter().zip(exception_types(py)) {
         class.setattr("code", code)?;
         m.add(class.name()?, class)?;
     }

@@ -12,6 +12,17 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use super::{ClientConfig, Connection, Error, Invocation, RequestBody};
 use crate::proto::{self, Classification, InvocationResult, RelaySettings};
 
+/// The invocation's result once its relay is over: the relay's own failure if it had one
+/// (the client leaving is `aborted`), else `failure` (why the wrapper's own work failed, if
+/// it did and the relay does not know), else `relayed`.
+pub fn invocation_result(over: Option<Error>, failure: Option<String>) -> InvocationResult {
+    match (over, failure) {
+        (Some(e), _) => e.invocation_result(),
+        (None, Some(why)) => InvocationResult::failed(why),
+        (None, None) => InvocationResult::relayed(),
+    }
+}
+
 /// Most request-body bytes one read hands across: it waits for one frame, then takes
 /// whatever else already arrived up to this, so a fast upload crosses once per batch.
 pub const READ_BATCH_BYTES: usize = 1024 * 1024;

@@ -114,8 +114,6 @@ class _Runner:
                 self._startup = asyncio.ensure_future(self._start())
             await asyncio.shield(self._startup)
         headers = _event.lowercase_headers(event)
-        if _event.CONSTANTS["relay_id_header"] not in headers:
-            return await _direct(self.app, self._scope(event, context, headers, None), _event.inline_body(event))
         time_left = getattr(context, "get_remaining_time_in_millis", None)
         invocation = begin_invocation(
             headers,
@@ -334,8 +332,6 @@ class _Relay:
     def _answer_inline(self) -> bool:
         """Answers in the invocation result if the relay allows it (small, complete, the
         request body did not stream): the rule is `FunctionSession::respond_inline`."""
-        if self.held_bytes > INLINE_RESPONSE_LIMIT:
-            return False
         keeps = self.conn.respond_inline(self.status, self.held_bytes)
         if keeps is None:
             return False

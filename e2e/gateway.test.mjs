@@ -59,9 +59,11 @@ describe("streaming", () => {
     assert.equal(await res.text(), `20000000 ${createHash("sha256").update(body).digest("hex")}`);
   });
 
-  it("carries a small body inline", async () => {
+  it("carries a small body inline, and its small answer rides back in the invocation result", async () => {
     const res = await fetch(`${gateway}/upload`, { method: "POST", body: "hello" });
     assert.equal(await res.text(), `5 ${createHash("sha256").update("hello").digest("hex")}`);
+    // The outcome header is the gateway's; a client never sees it.
+    assert.equal(res.headers.get("x-lambda-relay-outcome"), null);
   });
 });
 

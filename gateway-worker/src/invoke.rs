@@ -1,8 +1,8 @@
 //! The invocation: the request the gateway sends the function's URL, and what it does with
 //! the result (the session judges it: `GatewaySession::handle_invocation_reply`).
 
-use lambda_relay::proto::{self, truncate_reason, BodyMode, ClientInfo, Failure, InvocationReply, ReplyVerdict};
-use worker::{Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Result};
+use lambda_relay::proto::{self, BodyMode, ClientInfo, InvocationReply, ReplyVerdict};
+use worker::{Fetch, Headers, Request, RequestInit, RequestRedirect, Result};
 
 use crate::config::GatewayConfig;
 use crate::relay::{drive, Shared, Start};
@@ -72,17 +72,8 @@ pub(crate) async fn send(shared: Shared, invocation: Request) {
         }
     };
     match (verdict, result) {
-        (ReplyVerdict::PassThrough, Ok(response)) => match pass_through(response) {
-            Ok(response) => shared.borrow_mut().start(Start::PassThrough(response)),
-            Err(e) => shared
-                .borrow_mut()
-                .start(Start::Failed(Failure::from_error(&proto::Error::Aborted(
-                    proto::Abort {
-                        code: proto::AbortCode::GATEWAY,
-                        reason: truncate_reason(&e.to_string()).to_owned(),
-                    },
-                )))),
-        },
+        (ReplyVerdict::PassThrough, Ok(response)) => shared.borrow_mut().start(Start::PassThrough(response)),
+        (ReplyVerdict::Inline, Ok(response)) => shared.borrow_mut().start(Start::Inline(response)),
         (ReplyVerdict::Fail(failure), Ok(mut response)) => {
             let text = response.text().await.unwrap_or_default();
             shared.borrow_mut().start(Start::Failed(failure.with_detail(&text)));
@@ -95,21 +86,4 @@ pub(crate) async fn send(shared: Shared, invocation: Request) {
         _ => {}
     }
     drive(&shared);
-}
-
-/// The function's own response, for the client: status, headers and body as they came, minus
-/// the relay's outcome header (a response answered inline carries `complete`).
-fn pass_through(response: Response) -> Result<Response> {
-    if !response.headers().has(proto::RELAY_OUTCOME_HEADER)? {
-        return Ok(response);
-    }
-    let status = response.status_code();
-    let headers = Headers::new();
-    for (name, value) in response.headers().entries() {
-        if name != proto::RELAY_OUTCOME_HEADER {
-            headers.append(&name, &value)?;
-        }
-    }
-    let (_, body) = response.into_parts();
-    Ok(Response::from_body(body)?.with_status(status).with_headers(headers))
 }

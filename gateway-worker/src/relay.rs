@@ -191,6 +191,8 @@ pub(crate) enum Start {
     Failed(Failure),
     /// A function that is not relay-aware: its own response.
     PassThrough(Response),
+    /// The function's response from the invocation result (outcome `complete`).
+    Inline(Response),
 }
 
 impl Relay {
@@ -314,6 +316,12 @@ impl RelaySession {
             }
             Start::Failed(failure) => web::failure_response(&failure),
             Start::PassThrough(response) => Ok(response),
+            Start::Inline(response) => {
+                let status = response.status_code();
+                let headers = web::inline_headers(response.headers(), status, exchange.head_request)?;
+                let (_, body) = response.into_parts();
+                Ok(Response::from_body(body)?.with_status(status).with_headers(headers))
+            }
         }
     }
 }

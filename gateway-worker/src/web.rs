@@ -49,6 +49,18 @@ pub fn failure_response(failure: &Failure) -> Result<Response> {
         .with_headers(headers))
 }
 
+/// The client's headers for a response the function answered in the invocation result: those
+/// proto lets through, as they came.
+pub fn inline_headers(from: &Headers, status: u16, head_request: bool) -> Result<Headers> {
+    let out = Headers::new();
+    for (name, value) in from.entries() {
+        if proto::forwards_inline_header(&name, status, head_request) {
+            out.append(&name, &value)?;
+        }
+    }
+    Ok(out)
+}
+
 /// The client's response headers for the function's head (docs/protocol.md, "Gateway
 /// side"): the ones proto forwards, repeated ones kept, values' bytes preserved, and
 /// `content-encoding: identity` on a body whose encoding the function did not set, because

@@ -5,13 +5,13 @@
 use core::fmt;
 use core::str::FromStr;
 
-use super::invocation::InvocationError;
+use super::invocation::{InvocationError, RELAY_OUTCOME_HEADER};
 
 /// Default largest request body of known length that rides inline in the invocation.
 pub const DEFAULT_INLINE_BODY_LIMIT: u64 = 1024 * 1024;
 /// Largest response body a function answers in the invocation result instead of over the
-/// socket: one default frame. Such a response's first byte reaches the client as soon as
-/// a plain function's would.
+/// socket (a quarter of a default frame). Such a response's first byte reaches the client
+/// as soon as a plain function's would.
 pub const INLINE_RESPONSE_LIMIT: usize = 64 * 1024;
 
 /// The header in which the gateway tells the function the client's address.
@@ -141,6 +141,13 @@ pub fn forwards_response_header(name: &str, status: u16, head_request: bool) -> 
     !HOP_BY_HOP_HEADERS.contains(&name.as_str())
 }
 
+/// Whether a header of a response the function answered in the invocation result (outcome
+/// `complete`) reaches the client: as it would from a streamed head, and never the outcome
+/// header itself, which is for the gateway.
+pub fn forwards_inline_header(name: &str, status: u16, head_request: bool) -> bool {
+    !name.eq_ignore_ascii_case(RELAY_OUTCOME_HEADER) && forwards_response_header(name, status, head_request)
+}
+
 /// What the gateway knows of the client's connection, for the `x-forwarded-*` headers.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClientInfo<'a> {
@@ -235,6 +242,15 @@ mod tests {
         );
         assert!(forwards_response_header("content-length", 304, false));
         assert!(!forwards_response_header("content-length", 204, false));
+    }
+
+    #[test]
+    fn an_inline_answers_headers_follow_the_same_rule_without_the_outcome() {
+        assert!(forwards_inline_header("set-cookie", 200, false));
+        assert!(!forwards_inline_header("X-Lambda-Relay-Outcome", 200, false));
+        assert!(!forwards_inline_header("transfer-encoding", 200, false));
+        assert!(!forwards_inline_header("content-length", 200, false));
+        assert!(forwards_inline_header("content-length", 200, true));
     }
 
     #[test]

@@ -262,8 +262,7 @@ impl GatewaySession {
     ///   and its response is the client's ([`ReplyVerdict::PassThrough`]). Either way no
     ///   socket is admitted any more.
     /// - Outcome `complete`, before any response frame was received: the result is the
-    ///   response (a small one the function answered inline); pass it through, minus the
-    ///   outcome header.
+    ///   response, a small one the function answered inline ([`ReplyVerdict::Inline`]).
     pub fn handle_invocation_reply(&mut self, now: Timestamp, reply: InvocationReply<'_>) -> ReplyVerdict {
         if self.link.error().is_some() || self.role.response_read {
             return ReplyVerdict::Continue;
@@ -278,7 +277,7 @@ impl GatewaySession {
                 // head already read from one would be a function answering twice.
                 return if self.role.response == Response::AwaitHead && !self.link.has_queued() {
                     self.abort(AbortCode::GATEWAY, "the response came in the invocation result");
-                    ReplyVerdict::PassThrough
+                    ReplyVerdict::Inline
                 } else {
                     self.abort(AbortCode::GATEWAY, "the function answered twice");
                     ReplyVerdict::Aborted
@@ -353,6 +352,9 @@ pub enum ReplyVerdict {
     /// The function is not relay-aware: its own response is the client's, as it is
     /// (status, headers, body; redirects not followed).
     PassThrough,
+    /// The function answered in the invocation result: the result is the client's response,
+    /// its headers those [`forwards_inline_header`](crate::proto::forwards_inline_header) lets through.
+    Inline,
     /// Answer the client with this failure; the driver may add the result's text to it.
     Fail(Failure),
     /// The session aborted; the driver's next output sends the abort and closes.

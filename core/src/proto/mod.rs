@@ -35,7 +35,7 @@ mod upgrade;
 #[cfg(test)]
 mod tests;
 
-pub use codec::{truncate_reason, DecodeError};
+pub use codec::DecodeError;
 pub use codes::{AbortCode, CloseCode, ErrorCode, FailureCode, FrameType, GatewayError, Outcome};
 pub use config::*;
 pub use error::{Error, ProtocolError, StreamError};

@@ -459,13 +459,13 @@ fn a_small_complete_response_may_skip_the_socket_and_the_session_then_sends_noth
             .all(|m| m[0] == FrameType::HELLO.0 || m[0] == FrameType::ACK.0),
         "only hellos and keepalives cross"
     );
-    // The gateway gets the response in the invocation result: it passes it through and
+    // The gateway gets the response in the invocation result: it answers with it and
     // aborts the session, which ends the function's too.
     let reply = InvocationReply::Response {
         status: 200,
         outcome: Some(InvocationResult::complete_header().1),
     };
-    assert_eq!(p.g.handle_invocation_reply(p.now, reply), ReplyVerdict::PassThrough);
+    assert_eq!(p.g.handle_invocation_reply(p.now, reply), ReplyVerdict::Inline);
     let abort = p.g.poll_transmit().unwrap();
     assert!(matches!(p.f.handle_message(p.now, &abort), Err(Error::Aborted(_))));
     assert!(p.f.poll_close().is_some());
@@ -502,11 +502,11 @@ fn a_complete_result_after_a_head_came_over_the_socket_is_refused() {
         status: 200,
         outcome: Some(InvocationResult::complete_header().1),
     };
-    // Before any socket: passed through, as for a plain function.
+    // Before any socket: the result is the response.
     let mut g = gateway();
     assert_eq!(
         g.handle_invocation_reply(Timestamp::from_millis(1), complete),
-        ReplyVerdict::PassThrough
+        ReplyVerdict::Inline
     );
     // After a head arrived on the socket, the function would be answering twice.
     let mut p = Pair::new(small(), BodyMode::Inline);

@@ -260,5 +260,7 @@ async fn a_silent_gateway_is_left_at_the_idle_timeout_and_the_session_resumes() 
         .expect("the function left the frozen socket")
         .unwrap();
     assert_eq!(sha(&gw.collect_body().await), sha(&body));
-    assert_eq!(gw.resumes(), 1, "the frozen socket was replaced by a resume");
+    // At least one: a machine stalled past the idle timeout may make the resumed socket
+    // idle too, and the session must survive that the same way.
+    assert!(gw.resumes() >= 1, "the frozen socket was replaced by a resume");
 }

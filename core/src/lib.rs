@@ -19,6 +19,8 @@
 //! - [`client`] (feature `client`, default): the function side on tokio and
 //!   tokio-tungstenite: connect (TLS by rustls), keep alive, reconnect and resume; a request
 //!   body `Stream` and a response writer that is `AsyncWrite` and `Sink<Bytes>`.
+//! - [`adapter`] (feature `adapter`): an invocation's event as the request a handler sees,
+//!   and its response as the invocation's result, once for every language's binding.
 //! - [`lambda`] (feature `lambda`): run an `http` handler as a Rust Lambda behind a Function
 //!   URL, relayed when the gateway invoked it and buffered when something else did.
 //! - [`local`] (feature `local`): serve such a handler as a local Function URL, for
@@ -44,9 +46,14 @@ pub use bytes;
 pub use http;
 #[cfg(feature = "lambda")]
 pub use lambda_runtime;
+#[cfg(feature = "adapter")]
+pub use serde_json;
 
 #[cfg(feature = "client")]
 pub mod client;
+
+#[cfg(feature = "adapter")]
+pub mod adapter;
 
 #[cfg(feature = "lambda")]
 pub mod lambda;

@@ -9,16 +9,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
-use base64::Engine;
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use lambda_runtime::LambdaEvent;
+use serde_json::Value;
 use tokio::net::TcpListener;
 
+use crate::adapter::{self, LocalRequest, LocalResponse};
 use crate::lambda::{handle_event, Body, Context, RelayConfig};
 
 /// Default time an invocation may run, as Lambda's maximum.
@@ -44,12 +44,14 @@ where
     .await
 }
 
-/// Serves a Lambda-level handler (Function URL event in, Function URL result out) on
-/// `listener`. An `Err` from the handler answers 502, as AWS does for a failed invocation.
-pub async fn serve_events<F, Fut>(listener: TcpListener, handler: F) -> std::io::Result<()>
+/// Serves a Lambda-level handler (an event in, a result out) on `listener`. An `Err` from
+/// the handler answers 502, as AWS does for a failed invocation. The event is the one
+/// [`adapter::function_url_event`] builds, as Node's and Python's local servers do too.
+pub async fn serve_events<F, Fut, R>(listener: TcpListener, handler: F) -> std::io::Result<()>
 where
-    F: Fn(LambdaEvent<LambdaFunctionUrlRequest>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<LambdaFunctionUrlResponse, lambda_runtime::Error>> + Send,
+    F: Fn(LambdaEvent<Value>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, lambda_runtime::Error>> + Send,
+    R: serde::Serialize,
 {
     let handler = Arc::new(handler);
     let ids = Arc::new(AtomicU64::new(0));
@@ -70,10 +72,11 @@ where
     }
 }
 
-async fn invoke<F, Fut>(handler: &F, req: Request<Incoming>, peer: SocketAddr, id: u64) -> Response<Full<Bytes>>
+async fn invoke<F, Fut, R>(handler: &F, req: Request<Incoming>, peer: SocketAddr, id: u64) -> Response<Full<Bytes>>
 where
-    F: Fn(LambdaEvent<LambdaFunctionUrlRequest>) -> Fut,
-    Fut: Future<Output = Result<LambdaFunctionUrlResponse, lambda_runtime::Error>>,
+    F: Fn(LambdaEvent<Value>) -> Fut,
+    Fut: Future<Output = Result<R, lambda_runtime::Error>>,
+    R: serde::Serialize,
 {
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
@@ -85,99 +88,49 @@ where
             )
         }
     };
-    let event = match to_event(&parts, &body, peer, id) {
-        Ok(e) => e,
-        Err(e) => return plain(StatusCode::BAD_REQUEST, &e),
-    };
-    let mut context = Context::default();
-    context.request_id = format!("local-{id}");
-    context.deadline = unix_millis() + DEFAULT_TIMEOUT.as_millis() as u64;
-    match handler(LambdaEvent::new(event, context)).await {
-        Ok(result) => from_result(result),
-        Err(e) => plain(StatusCode::BAD_GATEWAY, &format!("the function failed: {e}")),
-    }
-}
-
-/// The Function URL event (payload v2) AWS would build for this request.
-fn to_event(
-    parts: &http::request::Parts,
-    body: &Bytes,
-    peer: SocketAddr,
-    id: u64,
-) -> Result<LambdaFunctionUrlRequest, String> {
-    let mut headers = serde_json::Map::new();
-    let mut cookies = Vec::new();
-    for name in parts.headers.keys() {
-        let values: Vec<String> = parts
-            .headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect();
-        if name == http::header::COOKIE {
-            cookies.extend(values.iter().flat_map(|v| v.split(';')).map(|c| c.trim().to_owned()));
-            continue;
-        }
-        headers.insert(name.as_str().to_owned(), values.join(",").into());
-    }
-    let (body, base64) = match std::str::from_utf8(body) {
-        _ if body.is_empty() => (serde_json::Value::Null, false),
-        Ok(text) => (text.into(), false),
-        Err(_) => (base64::engine::general_purpose::STANDARD.encode(body).into(), true),
-    };
-    let path = parts.uri.path();
-    let now = unix_millis();
-    let event = serde_json::json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": parts.uri.query().unwrap_or(""),
-        "cookies": if cookies.is_empty() { serde_json::Value::Null } else { cookies.into() },
-        "headers": headers,
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": "local",
-            "domainName": parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost"),
-            "domainPrefix": "local",
-            "http": {
-                "method": parts.method.as_str(),
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": peer.ip().to_string(),
-                "userAgent": parts.headers.get(http::header::USER_AGENT).and_then(|h| h.to_str().ok()).unwrap_or(""),
-            },
-            "requestId": format!("local-{id}"),
-            "routeKey": "$default",
-            "stage": "$default",
-            "timeEpoch": now,
-        },
-        "body": body,
-        "isBase64Encoded": base64,
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let request_id = format!("local-{id}");
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let event = adapter::function_url_event(&LocalRequest {
+        method: parts.method.as_str(),
+        target,
+        headers: &headers,
+        body: &body,
+        source_ip: &peer.ip().to_string(),
+        request_id: &request_id,
+        time_epoch_ms: unix_millis(),
     });
-    serde_json::from_value(event).map_err(|e| format!("building the event failed: {e}"))
+    let mut context = Context::default();
+    context.request_id = request_id;
+    context.deadline = unix_millis() + DEFAULT_TIMEOUT.as_millis() as u64;
+    let result = match handler(LambdaEvent::new(event, context)).await {
+        Ok(result) => serde_json::to_value(result),
+        Err(e) => return plain(StatusCode::BAD_GATEWAY, &format!("the function failed: {e}")),
+    };
+    let response = result
+        .map_err(|e| format!("the function's result is not JSON: {e}"))
+        .and_then(|r| LocalResponse::from_result(&r));
+    match response {
+        Ok(r) => from_local(r),
+        Err(e) => plain(StatusCode::BAD_GATEWAY, &e),
+    }
 }
 
-fn from_result(result: LambdaFunctionUrlResponse) -> Response<Full<Bytes>> {
-    let body = match (result.body, result.is_base64_encoded) {
-        (None, _) => Bytes::new(),
-        (Some(text), false) => Bytes::from(text),
-        (Some(text), true) => match base64::engine::general_purpose::STANDARD.decode(text) {
-            Ok(b) => b.into(),
-            Err(_) => return plain(StatusCode::BAD_GATEWAY, "the function returned invalid base64"),
-        },
-    };
-    let status = u16::try_from(result.status_code)
-        .ok()
-        .and_then(|s| StatusCode::from_u16(s).ok());
-    let Some(status) = status else {
-        return plain(StatusCode::BAD_GATEWAY, "the function returned an invalid status");
-    };
-    let mut response = Response::new(Full::new(body));
-    *response.status_mut() = status;
-    *response.headers_mut() = result.headers;
-    for cookie in result.cookies {
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(http::header::SET_COOKIE, v);
+fn from_local(result: LocalResponse) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(result.body));
+    *response.status_mut() = StatusCode::from_u16(result.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    for (name, value) in result.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
+            response.headers_mut().append(name, value);
         }
     }
     response

@@ -4,11 +4,12 @@
 use std::convert::Infallible;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
+use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use base64::Engine;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{Request, Response, StatusCode};
+use lambda_relay::adapter::FunctionUrlResult;
 use lambda_relay::lambda::{handle_event, Body, Clock, Context, RelayConfig};
 use lambda_relay::proto::{self, BodyMode, ErrorCode, RelaySecret, RelaySettings, ResponsePart};
 use lambda_runtime::LambdaEvent;
@@ -85,7 +86,9 @@ async fn direct_mode_buffers_the_response_and_moves_set_cookie_into_cookies() {
     assert!(!result.is_base64_encoded);
     assert_eq!(
         result.body.as_deref(),
-        Some(r#"POST /items/42?q=a%20b&x=1 cookie="session=abc; theme=dark" relay-headers=false body=hello"#)
+        Some(
+            r#"POST https://127.0.0.1/items/42?q=a%20b&x=1 cookie="session=abc; theme=dark" relay-headers=false body=hello"#
+        )
     );
 }
 
@@ -137,7 +140,7 @@ fn relay_headers(gw: &TestGateway, mode: BodyMode) -> serde_json::Value {
     })
 }
 
-fn ok_text(result: &LambdaFunctionUrlResponse) -> (i64, &str) {
+fn ok_text(result: &FunctionUrlResult) -> (u16, &str) {
     assert!(
         result.headers.contains_key(proto::RELAY_OUTCOME_HEADER),
         "relay results carry their outcome"
@@ -178,7 +181,7 @@ async fn relay_mode_streams_the_response_through_the_gateway_and_hides_relay_hea
     }
     assert_eq!(
         String::from_utf8(body).unwrap(),
-        r#"POST /items/42?q=a%20b&x=1 cookie="session=abc; theme=dark" relay-headers=false body=inline body (streamed)"#
+        r#"POST https://127.0.0.1/items/42?q=a%20b&x=1 cookie="session=abc; theme=dark" relay-headers=false body=inline body (streamed)"#
     );
 }
 
@@ -198,7 +201,9 @@ async fn relay_mode_answers_a_small_complete_response_in_the_invocation_result()
     assert_eq!(result.cookies, ["a=1", "b=2; Path=/"]);
     assert_eq!(
         result.body.as_deref(),
-        Some(r#"POST /items/42?q=a%20b&x=1 cookie="session=abc; theme=dark" relay-headers=false body=inline body"#)
+        Some(
+            r#"POST https://127.0.0.1/items/42?q=a%20b&x=1 cookie="session=abc; theme=dark" relay-headers=false body=inline body"#
+        )
     );
     // Nothing of the response went over the socket.
     let mut parts = gw.parts();

@@ -31,7 +31,6 @@
 //! ```
 
 mod body;
-mod event;
 
 use std::fmt::{self, Display};
 use std::future::Future;
@@ -39,10 +38,10 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
-use bytes::{Buf, Bytes};
+use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
+use bytes::Buf;
 use futures_util::FutureExt;
-use http::{HeaderMap, Request, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri};
 use http_body_util::BodyExt;
 use lambda_runtime::{service_fn, LambdaEvent};
 
@@ -50,8 +49,9 @@ pub use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest
 pub use body::{Body, BodyClosed, BodySender, BoxError};
 pub use lambda_runtime::Context;
 
-use crate::client::{self, ClientConfig, Connection, Invocation, ResponseWriter};
-use crate::proto::{self, BodyMode, Classification, ErrorCode, InvocationResult, RelaySettings, SettingsError};
+use crate::adapter::{self, Begun, EventError, FunctionUrlResult, RequestView};
+use crate::client::{self, ClientConfig, ResponseWriter};
+use crate::proto::{self, ErrorCode, RelaySettings, SettingsError};
 
 pub use crate::proto::{DEFAULT_DEADLINE_MARGIN, GATEWAY_URL_ENV, SECRET_ENV};
 
@@ -136,9 +136,9 @@ impl RelayConfig {
 /// Why an invocation could not be handled.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The event is not a valid Function URL event.
-    #[error("invalid function url event: {0}")]
-    Event(String),
+    /// The event is not one the adapter reads.
+    #[error(transparent)]
+    Event(#[from] EventError),
     /// The handler failed (direct mode).
     #[error("handler failed: {0}")]
     Handler(String),
@@ -162,7 +162,10 @@ where
     }
     let handler = &handler;
     let config = &config;
-    lambda_runtime::run(service_fn(move |event| handle_event(config, handler, event))).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        handle_event(config, handler, event)
+    }))
+    .await
 }
 
 /// Runs a tower `Service` — an axum `Router`, or what `lambda_http` users bring — on
@@ -216,98 +219,137 @@ where
     }
 }
 
-/// Handles one Function URL event: relayed when it carries relay headers, direct when not.
+/// An invocation's payload [`handle_event`] takes: a JSON value (what [`run`] receives, so
+/// an event of another front door is told apart and named) or AWS's typed Function URL event.
+pub trait FunctionEvent {
+    /// The event as JSON.
+    fn into_json(self) -> serde_json::Value;
+}
+
+impl FunctionEvent for serde_json::Value {
+    fn into_json(self) -> serde_json::Value {
+        self
+    }
+}
+
+impl FunctionEvent for LambdaFunctionUrlRequest {
+    fn into_json(self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// Handles one invocation ([`adapter::begin`]): relayed when it carries relay headers,
+/// direct when not.
 ///
-/// In relay mode the result is a short status for the gateway ([`InvocationResult`]); the
-/// client's response went over the socket.
-pub async fn handle_event<H, Fut, B, E>(
+/// In relay mode the result is a short status for the gateway; the client's response went
+/// over the socket, unless it was small and complete and rides in the result itself.
+pub async fn handle_event<H, Fut, B, E, Ev>(
     config: &RelayConfig,
     handler: &H,
-    event: LambdaEvent<LambdaFunctionUrlRequest>,
-) -> Result<LambdaFunctionUrlResponse, lambda_runtime::Error>
+    event: LambdaEvent<Ev>,
+) -> Result<FunctionUrlResult, lambda_runtime::Error>
 where
     H: Fn(Request<Body>) -> Fut,
     Fut: Future<Output = Result<Response<B>, E>>,
     B: http_body::Body,
     B::Error: Display,
     E: Display,
+    Ev: FunctionEvent,
 {
-    let LambdaEvent {
-        payload: mut event,
-        context,
-    } = event;
-    let now_unix = config.clock.unix_millis() / 1000;
-    let (classification, client) = {
-        let get = |name: &str| event.headers.get(name).and_then(|v| v.to_str().ok());
-        let classification = proto::classify_invocation(get, config.settings.as_ref().map(Option::as_ref), now_unix);
-        (classification, proto::relayed_client_address(get).map(str::to_owned))
+    let LambdaEvent { payload, context } = event;
+    let event = payload.into_json();
+    let begun = adapter::begin(
+        &event,
+        config.settings.as_ref().map(Option::as_ref),
+        |_| config.client.clone(),
+        remaining(&context, &config.clock),
+        config.clock.now(),
+    )
+    .map_err(Error::Event)?;
+    let (view, relay) = match begun {
+        Begun::Answer(result) => return Ok(result),
+        Begun::Direct { request } => (request, None),
+        Begun::Relay {
+            request,
+            connection,
+            streams_body,
+        } => (request, Some((connection, streams_body))),
     };
-    if matches!(classification, Classification::Relay(_)) {
-        // The event's source address is the gateway's; the client's came in x-forwarded-for.
-        if let Some(client) = client {
-            event.request_context.http.source_ip = Some(client);
+    let head_request = view.is_head();
+    let mut parts = request_parts(&view)?;
+    parts.extensions.insert(context);
+    parts.extensions.insert(request_context(&event, &view));
+    let Some((connection, streams_body)) = relay else {
+        let response = handler(Request::from_parts(parts, Body::from(view.body)))
+            .await
+            .map_err(|e| Error::Handler(e.to_string()))?;
+        let (head, body) = response.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map_err(|e| Error::Handler(format!("response body failed: {e}")))?
+            .to_bytes();
+        if !proto::valid_response_status(head.status.as_u16()) {
+            return Err(Error::Handler(format!(
+                "invalid status {} (a response's status is 200 to 599)",
+                head.status
+            ))
+            .into());
         }
-    }
-    let mut parts = event::request_parts(&mut event)?;
-    let inline = event::request_body(&mut event)?;
-    for name in proto::RELAY_HEADERS {
-        parts.headers.remove(name);
-    }
-    parts.extensions.insert(context.clone());
-    parts.extensions.insert(event.request_context.clone());
-
-    let relay = match classification {
-        Classification::Direct => {
-            let response = handler(Request::from_parts(parts, Body::from(inline)))
-                .await
-                .map_err(|e| Error::Handler(e.to_string()))?;
-            let (head, body) = response.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map_err(|e| Error::Handler(format!("response body failed: {e}")))?
-                .to_bytes();
-            return Ok(event::buffered_response(Response::from_parts(head, body)));
-        }
-        Classification::Refused(result) => return Ok(event::invocation_result(&result)),
-        Classification::Relay(relay) => relay,
-    };
-
-    let mode = relay.body_mode;
-    let invocation = Invocation::new(relay, parts.method.as_str()).with_time_left(remaining(&context, &config.clock));
-    let connection = match Connection::open(config.client.clone(), invocation) {
-        Ok(c) => c,
-        Err(e) => return Ok(event::invocation_result(&e.invocation_result())),
+        return Ok(FunctionUrlResult::buffered(
+            head.status,
+            head.headers,
+            &body,
+            head_request,
+        ));
     };
     let (request_body, mut writer) = connection.split();
-    let body = match mode {
-        BodyMode::Inline => Body::from(inline),
-        BodyMode::Stream => Body::relay(request_body),
+    let body = if streams_body {
+        Body::relay(request_body)
+    } else {
+        Body::from(view.body)
     };
     let request = Request::from_parts(parts, body);
-    Ok(match relay_response(handler(request), &mut writer).await {
-        Relayed::Result(result) => event::invocation_result(&result),
-        Relayed::Inline(response) => {
-            let mut out = event::buffered_response(response);
-            let (name, value) = InvocationResult::complete_header();
-            out.headers.insert(name, http::HeaderValue::from_static(value));
-            out
-        }
-    })
+    Ok(relay_response(handler(request), &mut writer, head_request).await)
 }
 
-/// How a relayed invocation ended.
-enum Relayed {
-    /// Over the socket, or not at all: the invocation answers with this result.
-    Result(InvocationResult),
-    /// Small and complete: the invocation answers with the response itself.
-    Inline(Response<Bytes>),
+/// The `http` request of a view, minus its body: its absolute URL, method and headers.
+fn request_parts(view: &RequestView) -> Result<http::request::Parts, Error> {
+    let invalid = |what: String| Error::Event(EventError::Invalid(what));
+    let method =
+        Method::from_bytes(view.method.as_bytes()).map_err(|_| invalid(format!("invalid method {:?}", view.method)))?;
+    let uri = Uri::try_from(view.url()).map_err(|e| invalid(format!("invalid url: {e}")))?;
+    let (mut parts, ()) = Request::new(()).into_parts();
+    parts.method = method;
+    parts.uri = uri;
+    parts.headers.reserve(view.headers.len());
+    for (name, value) in &view.headers {
+        let name =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid(format!("invalid header name {name:?}")))?;
+        let value = HeaderValue::from_bytes(value.as_bytes())
+            .map_err(|_| invalid(format!("invalid value for header {name}")))?;
+        parts.headers.append(name, value);
+    }
+    Ok(parts)
+}
+
+/// The Function URL request context a handler finds in its request's extensions; for a
+/// relayed invocation `http.source_ip` is the client's (the event's is the gateway's).
+fn request_context(event: &serde_json::Value, view: &RequestView) -> RequestContext {
+    let mut context: RequestContext = event
+        .get("requestContext")
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default();
+    if let Some(address) = &view.client_address {
+        context.http.source_ip = Some(address.clone());
+    }
+    context
 }
 
 /// Runs the handler's future and streams its response until the gateway acknowledged its
 /// end, or the relay was cancelled (the gateway aborted, the relay failed, the deadline
 /// passed: then the handler's work is dropped).
-async fn relay_response<Fut, B, E>(response: Fut, writer: &mut ResponseWriter) -> Relayed
+async fn relay_response<Fut, B, E>(response: Fut, writer: &mut ResponseWriter, head_request: bool) -> FunctionUrlResult
 where
     Fut: Future<Output = Result<Response<B>, E>>,
     B: http_body::Body,
@@ -316,20 +358,20 @@ where
 {
     let cancelled = writer.cancelled();
     let outcome = tokio::select! {
-        r = stream_response(response, writer) => r,
+        r = stream_response(response, writer, head_request) => r,
         why = cancelled.reason() => Err(why),
     };
-    Relayed::Result(match outcome {
-        Ok(Some(inline)) => return Relayed::Inline(inline),
-        Ok(None) => InvocationResult::relayed(),
+    match outcome {
+        Ok(Some(inline)) => inline,
+        Ok(None) => adapter::invocation_result(None, None),
         Err(client::Error::Deadline) => {
             // The session failed the response with `deadline`; return once that reached the
             // gateway, as for any end.
             let _ = writer.closed().await;
-            client::Error::Deadline.invocation_result()
+            adapter::invocation_result(Some(client::Error::Deadline), None)
         }
-        Err(e) => e.invocation_result(),
-    })
+        Err(e) => adapter::invocation_result(Some(e), None),
+    }
 }
 
 /// Streams the handler's response, or returns it whole when it is small and complete the
@@ -338,7 +380,8 @@ where
 async fn stream_response<Fut, B, E>(
     response: Fut,
     writer: &mut ResponseWriter,
-) -> Result<Option<Response<Bytes>>, client::Error>
+    head_request: bool,
+) -> Result<Option<FunctionUrlResult>, client::Error>
 where
     Fut: Future<Output = Result<Response<B>, E>>,
     B: http_body::Body,
@@ -378,9 +421,8 @@ where
         }
     };
     if complete {
-        if let Ok(has_body) = writer.respond_inline(head.status, ready_len) {
-            let body = if has_body { ready.concat().into() } else { Bytes::new() };
-            return Ok(Some(Response::from_parts(head, body)));
+        if let Some(result) = adapter::respond_inline(writer, head.status, head.headers.clone(), &ready, head_request) {
+            return Ok(Some(result));
         }
     }
     if let Err(e) = writer.send_head(head.status, head.headers) {
@@ -416,11 +458,8 @@ where
     writer.finish(trailers).await.map(|()| None)
 }
 
-/// Time left until the invocation's deadline, read on `clock`.
-fn remaining(context: &Context, clock: &Clock) -> Duration {
-    if context.deadline == 0 {
-        // No deadline known (a local server): let the relay run as long as Lambda could.
-        return Duration::from_secs(15 * 60);
-    }
-    Duration::from_millis(context.deadline.saturating_sub(clock.unix_millis()))
+/// Time left until the invocation's deadline, read on `clock`; `None` when the context has
+/// none (the adapter's default applies).
+fn remaining(context: &Context, clock: &Clock) -> Option<Duration> {
+    (context.deadline != 0).then(|| Duration::from_millis(context.deadline.saturating_sub(clock.unix_millis())))
 }

@@ -9,13 +9,17 @@
 //!
 //! Usage: `lambda-relay-e2e-function <port>`, with `RELAY_GATEWAY_URL` and `RELAY_SECRET` set.
 
+// Results are built field by field, as AWS's examples build theirs.
+#![allow(clippy::field_reassign_with_default)]
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
+use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use bytes::Bytes;
 use futures_util::{stream, Stream, StreamExt};
 use http::{Request, Response, StatusCode};
+use lambda_relay::adapter::FunctionUrlResult;
 use lambda_relay::lambda::{handle_event, Body, BoxError, RelayConfig};
 use lambda_relay::proto;
 use lambda_runtime::LambdaEvent;
@@ -63,16 +67,18 @@ async fn main() -> Result<(), BoxError> {
 
 async fn dispatch(
     config: Arc<RelayConfig>,
-    event: LambdaEvent<LambdaFunctionUrlRequest>,
-) -> Result<LambdaFunctionUrlResponse, lambda_runtime::Error> {
-    let path = event.payload.raw_path.clone().unwrap_or_default();
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<FunctionUrlResult, lambda_runtime::Error> {
+    // The test routes read AWS's typed event; the handler takes the event as it came.
+    let typed: LambdaFunctionUrlRequest = serde_json::from_value(event.payload.clone())?;
+    let path = typed.raw_path.clone().unwrap_or_default();
     match path.as_str() {
         "/e2e/hang" => std::future::pending().await,
         "/e2e/invocation-fails" => Err("this function crashed before it could connect".into()),
         // What Lambda's front door answers, without running the function, when the Function
         // URL lacks `lambda:InvokeFunction`.
         "/e2e/lambda-refuses" => {
-            let mut out = LambdaFunctionUrlResponse::default();
+            let mut out = FunctionUrlResult::default();
             out.status_code = 403;
             out.headers
                 .insert(proto::LAMBDA_ERROR_HEADER, "AccessDeniedException".parse().unwrap());
@@ -80,16 +86,16 @@ async fn dispatch(
             Ok(out)
         }
         "/e2e/not-relay" => {
-            let mut out = LambdaFunctionUrlResponse::default();
+            let mut out = FunctionUrlResult::default();
             out.status_code = 200;
             out.headers.insert("x-plain", "yes".parse().unwrap());
             out.body = Some("plain response from a function that knows nothing of the relay".into());
             Ok(out)
         }
         "/e2e/capture" => {
-            let headers = &event.payload.headers;
+            let headers = &typed.headers;
             let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-            let tag = event.payload.raw_query_string.clone().unwrap_or_default();
+            let tag = typed.raw_query_string.clone().unwrap_or_default();
             record(serde_json::json!({
                 "kind": "capture",
                 "tag": tag,
@@ -101,7 +107,7 @@ async fn dispatch(
         // Lets `/gated?tag=` produce chunks up to `upto`: the client releases the next chunk
         // only after it received the previous one, so a relay that buffered would deadlock.
         "/e2e/release" => {
-            let q = event.payload.raw_query_string.clone().unwrap_or_default();
+            let q = typed.raw_query_string.clone().unwrap_or_default();
             let field = |key: &str| {
                 q.split('&')
                     .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
@@ -114,14 +120,14 @@ async fn dispatch(
                 released.push((tag, upto));
             }
             RELEASE.notify_waiters();
-            let mut out = LambdaFunctionUrlResponse::default();
+            let mut out = FunctionUrlResult::default();
             out.status_code = 204;
             Ok(out)
         }
         // Not relay-aware, answering with a redirect to a URL the gateway could reach: the
         // client must get the redirect itself.
         "/e2e/redirect" => {
-            let mut out = LambdaFunctionUrlResponse::default();
+            let mut out = FunctionUrlResult::default();
             out.status_code = 302;
             let target = format!(
                 "http://127.0.0.1:{}/e2e/events",
@@ -131,7 +137,7 @@ async fn dispatch(
             Ok(out)
         }
         "/e2e/events" => {
-            let mut out = LambdaFunctionUrlResponse::default();
+            let mut out = FunctionUrlResult::default();
             out.status_code = 200;
             out.body = Some(serde_json::Value::from(EVENTS.lock().unwrap().clone()).to_string());
             Ok(out)

@@ -4,12 +4,14 @@
 //! `streamifyHandler`) is the TypeScript wrapper in `ts/`; it decides nothing the protocol
 //! decides, and takes every name and number it shares with Rust from [`constants`].
 
-use std::collections::HashMap;
+use std::time::SystemTime;
 
-use http::{HeaderMap, StatusCode};
-use lambda_relay::client::binding::{self, Begun};
-use lambda_relay::client::{self, Cancelled, Connection, RequestBody, ResponseWriter};
+use http::HeaderMap;
+use lambda_relay::adapter::{self, Begun};
+use lambda_relay::client::binding;
+use lambda_relay::client::{self, Cancelled, ClientConfig, Connection, RequestBody, ResponseWriter};
 use lambda_relay::proto::{self, ErrorCode, InvocationResult};
+use lambda_relay::serde_json::Value;
 use napi::bindgen_prelude::{within_runtime_if_available, Buffer};
 use napi::{Result, Status};
 use napi_derive::napi;
@@ -65,31 +67,153 @@ pub fn constants() -> BindingConstants {
             let (name, value) = InvocationResult::complete_header();
             vec![name.to_owned(), value.to_owned()]
         },
-        error_codes: binding::ERROR_CODES.iter().map(|(c, _)| c.to_string()).collect(),
+        error_codes: binding::ERROR_CODES.iter().map(|(c, _, _)| c.to_string()).collect(),
     }
 }
 
-/// A Function URL result, ready to return from the handler.
+/// A stable `ERR_RELAY_*` code, as the `code` property of the JS error it becomes.
+pub struct Code(&'static str);
+
+impl AsRef<str> for Code {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
+}
+
+/// A JS error with a stable `code` property.
+fn coded(code: &'static str, message: impl std::fmt::Display) -> napi::Error<Code> {
+    napi::Error::new(Code(code), message.to_string())
+}
+
+fn event_error(e: adapter::EventError) -> napi::Error<Code> {
+    coded(binding::EVENT, e)
+}
+
+/// The request a handler sees ([`adapter::RequestView`]).
 #[napi(object)]
-pub struct BindingResult {
-    /// The HTTP status.
-    pub status_code: u32,
-    /// Its headers (the outcome among them).
-    pub headers: HashMap<String, String>,
-    /// Its plain-text body.
-    pub body: String,
+pub struct BindingRequest {
+    /// The method.
+    pub method: String,
+    /// The absolute URL: the gateway's host on a relayed invocation, the Function URL's own
+    /// on a direct one.
+    pub url: String,
+    /// The path exactly as sent.
+    pub raw_path: String,
+    /// The query exactly as sent, without `?`.
+    pub raw_query: String,
+    /// `[name, value]` pairs: lowercase names, relay headers removed, cookies joined.
+    pub headers: Vec<Vec<String>>,
+    /// The client's address.
+    pub client_address: Option<String>,
+    /// The event's own body, decoded; `null` when there is none.
+    pub body: Option<Buffer>,
 }
 
-fn render(result: &InvocationResult) -> BindingResult {
-    BindingResult {
-        status_code: u32::from(result.status),
-        headers: result
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect(),
-        body: result.message.clone(),
+impl From<adapter::RequestView> for BindingRequest {
+    fn from(view: adapter::RequestView) -> Self {
+        Self {
+            url: view.url(),
+            method: view.method,
+            raw_path: view.raw_path,
+            raw_query: view.raw_query,
+            headers: view.headers.into_iter().map(|(n, v)| vec![n, v]).collect(),
+            client_address: view.client_address,
+            body: (!view.body.is_empty()).then(|| Buffer::from(Vec::from(view.body))),
+        }
     }
+}
+
+/// The request a handler sees for an event (`relayed`: whether its relay token verified, so
+/// the gateway's forwarding headers are believed). Throws `ERR_RELAY_EVENT` for an event
+/// that is not a Function URL event.
+#[napi]
+pub fn request_view(event: Value, relayed: bool) -> Result<BindingRequest, Code> {
+    adapter::RequestView::from_event(&event, relayed)
+        .map(BindingRequest::from)
+        .map_err(event_error)
+}
+
+/// A direct invocation's whole response as the Function URL result. Throws `ERR_RELAY_USAGE`
+/// for a status or header HTTP does not allow.
+#[napi]
+pub fn buffered_result(
+    status: u32,
+    headers: Vec<Vec<String>>,
+    body: Buffer,
+    head_request: bool,
+) -> Result<Value, Code> {
+    let pairs = header_pairs(headers)?;
+    adapter::direct_result(status, pairs.into_iter(), &body, head_request)
+        .map(|r| r.to_json())
+        .map_err(|e| coded(binding::USAGE, e))
+}
+
+/// An HTTP request as a local server received it.
+#[napi(object)]
+pub struct BindingLocalRequest {
+    /// The method.
+    pub method: String,
+    /// The request target as sent: `/path?query`.
+    pub target: String,
+    /// `[name, value]` pairs as sent.
+    pub headers: Vec<Vec<String>>,
+    /// The whole body.
+    pub body: Buffer,
+    /// The peer's address.
+    pub source_ip: String,
+    /// The invocation's request id.
+    pub request_id: String,
+    /// When it arrived, in milliseconds since the Unix epoch.
+    pub time_epoch_ms: f64,
+}
+
+/// The Function URL event AWS would build for a request a local server received.
+#[napi]
+pub fn function_url_event(request: BindingLocalRequest) -> Result<Value, Code> {
+    let headers = header_pairs(request.headers)?;
+    Ok(adapter::function_url_event(&adapter::LocalRequest {
+        method: &request.method,
+        target: &request.target,
+        headers: &headers,
+        body: &request.body,
+        source_ip: &request.source_ip,
+        request_id: &request.request_id,
+        time_epoch_ms: request.time_epoch_ms as u64,
+    }))
+}
+
+/// What a local server sends for a handler's result.
+#[napi(object)]
+pub struct BindingLocalResponse {
+    /// The status.
+    pub status: u32,
+    /// `[name, value]` pairs, `set-cookie` repeated.
+    pub headers: Vec<Vec<String>>,
+    /// The body.
+    pub body: Buffer,
+}
+
+/// The HTTP response AWS's front door makes of a handler's result. Throws `ERR_RELAY_USAGE`
+/// for a result it would refuse (answered 502).
+#[napi]
+pub fn local_response(result: Value) -> Result<BindingLocalResponse, Code> {
+    let response = adapter::LocalResponse::from_result(&result).map_err(|e| coded(binding::USAGE, e))?;
+    Ok(BindingLocalResponse {
+        status: u32::from(response.status),
+        headers: response.headers.into_iter().map(|(n, v)| vec![n, v]).collect(),
+        body: Buffer::from(Vec::from(response.body)),
+    })
+}
+
+fn header_pairs(headers: Vec<Vec<String>>) -> Result<Vec<(String, String)>, Code> {
+    headers
+        .into_iter()
+        .map(|pair| {
+            <[String; 2]>::try_from(pair)
+                .map(|[n, v]| (n, v))
+                .map_err(|_| coded(binding::USAGE, "headers must be [name, value] pairs"))
+        })
+        .collect()
 }
 
 /// What an invocation is: `direct`, `relay` (its connection is opening), or `result`
@@ -98,9 +222,10 @@ fn render(result: &InvocationResult) -> BindingResult {
 pub struct BindingInvocation {
     kind: &'static str,
     streams_body: bool,
-    client_address: Option<String>,
-    result: Option<BindingResult>,
-    connection: Option<Connection>,
+    request: Option<BindingRequest>,
+    event: Option<Value>,
+    result: Option<Value>,
+    connection: Option<(Connection, bool)>,
 }
 
 #[napi]
@@ -111,72 +236,91 @@ impl BindingInvocation {
         self.kind
     }
 
-    /// The client's address (relay: as the gateway saw it), for `requestContext.http.sourceIp`.
-    #[napi(getter)]
-    pub fn client_address(&self) -> Option<String> {
-        self.client_address.clone()
-    }
-
     /// Whether the request body streams over the socket (else it is the event's own).
     #[napi(getter)]
     pub fn streams_body(&self) -> bool {
         self.streams_body
     }
 
+    /// The request the handler sees, for `direct` and `relay`; taken once.
+    #[napi]
+    pub fn request(&mut self) -> Option<BindingRequest> {
+        self.request.take()
+    }
+
+    /// The event a handler sees (Hono's `c.env.event`): no relay headers, and the client's
+    /// own address. Taken once.
+    #[napi]
+    pub fn event(&mut self) -> Option<Value> {
+        self.event.take()
+    }
+
     /// The invocation's result, for `result`.
     #[napi]
-    pub fn result(&mut self) -> Option<BindingResult> {
+    pub fn result(&mut self) -> Option<Value> {
         self.result.take()
     }
 
     /// The connection, for `relay`; taken once.
     #[napi]
     pub fn connect(&mut self) -> Option<BindingConnection> {
-        self.connection.take().map(BindingConnection::new)
+        self.connection
+            .take()
+            .map(|(connection, head_request)| BindingConnection::new(connection, head_request))
     }
 }
 
-/// Classifies an invocation with `proto::classify_invocation` (headers with lowercase
-/// names), and for a relay invocation starts connecting to the gateway in the background.
-/// `time_left_ms` is the Lambda context's remaining time.
+/// Begins an invocation ([`adapter::begin`]): classifies it, reads the request the handler
+/// sees, and for a relay invocation starts connecting to the gateway in the background.
+/// `time_left_ms` is the Lambda context's remaining time. Throws `ERR_RELAY_EVENT` for an
+/// event that is not a Function URL event.
 #[napi]
 pub fn begin_invocation(
-    headers: HashMap<String, String>,
-    method: String,
+    event: Value,
     gateway_url: Option<String>,
     secret: Option<String>,
     time_left_ms: Option<f64>,
-) -> BindingInvocation {
-    let get = |name: &str| headers.get(name).map(String::as_str);
+) -> Result<BindingInvocation, Code> {
+    let settings = proto::RelaySettings::from_values(gateway_url.as_deref(), secret.as_deref());
     let begun = within_runtime_if_available(|| {
-        binding::begin_invocation(
-            get,
-            &method,
-            gateway_url.as_deref(),
-            secret.as_deref(),
-            binding::time_left(time_left_ms),
+        adapter::begin(
+            &event,
+            settings.as_ref().map(Option::as_ref),
+            |s| ClientConfig::new(s.gateway_url()),
+            adapter::time_left(time_left_ms),
+            SystemTime::now(),
         )
-    });
-    let (kind, result, relay) = match begun {
-        Begun::Direct => ("direct", None, None),
-        Begun::Answer(result) => ("result", Some(render(&result)), None),
+    })
+    .map_err(event_error)?;
+    let mut invocation = BindingInvocation {
+        kind: "direct",
+        streams_body: false,
+        request: None,
+        event: None,
+        result: None,
+        connection: None,
+    };
+    let request = match begun {
+        Begun::Answer(result) => {
+            invocation.kind = "result";
+            invocation.result = Some(result.to_json());
+            return Ok(invocation);
+        }
+        Begun::Direct { request } => request,
         Begun::Relay {
+            request,
             connection,
             streams_body,
-            client_address,
-        } => ("relay", None, Some((connection, streams_body, client_address))),
+        } => {
+            invocation.kind = "relay";
+            invocation.streams_body = streams_body;
+            invocation.connection = Some((connection, request.is_head()));
+            request
+        }
     };
-    let (connection, streams_body, client_address) = match relay {
-        Some((connection, streams_body, client_address)) => (Some(connection), streams_body, client_address),
-        None => (None, false, None),
-    };
-    BindingInvocation {
-        kind,
-        streams_body,
-        client_address,
-        result,
-        connection,
-    }
+    invocation.event = Some(adapter::handler_event(event, &request));
+    invocation.request = Some(request.into());
+    Ok(invocation)
 }
 
 /// One relayed invocation: the request body to read, the response to write.
@@ -185,6 +329,7 @@ pub struct BindingConnection {
     body: Mutex<RequestBody>,
     writer: Mutex<ResponseWriter>,
     cancelled: Cancelled,
+    head_request: bool,
 }
 
 impl BindingConnection {
@@ -192,13 +337,14 @@ impl BindingConnection {
         self.writer.lock().await.fail(code, message).await.map_err(from_client)
     }
 
-    fn new(connection: Connection) -> Self {
+    fn new(connection: Connection, head_request: bool) -> Self {
         let (body, writer) = connection.split();
         let cancelled = writer.cancelled();
         Self {
             body: Mutex::new(body),
             writer: Mutex::new(writer),
             cancelled,
+            head_request,
         }
     }
 }
@@ -224,7 +370,7 @@ impl BindingConnection {
             pairs.push((name, value));
         }
         let (status, map) =
-            binding::response_head(status, pairs.into_iter()).map_err(|e| js_error(binding::USAGE, e))?;
+            adapter::response_head(status, pairs.into_iter()).map_err(|e| js_error(binding::USAGE, e))?;
         let mut writer = self
             .writer
             .try_lock()
@@ -233,14 +379,15 @@ impl BindingConnection {
     }
 
     /// Answers in the invocation result instead of over the socket, if this response may
-    /// (`FunctionSession::respond_inline`: the request body did not stream, and the body is
-    /// complete and small): `true` if it keeps its body, `false` if its status or method
-    /// drops it, `null` if it must go over the socket after all.
+    /// (`adapter::respond_inline`: the request body did not stream, and the body, all of
+    /// `chunks`, is complete and small): the Function URL result, or `null` if it must go
+    /// over the socket after all.
     #[napi]
-    pub fn respond_inline(&self, status: u32, body_len: u32) -> Option<bool> {
-        let status = StatusCode::from_u16(u16::try_from(status).ok()?).ok()?;
+    pub fn respond_inline(&self, status: u32, headers: Vec<Vec<String>>, chunks: Vec<Buffer>) -> Option<Value> {
+        let pairs = header_pairs(headers).ok()?;
+        let (status, map) = adapter::response_head(status, pairs.into_iter()).ok()?;
         let mut writer = self.writer.try_lock().ok()?;
-        writer.respond_inline(status, body_len as usize).ok()
+        adapter::respond_inline(&mut writer, status, map, &chunks, self.head_request).map(|r| r.to_json())
     }
 
     /// Writes several chunks in one crossing of the JS/Rust boundary; resolves when the
@@ -293,8 +440,8 @@ impl BindingConnection {
     /// socket closed, or the relay failed), with the invocation's result. `failure` is why
     /// the wrapper's own work failed, if it did and the relay does not know a reason.
     #[napi]
-    pub async fn result(&self, failure: Option<String>) -> BindingResult {
+    pub async fn result(&self, failure: Option<String>) -> Value {
         let over = self.cancelled.clone().over().await;
-        render(&binding::invocation_result(over, failure))
+        adapter::invocation_result(over, failure).to_json()
     }
 }

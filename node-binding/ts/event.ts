@@ -1,6 +1,7 @@
-// Function URL events (payload v2) to Fetch Requests, and buffered results back.
+// The Lambda types handlers see, and a Fetch Request made of the adapter's request view
+// (core/src/adapter decides every field of it).
 
-import { isUtf8 } from "node:buffer";
+import type { BindingRequest } from "../binding.js";
 
 /** A Function URL event's request context (payload format 2.0). */
 export interface FunctionUrlRequestContext {
@@ -95,44 +96,17 @@ export function handlerEnv(event: FunctionUrlEvent, context: LambdaContext): Han
   return Object.assign(env, { event, requestContext: event.requestContext, lambdaContext: context });
 }
 
-/** Header names lowercased, undefined values dropped. */
-export function lowercaseHeaders(headers: FunctionUrlEvent["headers"]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (value !== undefined) out[name.toLowerCase()] = value;
-  }
-  return out;
-}
-
-/** The event's inline body, decoded. */
-export function inlineBody(event: FunctionUrlEvent): Uint8Array<ArrayBuffer> | undefined {
-  if (event.body == null || event.body === "") return undefined;
-  const bytes = event.isBase64Encoded ? Buffer.from(event.body, "base64") : Buffer.from(event.body, "utf8");
-  return new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/** The Fetch Request the handler sees: method, URL, headers (minus `strip`), cookies, body. */
-export function toRequest(
-  event: FunctionUrlEvent,
-  options: { strip: string[]; body?: BodyInit | undefined; signal?: AbortSignal },
-): Request {
+/** The Fetch Request a handler sees: the adapter's view of the event, and its body. */
+export function toRequest(view: BindingRequest, options: { body?: BodyInit | undefined; signal?: AbortSignal }): Request {
   const headers = new Headers();
-  for (const [name, value] of Object.entries(lowercaseHeaders(event.headers))) {
-    if (!options.strip.includes(name)) headers.set(name, value);
-  }
-  if (event.cookies?.length) headers.set("cookie", event.cookies.join("; "));
-  const method = event.requestContext?.http?.method ?? "GET";
-  const host = headers.get("x-forwarded-host") ?? headers.get("host") ?? event.requestContext?.domainName ?? "localhost";
-  const proto = headers.get("x-forwarded-proto") ?? "https";
-  const query = event.rawQueryString ? `?${event.rawQueryString}` : "";
-  const url = `${proto}://${host}${event.rawPath ?? "/"}${query}`;
-  const hasBody = options.body !== undefined && method !== "GET" && method !== "HEAD";
-  const init: RequestInit & { duplex?: "half" } = { method, headers, signal: options.signal };
+  for (const [name, value] of view.headers) headers.append(name!, value!);
+  const hasBody = options.body !== undefined && view.method !== "GET" && view.method !== "HEAD";
+  const init: RequestInit & { duplex?: "half" } = { method: view.method, headers, signal: options.signal };
   if (hasBody) {
     init.body = options.body;
     init.duplex = "half";
   }
-  return new Request(url, init);
+  return new Request(view.url, init);
 }
 
 /** Header pairs for the wire: every `set-cookie` separately, others as Fetch joins them. */
@@ -143,21 +117,4 @@ export function headerPairs(headers: Headers): string[][] {
   }
   for (const cookie of headers.getSetCookie()) pairs.push(["set-cookie", cookie]);
   return pairs;
-}
-
-/** A buffered Function URL result: UTF-8 bodies as text, others base64; cookies apart. */
-export function bufferedResult(status: number, headers: Headers, body: Buffer): FunctionUrlResult {
-  const out: Record<string, string> = {};
-  for (const [name, value] of headers) if (name !== "set-cookie") out[name] = value;
-  const result: FunctionUrlResult = { statusCode: status, headers: out };
-  const cookies = headers.getSetCookie();
-  if (cookies.length) result.cookies = cookies;
-  if (body.length) {
-    if (isUtf8(body)) result.body = body.toString("utf8");
-    else {
-      result.body = body.toString("base64");
-      result.isBase64Encoded = true;
-    }
-  }
-  return result;
 }

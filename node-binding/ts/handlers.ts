@@ -3,19 +3,18 @@
 
 import { Writable } from "node:stream";
 
+import type { BindingRequest } from "../binding.js";
 import {
-  bufferedResult,
   type FunctionUrlEvent,
   type FunctionUrlResult,
   type HandlerEnv,
   handlerEnv,
   headerPairs,
-  inlineBody,
   type LambdaContext,
-  lowercaseHeaders,
   toRequest,
 } from "./event.js";
-import { constants, native, RelayError } from "./native.js";
+import { adapter, callSync, constants, native, RelayError, tryNative } from "./native.js";
+import * as portable from "./portable.js";
 import { pipeBody, type Ready, readReady, Relay } from "./relay.js";
 import { BufferedResponseStream, RelayResponseStream, type ResponseStream } from "./response-stream.js";
 
@@ -27,54 +26,54 @@ export type StreamifyHandler = (request: Request, responseStream: ResponseStream
 export type FunctionUrlHandler = (event: FunctionUrlEvent, context: LambdaContext) => Promise<FunctionUrlResult>;
 
 type Invocation =
-  | { kind: "direct"; event: FunctionUrlEvent; request: Request }
+  | { kind: "direct"; event: FunctionUrlEvent; request: Request; headRequest: boolean }
   | { kind: "result"; result: FunctionUrlResult }
   | { kind: "relay"; relay: Relay; event: FunctionUrlEvent; request: Request };
 
 /**
- * Classifies the invocation. Without the relay id header it is direct, and the addon is not
- * even loaded (so direct mode works on any platform); otherwise the addon classifies it
- * (`proto::classify_invocation`) and, when relayed, starts connecting. The event handlers
- * see has no relay headers, and for a relayed invocation the client's address as its
- * `requestContext.http.sourceIp`.
+ * Begins the invocation in the addon (`adapter::begin`): it classifies it, reads the request
+ * the handler sees and, when relayed, starts connecting. The event handlers see has no relay
+ * headers, and for a relayed invocation the client's address as its
+ * `requestContext.http.sourceIp`. Without an addon for this platform (a dev machine), direct
+ * invocations go through the portable adapter; a relayed one needs the addon.
  */
 function begin(event: FunctionUrlEvent, context: LambdaContext): Invocation {
-  const headers = lowercaseHeaders(event.headers);
-  const strip = constants.relayHeaders;
-  if (headers[constants.relayIdHeader] === undefined) {
-    return { kind: "direct", event, request: toRequest(event, { strip, body: inlineBody(event) }) };
+  const addon = tryNative();
+  if (!addon) {
+    const relayed = Object.keys(event?.headers ?? {}).some((n) => n.toLowerCase() === constants.relayIdHeader);
+    if (relayed) native(); // throws ERR_RELAY_PLATFORM, naming the platform
+    const view = callSync(() => portable.requestView(event, false));
+    return direct(portable.handlerEvent(event as unknown as Record<string, unknown>) as unknown as FunctionUrlEvent, view);
   }
-  const method = event.requestContext?.http?.method ?? "GET";
-  const invocation = native().beginInvocation(
-    headers,
-    method,
-    process.env[constants.gatewayUrlEnv],
-    process.env[constants.secretEnv],
-    context.getRemainingTimeInMillis?.(),
+  const invocation = callSync(() =>
+    addon.beginInvocation(
+      event,
+      process.env[constants.gatewayUrlEnv],
+      process.env[constants.secretEnv],
+      context.getRemainingTimeInMillis?.(),
+    ),
   );
-  const seen = handlerEvent(event, strip, invocation.clientAddress);
-  if (invocation.kind === "direct") {
-    return { kind: "direct", event: seen, request: toRequest(event, { strip, body: inlineBody(event) }) };
-  }
-  const connection = invocation.connect();
-  if (!connection) return { kind: "result", result: invocation.result() as FunctionUrlResult };
-  const relay = new Relay(connection);
-  const body = invocation.streamsBody ? relay.requestBody() : inlineBody(event);
-  const request = toRequest(event, { strip, body, signal: relay.signal });
-  return { kind: "relay", relay, event: seen, request };
+  if (invocation.kind === "result") return { kind: "result", result: invocation.result() as FunctionUrlResult };
+  const view = invocation.request()!;
+  const seen = invocation.event() as FunctionUrlEvent;
+  if (invocation.kind === "direct") return direct(seen, view);
+  const relay = new Relay(invocation.connect()!);
+  const body = invocation.streamsBody ? relay.requestBody() : bodyOf(view);
+  return { kind: "relay", relay, event: seen, request: toRequest(view, { body, signal: relay.signal }) };
 }
 
-/** The event as handlers see it: no relay headers, and the client's own address. */
-function handlerEvent(event: FunctionUrlEvent, strip: string[], clientAddress: string | null | undefined): FunctionUrlEvent {
-  const headers: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(event.headers ?? {})) {
-    if (!strip.includes(name.toLowerCase())) headers[name] = value;
-  }
-  const requestContext =
-    clientAddress && event.requestContext?.http
-      ? { ...event.requestContext, http: { ...event.requestContext.http, sourceIp: clientAddress } }
-      : event.requestContext;
-  return { ...event, headers, requestContext };
+function direct(event: FunctionUrlEvent, view: BindingRequest): Invocation {
+  return { kind: "direct", event, request: toRequest(view, { body: bodyOf(view) }), headRequest: view.method === "HEAD" };
+}
+
+function bodyOf(view: BindingRequest): Uint8Array<ArrayBuffer> | undefined {
+  const b = view.body;
+  return b ? new Uint8Array(b.buffer as ArrayBuffer, b.byteOffset, b.byteLength) : undefined;
+}
+
+/** A direct invocation's whole response as its result (`adapter::direct_result`). */
+function bufferedResult(invocation: { headRequest: boolean }, status: number, headers: string[][], body: Buffer): FunctionUrlResult {
+  return callSync(() => adapter().bufferedResult(status, headers, body, invocation.headRequest)) as FunctionUrlResult;
 }
 
 /**
@@ -89,7 +88,8 @@ export function streamHandler(handler: FetchHandler): FunctionUrlHandler {
     const env = handlerEnv(invocation.event, context);
     if (invocation.kind === "direct") {
       const response = await handler(invocation.request, env);
-      return bufferedResult(response.status, response.headers, Buffer.from(await response.arrayBuffer()));
+      const body = Buffer.from(await response.arrayBuffer());
+      return bufferedResult(invocation, response.status, headerPairs(response.headers), body);
     }
     const { relay, request } = invocation;
     return relay.result(respond(relay, () => handler(request, env)));
@@ -114,7 +114,7 @@ async function respond(relay: Relay, produce: () => Response | Promise<Response>
   }
   if (ready.done) {
     // Small and complete: it rides in the invocation result, no socket needed.
-    const inline = relay.respondInline(response.status, response.headers, ready.chunks);
+    const inline = relay.respondInline(response.status, headerPairs(response.headers), ready.chunks);
     if (inline) return inline;
   }
   try {
@@ -174,7 +174,7 @@ function streaming(run: StreamifyHandler): FunctionUrlHandler {
       const stream = new BufferedResponseStream();
       await run(invocation.request, stream, env);
       await endAndWait(stream);
-      return bufferedResult(stream.statusCode, stream.headerObject(), stream.body());
+      return bufferedResult(invocation, stream.statusCode, headerPairs(stream.headerObject()), stream.body());
     }
     const { relay, request } = invocation;
     const stream = new RelayResponseStream(relay);

@@ -2,6 +2,7 @@
 // errors become JS errors with a stable `code`.
 
 import type * as Binding from "../binding.js";
+import * as portable from "./portable.js";
 
 /** The names and numbers this wrapper shares with Rust, dumped from the addon at build time
  * (`dist/constants.json`), so direct invocations need no addon. */
@@ -20,37 +21,71 @@ export class RelayError extends Error {
 }
 
 let addon: typeof Binding | undefined;
+let loadError: unknown;
+
+/** The addon for this platform, or `undefined` if there is none. */
+export function tryNative(): typeof Binding | undefined {
+  if (addon || loadError) return addon;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    addon = require("../../binding.cjs") as typeof Binding;
+  } catch (e) {
+    loadError = e;
+  }
+  return addon;
+}
+
+/** The adapter's pure functions (core/src/adapter): the addon's, or on a platform without
+ * one the portable copies that the golden vectors pin to them (direct invocations only). */
+export interface Adapter {
+  requestView: typeof Binding.requestView;
+  bufferedResult: typeof Binding.bufferedResult;
+  functionUrlEvent: typeof Binding.functionUrlEvent;
+  localResponse: typeof Binding.localResponse;
+}
+
+/** The addon's adapter, or the portable one where there is no addon. */
+export function adapter(): Adapter {
+  return tryNative() ?? portable;
+}
 
 /** The addon for this platform; a RelayError (`ERR_RELAY_PLATFORM`) naming the platform if
  * there is none. */
 export function native(): typeof Binding {
-  if (addon) return addon;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    addon = require("../../binding.cjs") as typeof Binding;
-    return addon;
-  } catch (e) {
-    const platform = `${process.platform}-${process.arch}`;
-    throw new RelayError(
-      "ERR_RELAY_PLATFORM",
-      `lambda-relay has no native addon for ${platform}: relayed invocations need one, and one is ` +
-        `published for Lambda's platforms (linux-x64-gnu and linux-arm64-gnu). Direct invocations and ` +
-        `\`lambda-relay serve\` work without it. Deploy with the addon of your function's architecture: ` +
-        `\`npm install --os=linux --cpu=x64\` (or --cpu=arm64), or a lambda-relay layer.`,
-      { cause: e },
-    );
-  }
+  const loaded = tryNative();
+  if (loaded) return loaded;
+  const platform = `${process.platform}-${process.arch}`;
+  throw new RelayError(
+    "ERR_RELAY_PLATFORM",
+    `lambda-relay has no native addon for ${platform}: relayed invocations need one, and one is ` +
+      `published for Lambda's platforms (linux-x64-gnu and linux-arm64-gnu). Direct invocations and ` +
+      `\`lambda-relay serve\` work without it. Deploy with the addon of your function's architecture: ` +
+      `\`npm install --os=linux --cpu=x64\` (or --cpu=arm64), or a lambda-relay layer.`,
+    { cause: loadError },
+  );
 }
 
 const CODED = /^(ERR_RELAY_[A-Z_]+): ([\s\S]*)$/;
 
-/** Turns an error thrown by the addon into a RelayError (its message starts with the code). */
+/** Turns an error thrown by the addon into a RelayError: its `code` property, or (from an
+ * async call, whose errors napi words with its own status) the code its message starts with. */
 export function relayError(error: unknown): unknown {
   if (error instanceof Error && !(error instanceof RelayError)) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "string" && /^ERR_RELAY_[A-Z_]+$/.test(code)) return new RelayError(code, error.message, { cause: error });
     const m = CODED.exec(error.message);
     if (m) return new RelayError(m[1]!, m[2]!, { cause: error });
   }
   return error;
+}
+
+/** Runs a synchronous native call, mapping its errors. */
+export function callSync<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw relayError(e);
+  }
 }
 
 /** Runs a native call, mapping its errors. */

@@ -3,7 +3,7 @@
 // deadline and the invocation's result are decided in Rust.
 
 import type { BindingConnection } from "../binding.js";
-import { bufferedResult, type FunctionUrlResult } from "./event.js";
+import { type FunctionUrlResult } from "./event.js";
 import { call, constants, relayError } from "./native.js";
 
 /** Below this average size, a batch's chunks are joined before they cross into Rust. */
@@ -62,18 +62,12 @@ export class Relay {
 
   /**
    * Answers in the invocation result instead of over the socket, if this response may (small,
-   * complete, and the request body did not stream): the result, or `null` if it must go over
-   * the socket after all.
+   * complete, and the request body did not stream; `adapter::respond_inline` decides): the
+   * result, or `null` if it must go over the socket after all.
    */
-  respondInline(status: number, headers: Headers, body: Buffer[]): FunctionUrlResult | null {
-    let bytes = 0;
-    for (const chunk of body) bytes += chunk.byteLength;
-    const keepsBody = this.conn.respondInline(status, bytes);
-    if (keepsBody === null) return null;
-    this.#ended = true;
-    const result = bufferedResult(status, headers, keepsBody ? Buffer.concat(body, bytes) : Buffer.alloc(0));
-    const [name, value] = constants.completeHeader;
-    result.headers = { ...result.headers, [name!]: value! };
+  respondInline(status: number, headers: string[][], body: Buffer[]): FunctionUrlResult | null {
+    const result = this.conn.respondInline(status, headers, body) as FunctionUrlResult | null;
+    if (result) this.#ended = true;
     return result;
   }
 
@@ -121,7 +115,7 @@ export class Relay {
         if (!this.#ended) await (this.#headSent ? this.bodyFailed(e) : this.handlerFailed(e)).catch(() => {});
       }
     }
-    return this.conn.result(failure);
+    return this.conn.result(failure) as Promise<FunctionUrlResult>;
   }
 }
 

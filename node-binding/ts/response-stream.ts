@@ -3,7 +3,7 @@
 import { Writable } from "node:stream";
 
 import { constants } from "./native.js";
-import type { FunctionUrlResult } from "./event.js";
+import { type FunctionUrlResult, headerPairs } from "./event.js";
 import type { Relay } from "./relay.js";
 
 /** The high-water mark of the response stream: batches writes across the boundary into Rust. */
@@ -183,7 +183,7 @@ export class RelayResponseStream extends ResponseStream {
   override _final(callback: (error?: Error | null) => void): void {
     if (this.#held) {
       const { status } = this.takeHead();
-      const inline = this.#relay.respondInline(status, this.headerObject(), this.#held);
+      const inline = this.#relay.respondInline(status, headerPairs(this.headerObject()), this.#held);
       if (inline) {
         this.#held = null;
         this.#inline = inline;

@@ -1,12 +1,12 @@
 // A local Function URL: HTTP requests become Function URL events (payload v2), the handler's
 // results become HTTP responses, as AWS does. For local development, the demo and the tests.
 
-import { isUtf8 } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
-import type { FunctionUrlEvent, FunctionUrlResult, LambdaContext } from "./event.js";
+import type { FunctionUrlEvent, LambdaContext } from "./event.js";
+import { adapter } from "./native.js";
 
 export interface ServeOptions {
   /** Port to listen on (default 9000; 0 picks a free one). */
@@ -25,7 +25,14 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
   const { port = 9000, host = "127.0.0.1", timeoutMs = 15 * 60 * 1000 } = options;
   const server = http.createServer((req, res) => {
     invoke(handler, req, timeoutMs).then(
-      (result) => send(res, result),
+      (result) => {
+        try {
+          send(res, result);
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          res.writeHead(502, { "content-type": "text/plain; charset=utf-8" }).end(`${message}\n`);
+        }
+      },
       (error: unknown) => {
         const message = error instanceof Error ? error.message : String(error);
         res.writeHead(502, { "content-type": "text/plain; charset=utf-8" }).end(`the function failed: ${message}\n`);
@@ -42,48 +49,19 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
 async function invoke(handler: Handler, req: http.IncomingMessage, timeoutMs: number): Promise<unknown> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  const body = Buffer.concat(chunks);
-  const url = new URL(req.url ?? "/", "http://localhost");
-  const headers: Record<string, string> = {};
-  let cookies: string[] | undefined;
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
-    if (name === "cookie") {
-      cookies = String(value).split(";").map((c) => c.trim()).filter(Boolean);
-      continue;
-    }
-    headers[name] = Array.isArray(value) ? value.join(",") : value;
-  }
+  const headers: string[][] = [];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i]!, req.rawHeaders[i + 1]!]);
   const requestId = randomUUID();
-  const utf8 = isUtf8(body);
-  const event: FunctionUrlEvent = {
-    version: "2.0",
-    routeKey: "$default",
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
-    cookies,
+  // The event AWS would build (`adapter::function_url_event`, shared with Rust's and Python's servers).
+  const event = adapter().functionUrlEvent({
+    method: req.method ?? "GET",
+    target: req.url ?? "/",
     headers,
-    requestContext: {
-      accountId: "anonymous",
-      apiId: "local",
-      domainName: req.headers.host ?? "localhost",
-      domainPrefix: "local",
-      http: {
-        method: req.method ?? "GET",
-        path: url.pathname,
-        protocol: `HTTP/${req.httpVersion}`,
-        sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
-        userAgent: req.headers["user-agent"] ?? "",
-      },
-      requestId,
-      routeKey: "$default",
-      stage: "$default",
-      time: clfTime(new Date()),
-      timeEpoch: Date.now(),
-    },
-    body: body.length ? (utf8 ? body.toString("utf8") : body.toString("base64")) : undefined,
-    isBase64Encoded: body.length > 0 && !utf8,
-  };
+    body: Buffer.concat(chunks),
+    sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
+    requestId,
+    timeEpochMs: Date.now(),
+  }) as unknown as FunctionUrlEvent;
   const deadline = Date.now() + timeoutMs;
   const finish: { done?: (error: unknown, result?: unknown) => void } = {};
   const settled = new Promise<unknown>((resolve, reject) => {
@@ -108,25 +86,12 @@ async function invoke(handler: Handler, req: http.IncomingMessage, timeoutMs: nu
   return returned instanceof Promise ? returned : returned === undefined ? settled : returned;
 }
 
-/** A timestamp as Function URL events carry it: `28/Nov/2026:21:30:00 +0000`. */
-function clfTime(d: Date): string {
-  const month = d.toLocaleString("en-US", { month: "short", timeZone: "UTC" });
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${pad(d.getUTCDate())}/${month}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
-}
-
+/** Sends a handler's result as AWS's front door would (`adapter::LocalResponse`). */
 function send(res: http.ServerResponse, result: unknown): void {
-  // As AWS: a result without a statusCode is a 200 with the result as a JSON body.
-  if (result === null || typeof result !== "object" || !("statusCode" in result)) {
-    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(result ?? null));
-    return;
-  }
-  const r = result as FunctionUrlResult;
-  const headers: http.OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(r.headers ?? {})) headers[name] = String(value);
-  if (r.cookies?.length) headers["set-cookie"] = r.cookies;
-  const body = r.body === undefined ? undefined : Buffer.from(r.body, r.isBase64Encoded ? "base64" : "utf8");
-  res.writeHead(r.statusCode ?? 200, headers).end(body);
+  const response = adapter().localResponse(result ?? null);
+  const headers: string[] = [];
+  for (const [name, value] of response.headers) headers.push(name!, value!);
+  res.writeHead(response.status, headers).end(response.body);
 }
 
 /** The address a server listens on, as a URL. */

@@ -8,17 +8,23 @@
 //! Every call that waits (a read, a write, the end) releases the GIL and blocks its Python
 //! thread on the shared tokio runtime; the asyncio wrapper runs those calls in threads.
 
-use std::collections::HashMap;
+use std::ffi::CString;
 use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
 
-use lambda_relay::client::binding::{self, Begun};
-use lambda_relay::client::{self, Cancelled, Connection as ClientConnection, RequestBody, ResponseWriter};
+use lambda_relay::adapter::{self, Begun};
+use lambda_relay::client::binding;
+use lambda_relay::client::{
+    self, Cancelled, ClientConfig, Connection as ClientConnection, RequestBody, ResponseWriter,
+};
 use lambda_relay::proto::{self, ErrorCode, InvocationResult};
+use lambda_relay::serde_json::Value;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyBytes, PyDict, PyType};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyString, PyType};
 use tokio::runtime::Runtime;
 use tokio::sync::Mutex;
 
@@ -28,77 +34,33 @@ create_exception!(
     PyException,
     "An error from the relay. `code` is one of the stable ERR_RELAY_* codes, the same as the Node package's."
 );
-create_exception!(
-    _native,
-    RelayAborted,
-    RelayError,
-    "The gateway aborted: the client went away."
-);
-create_exception!(
-    _native,
-    RelayProtocolError,
-    RelayError,
-    "The gateway broke the protocol."
-);
-create_exception!(
-    _native,
-    RelaySessionError,
-    RelayError,
-    "The session failed (no resume in time, a final close)."
-);
-create_exception!(
-    _native,
-    RelayUsageError,
-    RelayError,
-    "The app asked for something the stream cannot do."
-);
-create_exception!(
-    _native,
-    RelayRefused,
-    RelayError,
-    "The gateway refused the relay socket."
-);
-create_exception!(
-    _native,
-    RelayConnectError,
-    RelayError,
-    "The gateway could not be reached."
-);
-create_exception!(
-    _native,
-    RelayConfigError,
-    RelayError,
-    "The relay configuration is not valid."
-);
-create_exception!(_native, RelayClosed, RelayError, "The relay connection closed.");
-create_exception!(
-    _native,
-    RelayDeadline,
-    RelayError,
-    "The invocation reached its deadline."
-);
+/// The exception class of each stable code, in the order of `binding::ERROR_CODES`, made
+/// from that table when the module is first imported.
+static EXCEPTIONS: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
 
-/// The exception class of each stable code, in the order of `binding::ERROR_CODES`.
-fn exception_types(py: Python<'_>) -> [Bound<'_, PyType>; binding::ERROR_CODES.len()] {
-    [
-        py.get_type::<RelayAborted>(),
-        py.get_type::<RelayProtocolError>(),
-        py.get_type::<RelaySessionError>(),
-        py.get_type::<RelayUsageError>(),
-        py.get_type::<RelayRefused>(),
-        py.get_type::<RelayConnectError>(),
-        py.get_type::<RelayConfigError>(),
-        py.get_type::<RelayClosed>(),
-        py.get_type::<RelayDeadline>(),
-    ]
+fn exception_types(py: Python<'_>) -> PyResult<&Vec<Py<PyType>>> {
+    EXCEPTIONS.get_or_try_init(py, || {
+        let base = py.get_type::<RelayError>();
+        binding::ERROR_CODES
+            .iter()
+            .map(|(code, class, doc)| {
+                let name = CString::new(format!("lambda_relay._native.{class}")).expect("a class name");
+                let doc = CString::new(format!("{}{}. `code` is {code}.", doc[..1].to_uppercase(), &doc[1..]))
+                    .expect("a docstring");
+                let class = PyErr::new_type(py, &name, Some(&doc), Some(&base), None)?;
+                class.bind(py).setattr("code", code)?;
+                Ok(class)
+            })
+            .collect()
+    })
 }
 
 /// The exception class of a stable code.
 fn exception_type<'py>(py: Python<'py>, code: &str) -> Bound<'py, PyType> {
-    let index = binding::ERROR_CODES.iter().position(|(c, _)| *c == code);
-    match index {
-        Some(i) => exception_types(py)[i].clone(),
-        None => py.get_type::<RelayError>(),
+    let index = binding::ERROR_CODES.iter().position(|(c, _, _)| *c == code);
+    match (index, exception_types(py)) {
+        (Some(i), Ok(types)) => types[i].bind(py).clone(),
+        _ => py.get_type::<RelayError>(),
     }
 }
 
@@ -138,22 +100,121 @@ fn constants(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("complete_header", InvocationResult::complete_header())?;
     d.set_item(
         "error_codes",
-        binding::ERROR_CODES.iter().map(|(code, _)| *code).collect::<Vec<_>>(),
+        binding::ERROR_CODES
+            .iter()
+            .map(|(code, _, _)| *code)
+            .collect::<Vec<_>>(),
     )?;
     Ok(d)
 }
 
-/// A Function URL result as a dict, ready to return from the handler.
-fn render<'py>(py: Python<'py>, result: &InvocationResult) -> PyResult<Bound<'py, PyDict>> {
+/// A JSON value as the Python object `json.loads` would make of it.
+fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => i.into_pyobject(py)?.into_any(),
+            (_, Some(u)) => u.into_pyobject(py)?.into_any(),
+            _ => n.as_f64().unwrap_or_default().into_pyobject(py)?.into_any(),
+        },
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(items) => {
+            PyList::new(py, items.iter().map(|v| to_py(py, v)).collect::<PyResult<Vec<_>>>()?)?.into_any()
+        }
+        Value::Object(map) => {
+            let d = PyDict::new(py);
+            for (k, v) in map {
+                d.set_item(k, to_py(py, v)?)?;
+            }
+            d.into_any()
+        }
+    })
+}
+
+/// An event, as JSON text (the Python wrapper's `json.dumps` of it).
+fn parse_event(event_json: &str) -> PyResult<Value> {
+    lambda_relay::serde_json::from_str(event_json)
+        .map_err(|e| relay_error(binding::EVENT, format!("the event is not JSON: {e}")))
+}
+
+/// The request a handler sees ([`adapter::RequestView`]) as a dict: `method`, `scheme`,
+/// `host`, `url`, `raw_path`, `raw_query`, `headers` (`(name, value)` pairs), `client` and
+/// `body`.
+fn view_dict<'py>(py: Python<'py>, view: &adapter::RequestView) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("statusCode", result.status)?;
-    let headers = PyDict::new(py);
-    for (name, value) in result.headers() {
-        headers.set_item(name, value)?;
-    }
-    d.set_item("headers", headers)?;
-    d.set_item("body", &result.message)?;
+    d.set_item("method", &view.method)?;
+    d.set_item("scheme", &view.scheme)?;
+    d.set_item("host", &view.host)?;
+    d.set_item("url", view.url())?;
+    d.set_item("raw_path", &view.raw_path)?;
+    d.set_item("raw_query", &view.raw_query)?;
+    d.set_item("headers", view.headers.clone())?;
+    d.set_item("client", view.client_address.clone())?;
+    d.set_item("body", PyBytes::new(py, &view.body))?;
     Ok(d)
+}
+
+/// The request a handler sees for an event (`relayed`: whether its relay token verified).
+/// Raises `RelayEventError` for an event that is not a Function URL event.
+#[pyfunction]
+fn request_view<'py>(py: Python<'py>, event_json: &str, relayed: bool) -> PyResult<Bound<'py, PyDict>> {
+    let event = parse_event(event_json)?;
+    let view = adapter::RequestView::from_event(&event, relayed).map_err(|e| relay_error(binding::EVENT, e))?;
+    view_dict(py, &view)
+}
+
+/// A direct invocation's whole response as the Function URL result. Raises
+/// `RelayUsageError` for a status or header HTTP does not allow.
+#[pyfunction]
+fn buffered_result<'py>(
+    py: Python<'py>,
+    status: u32,
+    headers: Vec<(String, String)>,
+    body: &[u8],
+    head_request: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let result = adapter::direct_result(status, headers.into_iter(), body, head_request)
+        .map_err(|e| relay_error(binding::USAGE, e))?;
+    to_py(py, &result.to_json())
+}
+
+/// The Function URL event AWS would build for a request a local server received.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn function_url_event<'py>(
+    py: Python<'py>,
+    method: &str,
+    target: &str,
+    headers: Vec<(String, String)>,
+    body: &[u8],
+    source_ip: &str,
+    request_id: &str,
+    time_epoch_ms: u64,
+) -> PyResult<Bound<'py, PyAny>> {
+    let event = adapter::function_url_event(&adapter::LocalRequest {
+        method,
+        target,
+        headers: &headers,
+        body,
+        source_ip,
+        request_id,
+        time_epoch_ms,
+    });
+    to_py(py, &event)
+}
+
+/// `(status, headers, body)`.
+type LocalResponseTuple<'py> = (u16, Vec<(String, String)>, Bound<'py, PyBytes>);
+
+/// What a local server sends for a handler's result (as JSON text): `(status, headers,
+/// body)`. Raises `RelayUsageError` for a result AWS's front door would refuse.
+#[pyfunction]
+fn local_response<'py>(py: Python<'py>, result_json: &str) -> PyResult<LocalResponseTuple<'py>> {
+    let result: Value = lambda_relay::serde_json::from_str(result_json)
+        .map_err(|e| relay_error(binding::USAGE, format!("the result is not JSON: {e}")))?;
+    let response = adapter::LocalResponse::from_result(&result).map_err(|e| relay_error(binding::USAGE, e))?;
+    Ok((response.status, response.headers, PyBytes::new(py, &response.body)))
 }
 
 /// What an invocation is: `direct`, `relay` (its connection is opening), or `result`
@@ -165,66 +226,87 @@ struct Invocation {
     /// Whether the request body streams over the socket (else it is the event's own).
     #[pyo3(get)]
     streams_body: bool,
-    /// The client's address as the gateway saw it, for the request's `client`.
+    /// The request the handler sees (a dict, as `request_view` returns it), for `direct`
+    /// and `relay`.
     #[pyo3(get)]
-    client_address: Option<String>,
-    result: Option<InvocationResult>,
-    connection: Option<ClientConnection>,
+    request: Option<Py<PyDict>>,
+    /// The event a handler sees (`aws.event`): no relay headers, the client's own address.
+    #[pyo3(get)]
+    event: Option<Py<PyAny>>,
+    result: Option<Value>,
+    connection: Option<(ClientConnection, bool)>,
 }
 
 #[pymethods]
 impl Invocation {
     /// The invocation's result, for `result`.
-    fn result<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        self.result.take().map(|r| render(py, &r)).transpose()
+    fn result<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.result.take().map(|r| to_py(py, &r)).transpose()
     }
 
     /// The connection, for `relay`; taken once.
     fn connect(&mut self) -> Option<Connection> {
-        self.connection.take().map(Connection::new)
+        self.connection
+            .take()
+            .map(|(connection, head_request)| Connection::new(connection, head_request))
     }
 }
 
-/// Classifies an invocation with `proto::classify_invocation` (headers with lowercase names)
-/// and, for a relay invocation, starts connecting to the gateway in the background.
-/// `time_left_ms` is the Lambda context's remaining time.
+/// Begins an invocation ([`adapter::begin`]) of an event (as JSON text): classifies it,
+/// reads the request the handler sees, and for a relay invocation starts connecting to the
+/// gateway in the background. `time_left_ms` is the Lambda context's remaining time. Raises
+/// `RelayEventError` for an event that is not a Function URL event.
 #[pyfunction]
-#[pyo3(signature = (headers, method, gateway_url, secret, time_left_ms))]
+#[pyo3(signature = (event_json, gateway_url, secret, time_left_ms))]
 fn begin_invocation(
-    headers: HashMap<String, String>,
-    method: &str,
+    py: Python<'_>,
+    event_json: &str,
     gateway_url: Option<&str>,
     secret: Option<&str>,
     time_left_ms: Option<f64>,
-) -> Invocation {
-    let _runtime = runtime().enter();
-    let get = |name: &str| headers.get(name).map(String::as_str);
-    let begun = binding::begin_invocation(get, method, gateway_url, secret, binding::time_left(time_left_ms));
+) -> PyResult<Invocation> {
+    let event = parse_event(event_json)?;
+    let settings = proto::RelaySettings::from_values(gateway_url, secret);
+    let begun = {
+        let _runtime = runtime().enter();
+        adapter::begin(
+            &event,
+            settings.as_ref().map(Option::as_ref),
+            |s| ClientConfig::new(s.gateway_url()),
+            adapter::time_left(time_left_ms),
+            SystemTime::now(),
+        )
+    }
+    .map_err(|e| relay_error(binding::EVENT, e))?;
     let mut invocation = Invocation {
         kind: "direct",
         streams_body: false,
-        client_address: None,
+        request: None,
+        event: None,
         result: None,
         connection: None,
     };
-    match begun {
-        Begun::Direct => {}
+    let request = match begun {
         Begun::Answer(result) => {
             invocation.kind = "result";
-            invocation.result = Some(result);
+            invocation.result = Some(result.to_json());
+            return Ok(invocation);
         }
+        Begun::Direct { request } => request,
         Begun::Relay {
+            request,
             connection,
             streams_body,
-            client_address,
         } => {
             invocation.kind = "relay";
             invocation.streams_body = streams_body;
-            invocation.client_address = client_address;
-            invocation.connection = Some(connection);
+            invocation.connection = Some((connection, request.is_head()));
+            request
         }
-    }
-    invocation
+    };
+    invocation.request = Some(view_dict(py, &request)?.unbind());
+    invocation.event = Some(to_py(py, &adapter::handler_event(event, &request))?.unbind());
+    Ok(invocation)
 }
 
 /// One relayed invocation: the request body to read, the response to write. Its waiting
@@ -234,16 +316,18 @@ struct Connection {
     body: Arc<Mutex<RequestBody>>,
     writer: Arc<Mutex<ResponseWriter>>,
     cancelled: Cancelled,
+    head_request: bool,
 }
 
 impl Connection {
-    fn new(connection: ClientConnection) -> Self {
+    fn new(connection: ClientConnection, head_request: bool) -> Self {
         let (body, writer) = connection.split();
         let cancelled = writer.cancelled();
         Self {
             body: Arc::new(Mutex::new(body)),
             writer: Arc::new(Mutex::new(writer)),
             cancelled,
+            head_request,
         }
     }
 
@@ -269,7 +353,7 @@ impl Connection {
     /// Queues the status and headers (`(name, value)` pairs, repeated names allowed).
     fn send_head(&self, status: u32, headers: Vec<(String, String)>) -> PyResult<()> {
         let (status, map) =
-            binding::response_head(status, headers.into_iter()).map_err(|e| relay_error(binding::USAGE, e))?;
+            adapter::response_head(status, headers.into_iter()).map_err(|e| relay_error(binding::USAGE, e))?;
         let mut writer = self
             .writer
             .try_lock()
@@ -278,13 +362,25 @@ impl Connection {
     }
 
     /// Answers in the invocation result instead of over the socket, if this response may
-    /// (`FunctionSession::respond_inline`: the request body did not stream, and the body is
-    /// complete and small): `True` if it keeps its body, `False` if its status or method
-    /// drops it, `None` if it must go over the socket after all.
-    fn respond_inline(&self, status: u32, body_len: usize) -> Option<bool> {
-        let status = http::StatusCode::from_u16(u16::try_from(status).ok()?).ok()?;
-        let mut writer = self.writer.try_lock().ok()?;
-        writer.respond_inline(status, body_len).ok()
+    /// (`adapter::respond_inline`: the request body did not stream, and the body, all of
+    /// `chunks`, is complete and small): the Function URL result, or `None` if it must go
+    /// over the socket after all.
+    fn respond_inline<'py>(
+        &self,
+        py: Python<'py>,
+        status: u32,
+        headers: Vec<(String, String)>,
+        chunks: Vec<PyBackedBytes>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Ok((status, map)) = adapter::response_head(status, headers.into_iter()) else {
+            return Ok(None);
+        };
+        let Ok(mut writer) = self.writer.try_lock() else {
+            return Ok(None);
+        };
+        adapter::respond_inline(&mut writer, status, map, &chunks, self.head_request)
+            .map(|r| to_py(py, &r.to_json()))
+            .transpose()
     }
 
     /// Writes chunks as one; returns when the window took them (the backpressure).
@@ -330,10 +426,10 @@ impl Connection {
     /// Waits until the relay is over and returns the invocation's result. `failure` is why
     /// the wrapper's own work failed, if it did and the relay does not know a reason.
     #[pyo3(signature = (failure=None))]
-    fn result<'py>(&self, py: Python<'py>, failure: Option<String>) -> PyResult<Bound<'py, PyDict>> {
+    fn result<'py>(&self, py: Python<'py>, failure: Option<String>) -> PyResult<Bound<'py, PyAny>> {
         let cancelled = self.cancelled.clone();
         let over = py.detach(|| runtime().block_on(cancelled.over()));
-        render(py, &binding::invocation_result(over, failure))
+        to_py(py, &adapter::invocation_result(over, failure).to_json())
     }
 }
 
@@ -342,12 +438,16 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_function(wrap_pyfunction!(constants, m)?)?;
     m.add_function(wrap_pyfunction!(begin_invocation, m)?)?;
+    m.add_function(wrap_pyfunction!(request_view, m)?)?;
+    m.add_function(wrap_pyfunction!(buffered_result, m)?)?;
+    m.add_function(wrap_pyfunction!(function_url_event, m)?)?;
+    m.add_function(wrap_pyfunction!(local_response, m)?)?;
     m.add_class::<Invocation>()?;
     m.add_class::<Connection>()?;
     m.add("RelayError", py.get_type::<RelayError>())?;
     py.get_type::<RelayError>().setattr("code", py.None())?;
-    for ((code, _), class) in binding::ERROR_CODES.iter().zip(exception_types(py)) {
-        class.setattr("code", code)?;
+    for class in exception_types(py)? {
+        let class = class.bind(py);
         m.add(class.name()?, class)?;
     }
     Ok(())

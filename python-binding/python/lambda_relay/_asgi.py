@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import inspect
+import json
 import logging
 import os
 import threading
@@ -18,7 +19,7 @@ from typing import Any, Awaitable, Callable, MutableMapping, Optional
 
 from . import _event
 from ._errors import RelayError
-from ._native import begin_invocation
+from ._native import begin_invocation, buffered_result
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -30,7 +31,6 @@ Handler = Callable[[dict, Any], dict]
 INLINE_RESPONSE_LIMIT: int = _event.CONSTANTS["inline_response_limit"]
 WRITE_BATCH_BYTES: int = _event.CONSTANTS["write_batch_bytes"]
 CHUNK_COST_BYTES: int = _event.CONSTANTS["chunk_cost_bytes"]
-COMPLETE_HEADER: tuple[str, str] = tuple(_event.CONSTANTS["complete_header"])  # type: ignore[assignment]
 # How long the app's lifespan shutdown may take when the interpreter exits.
 SHUTDOWN_TIMEOUT_S = 5.0
 
@@ -113,28 +113,22 @@ class _Runner:
             if self._startup is None:
                 self._startup = asyncio.ensure_future(self._start())
             await asyncio.shield(self._startup)
-        headers = _event.lowercase_headers(event)
         time_left = getattr(context, "get_remaining_time_in_millis", None)
         invocation = begin_invocation(
-            headers,
-            _event.method(event),
+            json.dumps(event),
             os.environ.get(_event.CONSTANTS["gateway_url_env"]),
             os.environ.get(_event.CONSTANTS["secret_env"]),
             float(time_left()) if callable(time_left) else None,
         )
-        scope = self._scope(event, context, headers, invocation.client_address)
-        if invocation.kind == "direct":
-            return await _direct(self.app, scope, _event.inline_body(event))
-        connection = invocation.connect()
-        if connection is None:
+        if invocation.kind == "result":
             return invocation.result()  # type: ignore[return-value]
-        body = None if invocation.streams_body else _event.inline_body(event)
-        return await _Relay(connection, body).run(self.app, scope)
-
-    def _scope(self, event: dict, context: Any, headers: dict, client: Optional[str]) -> dict:
-        scope = _event.scope(event, context, headers, client)
+        view = invocation.request
+        scope = _event.scope(view, invocation.event, context)
         scope["state"] = dict(self.state)
-        return scope
+        if invocation.kind == "direct":
+            return await _direct(self.app, scope, view["body"])
+        body = None if invocation.streams_body else view["body"]
+        return await _Relay(invocation.connect(), body).run(self.app, scope)
 
     async def _start(self) -> None:
         """ASGI lifespan startup; the app's task then waits for the shutdown `_close` sends
@@ -195,7 +189,7 @@ async def _direct(app: ASGIApp, scope: Scope, body: bytes) -> dict:
             chunks.append(bytes(message.get("body", b"")))
 
     await app(scope, receive, send)
-    return _event.buffered_result(status, headers, b"".join(chunks))
+    return buffered_result(status, headers, b"".join(chunks), scope["method"] == "HEAD")
 
 
 def _header_pairs(raw: Any) -> list[tuple[str, str]]:
@@ -332,11 +326,9 @@ class _Relay:
     def _answer_inline(self) -> bool:
         """Answers in the invocation result if the relay allows it (small, complete, the
         request body did not stream): the rule is `FunctionSession::respond_inline`."""
-        keeps = self.conn.respond_inline(self.status, self.held_bytes)
-        if keeps is None:
+        result = self.conn.respond_inline(self.status, self.headers, self.held)
+        if result is None:
             return False
-        result = _event.buffered_result(self.status, self.headers, b"".join(self.held) if keeps else b"")
-        result["headers"][COMPLETE_HEADER[0]] = COMPLETE_HEADER[1]
         self.inline_result = result
         self.ended = True
         self.held = []

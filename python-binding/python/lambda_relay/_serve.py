@@ -6,7 +6,6 @@ handler's result becomes the response, buffered (the URL's ``InvokeMode: BUFFERE
 from __future__ import annotations
 
 import argparse
-import base64
 import importlib
 import itertools
 import json
@@ -14,11 +13,10 @@ import os
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional, Sequence
-from urllib.parse import unquote, urlsplit
 
+from . import _native
 from ._asgi import asgi, is_asgi_app
 
 USAGE = "python -m lambda_relay serve module:attr [--port 9000] [--host 127.0.0.1]"
@@ -55,71 +53,15 @@ def load(spec: str) -> Callable[[dict, Any], Any]:
 
 
 def function_url_event(method: str, target: str, headers: list[tuple[str, str]], body: bytes, client: str, request_id: str) -> dict:
-    """The Function URL event Lambda would make of this request."""
-    url = urlsplit(target)
-    merged: dict[str, str] = {}
-    cookies: list[str] = []
-    for name, value in headers:
-        name = name.lower()
-        if name == "cookie":
-            cookies.extend(c.strip() for c in value.split(";") if c.strip())
-        else:
-            merged[name] = f"{merged[name]},{value}" if name in merged else value
-    query: dict[str, str] = {}
-    for pair in filter(None, url.query.split("&")):
-        key, _, value = pair.partition("=")
-        key, value = unquote(key), unquote(value)
-        query[key] = f"{query[key]},{value}" if key in query else value
-    text: Optional[str]
-    try:
-        text, b64 = body.decode("utf-8"), False
-    except UnicodeDecodeError:
-        text, b64 = base64.b64encode(body).decode("ascii"), True
-    now = datetime.now(timezone.utc)
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": url.path or "/",
-        "rawQueryString": url.query,
-        "headers": merged,
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": "local",
-            "domainName": merged.get("host", "localhost"),
-            "domainPrefix": "local",
-            "http": {
-                "method": method,
-                "path": url.path or "/",
-                "protocol": "HTTP/1.1",
-                "sourceIp": client,
-                "userAgent": merged.get("user-agent", ""),
-            },
-            "requestId": request_id,
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(now.timestamp() * 1000),
-        },
-        "isBase64Encoded": b64,
-    }
-    if cookies:
-        event["cookies"] = cookies
-    if query:
-        event["queryStringParameters"] = query
-    if body:
-        event["body"] = text
-    return event
+    """The Function URL event Lambda would make of this request (``adapter::function_url_event``,
+    shared with the Rust and Node local servers)."""
+    return _native.function_url_event(method, target, headers, body, client, request_id, int(time.time() * 1000))
 
 
 def _result_parts(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Status, headers and body of a handler's result, as Lambda's front door reads it."""
-    if not (isinstance(result, dict) and "statusCode" in result):
-        return 200, [("content-type", "application/json")], json.dumps(result).encode()
-    headers = [(str(k), str(v)) for k, v in (result.get("headers") or {}).items()]
-    headers += [("set-cookie", c) for c in result.get("cookies") or []]
-    body = result.get("body") or ""
-    data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
-    return int(result["statusCode"]), headers, data
+    """Status, headers and body of a handler's result, as Lambda's front door reads it
+    (``adapter::LocalResponse``)."""
+    return _native.local_response(json.dumps(result))
 
 
 def make_server(handler: Callable[[dict, Any], Any], host: str, port: int) -> ThreadingHTTPServer:

@@ -127,7 +127,10 @@ const fetchApp = streamHandler(async (request) => {
     }
     case "/endless": {
       const tag = url.searchParams.get("tag");
-      request.signal.addEventListener("abort", () => events.push({ kind: "signal", tag, at: Date.now() }));
+      request.signal.addEventListener("abort", () => {
+        const { name, code, message } = request.signal.reason ?? {};
+        events.push({ kind: "signal", tag, at: Date.now(), reason: { name, code, message } });
+      });
       let i = 0;
       return new Response(
         new ReadableStream({

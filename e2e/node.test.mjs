@@ -70,6 +70,11 @@ describe("Node function through the gateway", () => {
       kinds = await mine();
     }
     assert.ok(kinds.includes("signal") && kinds.includes("cancelled"), `fired: ${kinds}`);
+    // Why, as the addon says it: a RelayError whose code is a property, not a message prefix.
+    const signal = (await functionEvents()).events.find((e) => e.tag === "gone" && e.kind === "signal");
+    assert.equal(signal.reason.name, "RelayError");
+    assert.equal(signal.reason.code, "ERR_RELAY_ABORTED");
+    assert.doesNotMatch(signal.reason.message, /^ERR_/);
   });
 
   it("aborts the client's transfer when the body fails after the head", async () => {

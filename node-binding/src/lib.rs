@@ -12,21 +12,12 @@ use lambda_relay::client::binding;
 use lambda_relay::client::{self, Cancelled, ClientConfig, Connection, RequestBody, ResponseWriter};
 use lambda_relay::proto::{self, ErrorCode, InvocationResult};
 use lambda_relay::serde_json::Value;
-use napi::bindgen_prelude::{within_runtime_if_available, Buffer};
-use napi::{Result, Status};
+use napi::bindgen_prelude::{
+    within_runtime_if_available, Buffer, JsError, Null, ToNapiValue, TypeName, Unknown, ValueType,
+};
+use napi::{sys, Result};
 use napi_derive::napi;
 use tokio::sync::Mutex;
-
-/// A JS error whose message starts with one of the stable `ERR_RELAY_*` codes; the
-/// TypeScript wrapper moves it into the error's `code` property (napi class methods only
-/// throw with napi's own statuses).
-fn js_error(code: &'static str, message: impl std::fmt::Display) -> napi::Error {
-    napi::Error::new(Status::GenericFailure, format!("{code}: {message}"))
-}
-
-fn from_client(e: client::Error) -> napi::Error {
-    js_error(binding::error_code(&e), e)
-}
 
 /// The names and numbers the TypeScript wrapper shares with Rust. The build writes them to
 /// `dist/constants.json`, so the wrapper has them on platforms without an addon too.
@@ -87,6 +78,74 @@ fn coded(code: &'static str, message: impl std::fmt::Display) -> napi::Error<Cod
 
 fn event_error(e: adapter::EventError) -> napi::Error<Code> {
     coded(binding::EVENT, e)
+}
+
+fn from_client(e: client::Error) -> napi::Error<Code> {
+    coded(binding::error_code(&e), e)
+}
+
+/// The JS `Error` of a coded error, made on the JS thread.
+///
+/// # Safety
+/// `env` is the current, live environment.
+unsafe fn error_value(env: sys::napi_env, error: napi::Error<Code>) -> sys::napi_value {
+    JsError::from(error).into_value(env)
+}
+
+/// What an async method resolves with, or the coded error it rejects with. napi words an
+/// async method's own errors with its status, so the rejection is made here, on the JS
+/// thread, as a JS `Error` with the relay's `code`; the promise rejects with that object.
+pub struct Coded<T>(std::result::Result<T, napi::Error<Code>>);
+
+impl<T> From<std::result::Result<T, client::Error>> for Coded<T> {
+    fn from(r: std::result::Result<T, client::Error>) -> Self {
+        Self(r.map_err(from_client))
+    }
+}
+
+impl<T: ToNapiValue> ToNapiValue for Coded<T> {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        match val.0 {
+            Ok(value) => T::to_napi_value(env, value),
+            Err(error) => {
+                let value = error_value(env, error);
+                Err(napi::Error::from(Unknown::from_raw_unchecked(env, value)))
+            }
+        }
+    }
+}
+
+impl<T: TypeName> TypeName for Coded<T> {
+    fn type_name() -> &'static str {
+        T::type_name()
+    }
+
+    fn value_type() -> ValueType {
+        T::value_type()
+    }
+}
+
+/// Why the relay was cancelled, as a JS `Error` with its `code`, or `null` when it is over
+/// without one.
+pub struct Reason(Option<client::Error>);
+
+impl ToNapiValue for Reason {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        match val.0 {
+            Some(e) => Ok(error_value(env, from_client(e))),
+            None => Null::to_napi_value(env, Null),
+        }
+    }
+}
+
+impl TypeName for Reason {
+    fn type_name() -> &'static str {
+        "Error | null"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
 }
 
 /// The request a handler sees ([`adapter::RequestView`]).
@@ -333,8 +392,8 @@ pub struct BindingConnection {
 }
 
 impl BindingConnection {
-    async fn fail(&self, code: ErrorCode, message: &str) -> Result<()> {
-        self.writer.lock().await.fail(code, message).await.map_err(from_client)
+    async fn fail(&self, code: ErrorCode, message: &str) -> Coded<()> {
+        self.writer.lock().await.fail(code, message).await.into()
     }
 
     fn new(connection: Connection, head_request: bool) -> Self {
@@ -349,32 +408,28 @@ impl BindingConnection {
     }
 }
 
+// Every error a method throws or rejects with is a JS `Error` whose `code` is one of
+// `binding::ERROR_CODES`.
 #[napi]
 impl BindingConnection {
     /// The next piece of the request body, or `null` at its end: one frame, and whatever
     /// else already arrived (up to 1 MiB).
-    #[napi]
-    pub async fn read(&self) -> Result<Option<Buffer>> {
+    #[napi(ts_return_type = "Promise<Buffer | null>")]
+    pub async fn read(&self) -> Coded<Option<Buffer>> {
         let mut body = self.body.lock().await;
-        let chunk = binding::read_batch(&mut body).await.map_err(from_client)?;
-        Ok(chunk.map(|c| Buffer::from(Vec::from(c))))
+        let chunk = binding::read_batch(&mut body).await;
+        chunk.map(|c| c.map(|c| Buffer::from(Vec::from(c)))).into()
     }
 
     /// Queues the status and headers (pairs, repeated names allowed).
     #[napi]
-    pub fn send_head(&self, status: u32, headers: Vec<Vec<String>>) -> Result<()> {
-        let mut pairs = Vec::with_capacity(headers.len());
-        for pair in headers {
-            let [name, value] = <[String; 2]>::try_from(pair)
-                .map_err(|_| js_error(binding::USAGE, "headers must be [name, value] pairs"))?;
-            pairs.push((name, value));
-        }
-        let (status, map) =
-            adapter::response_head(status, pairs.into_iter()).map_err(|e| js_error(binding::USAGE, e))?;
+    pub fn send_head(&self, status: u32, headers: Vec<Vec<String>>) -> Result<(), Code> {
+        let pairs = header_pairs(headers)?;
+        let (status, map) = adapter::response_head(status, pairs.into_iter()).map_err(|e| coded(binding::USAGE, e))?;
         let mut writer = self
             .writer
             .try_lock()
-            .map_err(|_| js_error(binding::USAGE, "the head was sent while a write was in progress"))?;
+            .map_err(|_| coded(binding::USAGE, "the head was sent while a write was in progress"))?;
         writer.send_head(status, map).map_err(from_client)
     }
 
@@ -392,48 +447,39 @@ impl BindingConnection {
 
     /// Writes several chunks in one crossing of the JS/Rust boundary; resolves when the
     /// window took them.
-    #[napi]
-    pub async fn write(&self, chunks: Vec<Buffer>) -> Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn write(&self, chunks: Vec<Buffer>) -> Coded<()> {
         let bytes = binding::join(&chunks);
         drop(chunks);
-        self.writer.lock().await.write(bytes).await.map_err(from_client)
+        self.writer.lock().await.write(bytes).await.into()
     }
 
     /// Ends the response; resolves when the gateway acknowledged the end.
-    #[napi]
-    pub async fn finish(&self) -> Result<()> {
-        self.writer
-            .lock()
-            .await
-            .finish(HeaderMap::new())
-            .await
-            .map_err(from_client)
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn finish(&self) -> Coded<()> {
+        self.writer.lock().await.finish(HeaderMap::new()).await.into()
     }
 
     /// Fails the response because the handler threw (`handler_error`: before the head the
     /// client gets a 502); resolves when the gateway acknowledged it.
-    #[napi]
-    pub async fn handler_failed(&self, message: String) -> Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn handler_failed(&self, message: String) -> Coded<()> {
         self.fail(ErrorCode::HANDLER, &message).await
     }
 
     /// Fails the response because its body failed (`body_error`: after the head the
     /// client's transfer is aborted); resolves when the gateway acknowledged it.
-    #[napi]
-    pub async fn body_failed(&self, message: String) -> Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn body_failed(&self, message: String) -> Coded<()> {
         self.fail(ErrorCode::BODY, &message).await
     }
 
-    /// Resolves when the relay is cancelled, with the coded reason (`ERR_RELAY_ABORTED: …`,
-    /// `ERR_RELAY_DEADLINE: …`), or `null` when it is over without one. Always resolves, so
-    /// the pending promise never keeps a finished connection alive.
-    #[napi]
-    pub async fn settled(&self) -> Option<String> {
-        self.cancelled
-            .clone()
-            .settled()
-            .await
-            .map(|e| format!("{}: {e}", binding::error_code(&e)))
+    /// Resolves when the relay is cancelled, with why (an `Error` whose `code` is
+    /// `ERR_RELAY_ABORTED`, `ERR_RELAY_DEADLINE`, …), or `null` when it is over without one.
+    /// Always resolves, so the pending promise never keeps a finished connection alive.
+    #[napi(ts_return_type = "Promise<(Error & { code: string }) | null>")]
+    pub async fn settled(&self) -> Reason {
+        Reason(self.cancelled.clone().settled().await)
     }
 
     /// Resolves once the relay is over (the response's last frame was acknowledged and the

@@ -65,16 +65,12 @@ export function native(): typeof Binding {
   );
 }
 
-const CODED = /^(ERR_RELAY_[A-Z_]+): ([\s\S]*)$/;
-
-/** Turns an error thrown by the addon into a RelayError: its `code` property, or (from an
- * async call, whose errors napi words with its own status) the code its message starts with. */
+/** Turns an error thrown by the addon (an `Error` whose `code` property is one of its
+ * `errorCodes`) into a RelayError. */
 export function relayError(error: unknown): unknown {
   if (error instanceof Error && !(error instanceof RelayError)) {
     const code = (error as { code?: unknown }).code;
-    if (typeof code === "string" && /^ERR_RELAY_[A-Z_]+$/.test(code)) return new RelayError(code, error.message, { cause: error });
-    const m = CODED.exec(error.message);
-    if (m) return new RelayError(m[1]!, m[2]!, { cause: error });
+    if (typeof code === "string" && constants.errorCodes.includes(code)) return new RelayError(code, error.message, { cause: error });
   }
   return error;
 }

@@ -21,7 +21,7 @@ export class Relay {
       conn.settled().then(
         (why) => {
           if (why === null) return;
-          const error = relayError(new Error(why));
+          const error = relayError(why);
           this.controller.abort(error);
           reject(error);
         },

@@ -11,27 +11,27 @@ use lambda_relay::proto::{AbortCode, ResponsePart, StreamError};
 use wasm_bindgen::JsValue;
 use worker::ByteStream;
 
-use crate::relay::{drive, Shared};
+use crate::driver::{drive, DriverRef};
 
 /// Streams the client's request body into the session as the window allows, and stops
 /// reading it once the function wants no more (its response ended or failed).
-pub(crate) async fn pump_request(shared: Shared, mut body: ByteStream) {
+pub(crate) async fn pump_request(driver: DriverRef, mut body: ByteStream) {
     loop {
-        if !shared.borrow().session.wants_request_body() {
+        if !driver.borrow().session.wants_request_body() {
             return;
         }
         let Some(chunk) = body.next().await else { break };
         let Ok(chunk) = chunk else {
-            shared
+            driver
                 .borrow_mut()
                 .session
                 .abort(AbortCode::CLIENT_GONE, "the client's request body failed");
-            drive(&shared);
+            drive(&driver);
             return;
         };
         let mut chunk = Bytes::from(chunk);
         let written = poll_fn(|cx| {
-            let mut relay = shared.borrow_mut();
+            let mut relay = driver.borrow_mut();
             let result = match relay.session.write(&mut chunk) {
                 Ok(_) if chunk.is_empty() => Poll::Ready(Ok(())),
                 Ok(_) | Err(StreamError::Blocked) => {
@@ -41,7 +41,7 @@ pub(crate) async fn pump_request(shared: Shared, mut body: ByteStream) {
                 Err(e) => Poll::Ready(Err(e)),
             };
             drop(relay);
-            drive(&shared);
+            drive(&driver);
             result
         })
         .await;
@@ -49,8 +49,11 @@ pub(crate) async fn pump_request(shared: Shared, mut body: ByteStream) {
             return;
         }
     }
-    let _ = shared.borrow_mut().session.finish_request();
-    drive(&shared);
+    // A session that already ended (the client left, the function failed) has nothing to end.
+    let finished = driver.borrow_mut().session.finish_request();
+    if finished.is_ok() {
+        drive(&driver);
+    }
 }
 
 /// The prefix of the error that aborts a client's response after its head.
@@ -67,12 +70,12 @@ fn abort(why: std::fmt::Arguments<'_>) -> JsValue {
 /// very views they arrived in. Reading a part consumes it, which is what lets the session
 /// acknowledge and the function send more: a slow client slows the function.
 pub(crate) struct BodyStream {
-    shared: Shared,
+    driver: DriverRef,
 }
 
 impl BodyStream {
-    pub(crate) fn new(shared: Shared) -> Self {
-        Self { shared }
+    pub(crate) fn new(driver: DriverRef) -> Self {
+        Self { driver }
     }
 }
 
@@ -80,9 +83,9 @@ impl Stream for BodyStream {
     type Item = std::result::Result<JsValue, JsValue>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let mut relay = self.shared.borrow_mut();
+        let mut relay = self.driver.borrow_mut();
         let poll = match relay.session.read() {
-            Ok(Some(ResponsePart::External(len))) => match relay.kept.pop_front() {
+            Ok(Some(ResponsePart::External(len))) => match relay.external_payloads.pop_front() {
                 Some(view) if view.length() == len => Poll::Ready(Some(Ok(view.into()))),
                 _ => Poll::Ready(Some(Err(abort(format_args!("a body part was lost in the gateway"))))),
             },
@@ -102,7 +105,7 @@ impl Stream for BodyStream {
         };
         drop(relay);
         if poll.is_ready() {
-            drive(&self.shared);
+            drive(&self.driver);
         }
         poll
     }
@@ -110,11 +113,11 @@ impl Stream for BodyStream {
 impl Drop for BodyStream {
     fn drop(&mut self) {
         // Dropped before the end: the client went away. Tell the function to stop.
-        let mut relay = self.shared.borrow_mut();
+        let mut relay = self.driver.borrow_mut();
         if !relay.session.is_done() && relay.session.error().is_none() {
             relay.session.abort(AbortCode::CLIENT_GONE, "the client disconnected");
             drop(relay);
-            drive(&self.shared);
+            drive(&self.driver);
         }
     }
 }

@@ -1,11 +1,11 @@
 //! The invocation: the request the gateway sends the function's URL, and what it does with
-//! the result (the session judges it: `GatewaySession::handle_invocation_reply`).
+//! the result (the session judges it: `GatewaySession::handle_invocation_result`).
 
-use lambda_relay::proto::{self, BodyMode, ClientInfo, InvocationReply, ReplyVerdict};
+use lambda_relay::proto::{self, BodyMode, ClientInfo, ReceivedResult, ResultVerdict};
 use worker::{Fetch, Headers, Request, RequestInit, RequestRedirect, Result};
 
 use crate::config::GatewayConfig;
-use crate::relay::{drive, Shared, Start};
+use crate::driver::{drive, DriverRef, Start};
 use crate::web::{self, HeaderList};
 
 /// The invocation request: the client's method, path and query, the headers proto forwards
@@ -55,35 +55,34 @@ pub(crate) async fn request(
 
 /// Sends the invocation and hands its result to the session. The result is a signal, never
 /// the end of the response.
-pub(crate) async fn send(shared: Shared, invocation: Request) {
+pub(crate) async fn send(driver: DriverRef, invocation: Request) {
     let result = Fetch::Request(invocation).send().await;
     let verdict = {
-        let mut relay = shared.borrow_mut();
+        let mut relay = driver.borrow_mut();
         let now = web::now();
         match &result {
-            Err(_) => relay.session.handle_invocation_reply(now, InvocationReply::Failed),
+            Err(_) => relay.session.handle_invocation_result(now, ReceivedResult::Failed),
             Ok(response) => {
                 let header = |name| response.headers().get(name).ok().flatten();
                 let (outcome, lambda_error) = (header(proto::RELAY_OUTCOME_HEADER), header(proto::LAMBDA_ERROR_HEADER));
-                let reply =
-                    InvocationReply::from_result(response.status_code(), outcome.as_deref(), lambda_error.as_deref());
-                relay.session.handle_invocation_reply(now, reply)
+                let received = ReceivedResult::new(response.status_code(), outcome.as_deref(), lambda_error.as_deref());
+                relay.session.handle_invocation_result(now, received)
             }
         }
     };
     match (verdict, result) {
-        (ReplyVerdict::PassThrough, Ok(response)) => shared.borrow_mut().start(Start::PassThrough(response)),
-        (ReplyVerdict::Inline, Ok(response)) => shared.borrow_mut().start(Start::Inline(response)),
-        (ReplyVerdict::Fail(failure), Ok(mut response)) => {
+        (ResultVerdict::PassThrough, Ok(response)) => driver.borrow_mut().start(Start::PassThrough(response)),
+        (ResultVerdict::Inline, Ok(response)) => driver.borrow_mut().start(Start::Inline(response)),
+        (ResultVerdict::Fail(failure), Ok(mut response)) => {
             let text = response.text().await.unwrap_or_default();
-            shared.borrow_mut().start(Start::Failed(failure.with_detail(&text)));
+            driver.borrow_mut().start(Start::Failed(failure.with_detail(&text)));
         }
-        (ReplyVerdict::Fail(failure), Err(e)) => {
-            shared
+        (ResultVerdict::Fail(failure), Err(e)) => {
+            driver
                 .borrow_mut()
                 .start(Start::Failed(failure.with_detail(&e.to_string())));
         }
         _ => {}
     }
-    drive(&shared);
+    drive(&driver);
 }

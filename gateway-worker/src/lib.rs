@@ -2,12 +2,14 @@
 //! its own, and each relay socket to the Durable Object of its relay id.
 //!
 //! Every decision is `lambda_relay::proto`'s; this crate is the wiring to workerd, by job:
-//! [`relay`] is the Durable Object and its driver loop, [`invoke`] builds and sends the
-//! invocation and hands its result to the session, [`body`] moves the request body in and
-//! the response body out, [`web`] converts between workerd's types and the relay's.
+//! [`relay`] is the Durable Object and its two routes, [`driver`] drives its session (sockets,
+//! the timer, waking the streams), [`invoke`] builds and sends the invocation and hands its
+//! result to the session, [`body`] moves the request body in and the response body out,
+//! [`web`] converts between workerd's types and the relay's.
 
 mod body;
 mod config;
+mod driver;
 mod invoke;
 mod relay;
 mod web;

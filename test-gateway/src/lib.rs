@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use lambda_relay::proto::{
-    self, AbortCode, BodyMode, CloseCode, Exchange, GatewaySession, RelaySecret, ResponsePart, Timestamp,
+    self, AbortCode, BodyMode, CloseCode, Exchange, GatewaySession, RelaySecret, ResponsePart, StreamError, Timestamp,
     UpgradeRequest,
 };
 use tokio::net::TcpListener;
@@ -67,12 +67,46 @@ struct State {
     resumes: AtomicUsize,
     max_held: AtomicU64,
     closed: watch::Sender<Option<Option<u16>>>,
+    first_error: Mutex<Option<proto::Error>>,
 }
 
 impl State {
     fn now(&self) -> Timestamp {
         Timestamp::from_millis(self.epoch.elapsed().as_millis() as u64)
     }
+
+    async fn sleep_until(&self, deadline: Option<Timestamp>) {
+        match deadline {
+            Some(d) => tokio::time::sleep_until((self.epoch + Duration::from_millis(d.as_millis())).into()).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Keeps the first error a function's message caused (sticky in the session, which
+    /// closes the socket with its code), for tests to read.
+    fn note(&self, error: Option<proto::Error>) {
+        if let Some(e) = error {
+            self.first_error.lock().unwrap().get_or_insert(e);
+        }
+    }
+}
+
+/// Closes the socket with `code`, then reads until the peer's close comes back: dropping a
+/// socket with unread bytes sends a reset, and the peer would lose the frames before it.
+async fn close_and_drain<S>(
+    sink: &mut futures_util::stream::SplitSink<tokio_tungstenite::WebSocketStream<S>, Message>,
+    stream: &mut futures_util::stream::SplitStream<tokio_tungstenite::WebSocketStream<S>>,
+    code: CloseCode,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let frame = CloseFrame {
+        code: WsCloseCode::from(code.0),
+        reason: "".into(),
+    };
+    let _ = sink.send(Message::Close(Some(frame))).await;
+    let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+    let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
 }
 
 impl TestGateway {
@@ -110,6 +144,7 @@ impl TestGateway {
             resumes: AtomicUsize::new(0),
             max_held: AtomicU64::new(0),
             closed: watch::channel(None).0,
+            first_error: Mutex::new(None),
         });
         let (tx, rx) = mpsc::unbounded_channel();
         let server = Server {
@@ -183,6 +218,11 @@ impl TestGateway {
 
     pub fn max_held(&self) -> u64 {
         self.state.max_held.load(Ordering::SeqCst)
+    }
+
+    /// The first error a function's message caused in the session, if one did.
+    pub fn session_error(&self) -> Option<proto::Error> {
+        self.state.first_error.lock().unwrap().clone()
     }
 }
 
@@ -264,52 +304,17 @@ impl Server {
         let (mut sink, mut stream) = ws.split();
         let mut received = 0;
         loop {
-            let (out, deadline, close) = {
-                let mut s = state.session.lock().unwrap();
-                // The "client": takes every part at once.
-                while let Ok(Some(part)) = s.read() {
-                    let _ = self.tx.send(part);
-                }
-                if !self.request.is_empty() {
-                    let _ = s.write(&mut self.request);
-                }
-                if self.request.is_empty() {
-                    let _ = s.finish_request();
-                }
-                let held = s.stats().held;
-                state.max_held.fetch_max(held, Ordering::SeqCst);
-                let mut out = Vec::new();
-                while let Some(m) = s.poll_transmit() {
-                    out.push(m);
-                }
-                (out, s.poll_timeout(), s.poll_close())
-            };
+            let (out, deadline, close) = self.take_turn();
             for m in out {
                 if sink.send(Message::Binary(m)).await.is_err() {
                     break;
                 }
             }
             if let Some(code) = close {
-                let frame = CloseFrame {
-                    code: WsCloseCode::from(code.0),
-                    reason: "".into(),
-                };
-                let _ = sink.send(Message::Close(Some(frame))).await;
+                close_and_drain(&mut sink, &mut stream, code).await;
                 state.closed.send_replace(Some(Some(code.0)));
-                // Read until the peer's close comes back: dropping a socket with unread
-                // bytes sends a reset, and the peer would lose the frames before it.
-                let drain = async { while let Some(Ok(_)) = stream.next().await {} };
-                let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
                 return true;
             }
-            let timer = async {
-                match deadline {
-                    Some(d) => {
-                        tokio::time::sleep_until((state.epoch + Duration::from_millis(d.as_millis())).into()).await
-                    }
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
                 msg = stream.next() => match msg {
                     Some(Ok(Message::Binary(data))) => {
@@ -332,21 +337,14 @@ impl Server {
                             }
                             _ => {}
                         }
-                        let _ = state.session.lock().unwrap().handle_message(state.now(), &data);
+                        let handled = state.session.lock().unwrap().handle_message(state.now(), &data);
+                        state.note(handled.err());
                     }
                     Some(Ok(Message::Text(_))) => {
-                        let _ = state.session.lock().unwrap().handle_text_message();
+                        let e = state.session.lock().unwrap().handle_text_message();
+                        state.note(Some(e));
                     }
-                    Some(Ok(Message::Close(frame))) => {
-                        let code = frame.map(|f| u16::from(f.code));
-                        let mut s = state.session.lock().unwrap();
-                        s.socket_closed(state.now(), code.map(CloseCode));
-                        while let Ok(Some(part)) = s.read() {
-                            let _ = self.tx.send(part);
-                        }
-                        state.closed.send_replace(Some(code));
-                        return s.is_done() || s.error().is_some();
-                    }
+                    Some(Ok(Message::Close(frame))) => return self.on_close(frame.map(|f| u16::from(f.code))),
                     Some(Ok(_)) => {}
                     Some(Err(_)) | None => {
                         state.session.lock().unwrap().socket_closed(state.now(), None);
@@ -354,8 +352,46 @@ impl Server {
                     }
                 },
                 () = state.notify.notified() => {}
-                () = timer => state.session.lock().unwrap().handle_timeout(state.now()),
+                () = state.sleep_until(deadline) => state.session.lock().unwrap().handle_timeout(state.now()),
             }
         }
+    }
+
+    /// One turn of the gateway's "client", which takes every response part at once and
+    /// sends the request body as the window allows; then what the session wants sent.
+    fn take_turn(&mut self) -> (Vec<Bytes>, Option<Timestamp>, Option<CloseCode>) {
+        let mut s = self.state.session.lock().unwrap();
+        while let Ok(Some(part)) = s.read() {
+            // A test that dropped its receiver reads no more parts; the session goes on.
+            let _ = self.tx.send(part);
+        }
+        if !self.request.is_empty() {
+            match s.write(&mut self.request) {
+                Ok(_) | Err(StreamError::Blocked) => {}
+                // The session ended: its close tells the test why; nothing more to send.
+                Err(_) => self.request.clear(),
+            }
+        }
+        if self.request.is_empty() && s.wants_request_body() {
+            s.finish_request().expect("a request that wants its body can end");
+        }
+        let held = s.stats().held;
+        self.state.max_held.fetch_max(held, Ordering::SeqCst);
+        let mut out = Vec::new();
+        while let Some(m) = s.poll_transmit() {
+            out.push(m);
+        }
+        (out, s.poll_timeout(), s.poll_close())
+    }
+
+    /// The function closed the socket; true when the session is over.
+    fn on_close(&self, code: Option<u16>) -> bool {
+        let mut s = self.state.session.lock().unwrap();
+        s.socket_closed(self.state.now(), code.map(CloseCode));
+        while let Ok(Some(part)) = s.read() {
+            let _ = self.tx.send(part);
+        }
+        self.state.closed.send_replace(Some(code));
+        s.is_done() || s.error().is_some()
     }
 }

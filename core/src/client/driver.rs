@@ -18,6 +18,8 @@ use super::{ClientConfig, Error, Inner, Invocation};
 use crate::proto::{self, CloseCode, Timestamp};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type SocketSink = futures_util::stream::SplitSink<Socket, Message>;
+type SocketStream = futures_util::stream::SplitStream<Socket>;
 
 /// Why one socket's life ended.
 enum SocketEnd {
@@ -98,96 +100,120 @@ pub(crate) async fn run(inner: Arc<Inner>, config: ClientConfig, invocation: Inv
 async fn pump(inner: &Inner, socket: Socket) -> SocketEnd {
     let (mut sink, mut stream) = socket.split();
     loop {
-        // Output: everything the session wants sent, then its timer and close.
-        let (out, deadline, close, connected, cancelled) = {
-            let mut shared = inner.lock();
-            let mut out = Vec::new();
-            while let Some(m) = shared.session.poll_transmit() {
-                out.push(m);
-            }
-            let failure = match shared.session.error() {
-                Some(e) => Some(Error::Session(e.clone())),
-                None if shared.session.deadline_reached() => Some(Error::Deadline),
-                None => None,
-            };
-            shared.wake_ready();
-            let session = &shared.session;
-            (
-                out,
-                session.poll_timeout(),
-                session.poll_close(),
-                session.is_connected(),
-                failure,
-            )
-        };
-        if let Some(why) = cancelled {
+        let turn = take_output(inner);
+        if let Some(why) = turn.cancelled {
             // Cancel the application's work as soon as the session fails or its deadline
             // passes, not only when the socket is closed.
             inner.cancel(why);
         }
-        for m in out {
-            if sink.feed(Message::Binary(m)).await.is_err() {
-                return SocketEnd::Lost(None);
-            }
-        }
-        if sink.flush().await.is_err() {
+        if send_all(&mut sink, turn.out).await.is_err() {
             return SocketEnd::Lost(None);
         }
-        if let Some(code) = close {
-            let _ = sink.send(Message::Close(Some(close_frame(code)))).await;
-            // Give the peer a moment to answer the close, then drop the connection.
-            let _ = timeout(Duration::from_secs(1), async { while stream.next().await.is_some() {} }).await;
+        if let Some(code) = turn.close {
+            close_and_drain(&mut sink, &mut stream, code).await;
             return SocketEnd::SessionOver;
         }
-        if !connected {
+        if !turn.connected {
             // The session gave up on this socket (the gateway fell silent): replace it.
-            let _ = timeout(
-                Duration::from_secs(1),
-                sink.send(Message::Close(Some(close_frame(CloseCode::GOING_AWAY)))),
-            )
-            .await;
+            let going_away = sink.send(Message::Close(Some(close_frame(CloseCode::GOING_AWAY))));
+            let _ = timeout(Duration::from_secs(1), going_away).await;
             return SocketEnd::Lost(None);
         }
-        let timer = async {
-            match deadline {
-                Some(d) => sleep_until(instant_of(inner, d)).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             msg = stream.next() => {
-                let now = inner.now();
-                match msg {
-                    Some(Ok(Message::Binary(data))) => {
-                        // A protocol error is sticky in the session; poll_close reports it.
-                        let _ = inner.lock().session.handle_message(now, &data);
-                    }
-                    Some(Ok(Message::Text(_))) => {
-                        let _ = inner.lock().session.handle_text_message();
-                    }
-                    Some(Ok(Message::Close(frame))) => {
-                        return SocketEnd::Lost(frame.map(|f| CloseCode(u16::from(f.code))));
-                    }
-                    Some(Ok(_)) => {} // ping (tungstenite queues the pong), pong, raw frame
-                    Some(Err(tungstenite::Error::Capacity(e))) => {
-                        // Larger than any frame the session accepts: 1009, final, as the
-                        // session would have said had it seen the message.
-                        let len = match e {
-                            tungstenite::error::CapacityError::MessageTooLong { size, .. } => size,
-                            _ => usize::MAX,
-                        };
-                        let _ = inner.lock().session.handle_oversized_message(len);
-                    }
-                    Some(Err(_)) | None => return SocketEnd::Lost(None),
+                if let Some(end) = receive(inner, msg) {
+                    return end;
                 }
             }
             () = inner.notify.notified() => {}
-            () = timer => {
+            () = sleep_until_deadline(inner, turn.deadline) => {
                 let now = inner.now();
                 inner.lock().session.handle_timeout(now);
             }
         }
     }
+}
+
+/// What one turn of the pump takes from the session.
+struct Turn {
+    /// Messages to send.
+    out: Vec<bytes::Bytes>,
+    /// The session's timer.
+    deadline: Option<Timestamp>,
+    /// The code to close the socket with, once the session is over.
+    close: Option<CloseCode>,
+    /// Whether the session still counts this socket as up.
+    connected: bool,
+    /// Why the application's work is cancelled, if it is.
+    cancelled: Option<Error>,
+}
+
+fn take_output(inner: &Inner) -> Turn {
+    let mut shared = inner.lock();
+    let mut out = Vec::new();
+    while let Some(m) = shared.session.poll_transmit() {
+        out.push(m);
+    }
+    let cancelled = match shared.session.error() {
+        Some(e) => Some(Error::Session(e.clone())),
+        None if shared.session.deadline_reached() => Some(Error::Deadline),
+        None => None,
+    };
+    shared.wake_ready();
+    let session = &shared.session;
+    Turn {
+        out,
+        deadline: session.poll_timeout(),
+        close: session.poll_close(),
+        connected: session.is_connected(),
+        cancelled,
+    }
+}
+
+async fn send_all(sink: &mut SocketSink, out: Vec<bytes::Bytes>) -> Result<(), tungstenite::Error> {
+    for m in out {
+        sink.feed(Message::Binary(m)).await?;
+    }
+    sink.flush().await
+}
+
+/// Closes the socket with `code`, then gives the peer a moment to answer the close.
+async fn close_and_drain(sink: &mut SocketSink, stream: &mut SocketStream, code: CloseCode) {
+    let _ = sink.send(Message::Close(Some(close_frame(code)))).await;
+    let _ = timeout(Duration::from_secs(1), async { while stream.next().await.is_some() {} }).await;
+}
+
+async fn sleep_until_deadline(inner: &Inner, deadline: Option<Timestamp>) {
+    match deadline {
+        Some(d) => sleep_until(instant_of(inner, d)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Hands one message from the socket to the session; `Some` when the socket ended.
+fn receive(inner: &Inner, msg: Option<Result<Message, tungstenite::Error>>) -> Option<SocketEnd> {
+    let now = inner.now();
+    let failed = match msg {
+        Some(Ok(Message::Binary(data))) => inner.lock().session.handle_message(now, &data).err(),
+        Some(Ok(Message::Text(_))) => Some(inner.lock().session.handle_text_message()),
+        Some(Ok(Message::Close(frame))) => return Some(SocketEnd::Lost(frame.map(|f| CloseCode(u16::from(f.code))))),
+        Some(Ok(_)) => None, // ping (tungstenite queues the pong), pong, raw frame
+        Some(Err(tungstenite::Error::Capacity(e))) => {
+            // Larger than any frame the session accepts: 1009, final, as the session would
+            // have said had it seen the message.
+            let len = match e {
+                tungstenite::error::CapacityError::MessageTooLong { size, .. } => size,
+                _ => usize::MAX,
+            };
+            Some(inner.lock().session.handle_oversized_message(len))
+        }
+        Some(Err(_)) | None => return Some(SocketEnd::Lost(None)),
+    };
+    if let Some(e) = failed {
+        // Sticky in the session: the next turn closes the socket with its code.
+        tracing::debug!(error = %e, "the gateway's message failed the session");
+    }
+    None
 }
 
 fn close_frame(code: CloseCode) -> CloseFrame {

@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::proto::{
-    self, BodyMode, Config, Exchange, Frame, FunctionSession, GatewaySession, InvocationReply, Limits, RelaySecret,
+    self, BodyMode, Config, Exchange, Frame, FunctionSession, GatewaySession, Limits, ReceivedResult, RelaySecret,
     ResponseHead, Timestamp, UpgradeRequest,
 };
 
@@ -201,18 +201,18 @@ pub fn gateway_session(data: &[u8]) {
             8 => {
                 let status = input.u16().unwrap_or(200);
                 let reply = match input.byte().unwrap_or(0) % 4 {
-                    0 => InvocationReply::Failed,
-                    1 => InvocationReply::Response { status, outcome: None },
-                    2 => InvocationReply::Refused {
+                    0 => ReceivedResult::Failed,
+                    1 => ReceivedResult::Response { status, outcome: None },
+                    2 => ReceivedResult::Refused {
                         status,
                         error_type: "AccessDeniedException",
                     },
-                    _ => InvocationReply::Response {
+                    _ => ReceivedResult::Response {
                         status,
                         outcome: Some("relayed"),
                     },
                 };
-                let _ = g.handle_invocation_reply(now, reply);
+                let _ = g.handle_invocation_result(now, reply);
             }
             _ => {
                 if g.is_connected() {

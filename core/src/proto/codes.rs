@@ -221,6 +221,40 @@ impl CloseCode {
     }
 }
 
+// Names that cross between the gateway, the function and the handler's request, spelled once.
+
+/// Invocation header carrying the relay id.
+pub const RELAY_ID_HEADER: &str = "x-lambda-relay-id";
+/// Invocation and upgrade header carrying the token.
+pub const RELAY_TOKEN_HEADER: &str = "x-lambda-relay-token";
+/// Invocation header saying where the request body is ([`BodyMode`](super::BodyMode)).
+pub const RELAY_BODY_HEADER: &str = "x-lambda-relay-body";
+/// Invocation result header by which a relay-aware function reports what became of a relay
+/// invocation ([`Outcome`]). A result without it, from a function that never connected, is
+/// an ordinary response to pass through.
+pub const RELAY_OUTCOME_HEADER: &str = "x-lambda-relay-outcome";
+/// Header by which Lambda's own front door marks an answer it gave instead of the function
+/// (`AccessDeniedException` for a missing permission, `TooManyRequestsException`, …).
+pub const LAMBDA_ERROR_HEADER: &str = "x-amzn-errortype";
+/// Every relay header the gateway adds to an invocation; the function strips them before
+/// the handler sees the request.
+pub const RELAY_HEADERS: [&str; 3] = [RELAY_ID_HEADER, RELAY_TOKEN_HEADER, RELAY_BODY_HEADER];
+/// The header in which the gateway tells the function the client's address.
+pub const FORWARDED_FOR_HEADER: &str = "x-forwarded-for";
+/// Subprotocol that negotiates this protocol version in the WebSocket upgrade.
+pub const SUBPROTOCOL: &str = "lambda-relay.v1";
+/// Upgrade header present (`1`) when a socket resumes a session.
+pub const RELAY_RESUME_HEADER: &str = "x-lambda-relay-resume";
+/// Upgrade header carrying the session key: chosen by the function for its first socket;
+/// every resume must present the same (docs/protocol.md, "Upgrade").
+pub const RELAY_KEY_HEADER: &str = "x-lambda-relay-key";
+/// Response header on the gateway's own error responses (502, 504, …): the error code.
+pub const ERROR_CODE_HEADER: &str = "x-lambda-relay-error";
+/// Environment variable with the gateway's base URL, on the function side.
+pub const GATEWAY_URL_ENV: &str = "RELAY_GATEWAY_URL";
+/// Environment variable with the shared secret, on both sides.
+pub const SECRET_ENV: &str = "RELAY_SECRET";
+
 #[cfg(test)]
 mod tests {
     use super::*;

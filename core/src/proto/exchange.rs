@@ -5,7 +5,8 @@
 use core::fmt;
 use core::str::FromStr;
 
-use super::invocation::{InvocationError, RELAY_OUTCOME_HEADER};
+use super::codes::{FORWARDED_FOR_HEADER, RELAY_OUTCOME_HEADER};
+use super::validate::{clip, InvocationError};
 
 /// Default largest request body of known length that rides inline in the invocation.
 pub const DEFAULT_INLINE_BODY_LIMIT: u64 = 1024 * 1024;
@@ -13,9 +14,6 @@ pub const DEFAULT_INLINE_BODY_LIMIT: u64 = 1024 * 1024;
 /// socket (a quarter of a default frame). Such a response's first byte reaches the client
 /// as soon as a plain function's would.
 pub const INLINE_RESPONSE_LIMIT: usize = 64 * 1024;
-
-/// The header in which the gateway tells the function the client's address.
-pub const FORWARDED_FOR_HEADER: &str = "x-forwarded-for";
 
 /// Request headers that describe one hop and are never forwarded (RFC 9110, 7.6.1), plus
 /// `proxy-connection`, which some clients still send.
@@ -74,7 +72,7 @@ impl FromStr for BodyMode {
         match s {
             "inline" => Ok(BodyMode::Inline),
             "stream" => Ok(BodyMode::Stream),
-            _ => Err(InvocationError::BadBodyMode(super::invocation::clip(s))),
+            _ => Err(InvocationError::BadBodyMode(clip(s))),
         }
     }
 }

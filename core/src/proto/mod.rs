@@ -6,7 +6,7 @@
 //! binding and the Durable Object are thin drivers around [`FunctionSession`] and
 //! [`GatewaySession`], and they take every decision about an invocation from here:
 //! [`classify_invocation`] on the function side, [`check_upgrade`],
-//! [`GatewaySession::admit_socket`] and [`GatewaySession::handle_invocation_reply`] on the
+//! [`GatewaySession::admit_socket`] and [`GatewaySession::handle_invocation_result`] on the
 //! gateway's. `docs/protocol.md` is the normative description; section names in the docs
 //! below refer to it.
 //!
@@ -21,32 +21,48 @@ mod codes;
 mod config;
 mod error;
 mod exchange;
+mod failure;
 mod frame;
 mod function;
 mod gateway;
 mod headers;
 mod invocation;
 mod link;
+mod result;
 mod session;
+mod settings;
 mod time;
 mod token;
 mod upgrade;
+mod url;
+mod validate;
 
 #[cfg(test)]
 mod tests;
 
 pub use codec::DecodeError;
-pub use codes::{AbortCode, CloseCode, ErrorCode, FailureCode, FrameType, GatewayError, Outcome};
+pub use codes::{
+    AbortCode, CloseCode, ErrorCode, FailureCode, FrameType, GatewayError, Outcome, ERROR_CODE_HEADER,
+    FORWARDED_FOR_HEADER, GATEWAY_URL_ENV, LAMBDA_ERROR_HEADER, RELAY_BODY_HEADER, RELAY_HEADERS, RELAY_ID_HEADER,
+    RELAY_KEY_HEADER, RELAY_OUTCOME_HEADER, RELAY_RESUME_HEADER, RELAY_TOKEN_HEADER, SECRET_ENV, SUBPROTOCOL,
+};
 pub use config::*;
 pub use error::{Error, ProtocolError, StreamError};
 pub use exchange::*;
+pub use failure::Failure;
 pub use frame::{Abort, Frame, FunctionError, Hello, Item, ResponseHead, BODY_HEADER_LEN, HELLO_LEN};
 pub use function::{FunctionRole, FunctionSession, RequestChunk, DEADLINE_MESSAGE};
-pub use gateway::{Failure, GatewayRole, GatewaySession, ReplyVerdict, ResponsePart, ERROR_CODE_HEADER};
+pub use gateway::{GatewayRole, GatewaySession, ReceivedResult, ResponsePart, ResultVerdict};
 pub use headers::encoded_len as header_block_len;
 pub use invocation::*;
 pub use link::LinkStats;
+pub use result::InvocationResult;
 pub use session::{Role, Session};
+pub use settings::{RelaySettings, SettingsError, DEFAULT_DEADLINE_MARGIN};
 pub use time::Timestamp;
-pub use token::{RelaySecret, TokenError, MAX_TOKEN_LEN, MIN_SECRET_LEN};
+pub use token::{same_credential, RelaySecret, TokenError, MAX_TOKEN_LEN, MIN_SECRET_LEN};
 pub use upgrade::*;
+pub use url::{check_function_url, socket_url, DEFAULT_SOCKET_PATH};
+#[cfg(feature = "adapter")]
+pub(crate) use validate::clip;
+pub use validate::{validate_relay_id, InvocationError, MAX_RELAY_ID_LEN};

@@ -10,7 +10,7 @@ use core::fmt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::invocation::{validate_relay_id, InvocationError};
+use super::validate::{validate_relay_id, InvocationError};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -148,6 +148,12 @@ pub enum TokenError {
     RelayId(#[from] InvocationError),
 }
 
+/// Constant-time equality of two credentials (tokens, session keys). Their lengths are not
+/// secret.
+pub fn same_credential(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +238,12 @@ mod tests {
             TokenError::WeakSecret { len: 5 }
         );
         assert_eq!(format!("{:?}", secret()), "RelaySecret(..)");
+    }
+
+    #[test]
+    fn credentials_compare_whole() {
+        assert!(same_credential("abc", "abc"));
+        assert!(!same_credential("abc", "abd"));
+        assert!(!same_credential("abc", "abcd"));
     }
 }

@@ -1,109 +1,16 @@
-//! The relay socket's upgrade, from both ends (docs/protocol.md, "Upgrade"): the URL the
-//! function connects to, the headers it sends, what the gateway checks before it upgrades,
-//! and how the function reads the gateway's answer. The Durable Object, the tokio client and
-//! the test gateway all call these; none repeats them.
+//! The relay socket's upgrade, from both ends (docs/protocol.md, "Upgrade"): the headers the
+//! function sends, what the gateway checks before it upgrades, and how the function reads
+//! the gateway's answer. The Durable Object, the tokio client and the test gateway all call
+//! these; none repeats them.
 
 use core::fmt;
 
-use super::invocation::{clip, validate_relay_id, InvocationError, RELAY_TOKEN_HEADER};
+use super::codes::{RELAY_KEY_HEADER, RELAY_RESUME_HEADER, RELAY_TOKEN_HEADER, SUBPROTOCOL};
 use super::token::RelaySecret;
+use super::validate::validate_relay_id;
 
-/// Subprotocol that negotiates this protocol version in the WebSocket upgrade.
-pub const SUBPROTOCOL: &str = "lambda-relay.v1";
-/// Default path prefix of the relay socket; the relay id follows it.
-pub const DEFAULT_SOCKET_PATH: &str = "/_relay/";
-/// Upgrade header present (`1`) when a socket resumes a session.
-pub const RELAY_RESUME_HEADER: &str = "x-lambda-relay-resume";
-/// Upgrade header carrying the session key: chosen by the function for its first socket;
-/// every resume must present the same (docs/protocol.md, "Upgrade").
-pub const RELAY_KEY_HEADER: &str = "x-lambda-relay-key";
 /// Length of a session key: 32 lowercase hex digits (128 bits).
 pub const SESSION_KEY_LEN: usize = 32;
-
-/// The socket URL for `relay_id` under the gateway base URL (`RELAY_GATEWAY_URL`).
-///
-/// `http(s)` becomes `ws(s)`. A base ending in the socket path's prefix is used as is;
-/// otherwise the default prefix is appended. Plain-text URLs are refused unless their host
-/// is loopback.
-pub fn socket_url(gateway_url: &str, relay_id: &str) -> Result<String, InvocationError> {
-    validate_relay_id(relay_id)?;
-    let base = gateway_url.trim_end_matches('/');
-    let (secure, rest) = if let Some(rest) = base.strip_prefix("wss://").or(base.strip_prefix("https://")) {
-        (true, rest)
-    } else if let Some(rest) = base.strip_prefix("ws://").or(base.strip_prefix("http://")) {
-        (false, rest)
-    } else {
-        return Err(InvocationError::BadGatewayUrl(clip(gateway_url)));
-    };
-    let host = authority_host(rest).ok_or_else(|| InvocationError::BadGatewayUrl(clip(gateway_url)))?;
-    if !secure && !is_loopback_host(host) {
-        return Err(InvocationError::Unencrypted(clip(gateway_url)));
-    }
-    let scheme = if secure { "wss://" } else { "ws://" };
-    let prefix = DEFAULT_SOCKET_PATH.trim_end_matches('/');
-    if rest.ends_with(prefix) {
-        Ok(format!("{scheme}{rest}/{relay_id}"))
-    } else {
-        Ok(format!("{scheme}{rest}{DEFAULT_SOCKET_PATH}{relay_id}"))
-    }
-}
-
-/// Checks the gateway's `LAMBDA_URL`: an `https://` URL, or `http://` to a loopback host.
-pub fn check_function_url(url: &str) -> Result<(), InvocationError> {
-    let (secure, rest) = if let Some(rest) = url.strip_prefix("https://") {
-        (true, rest)
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        (false, rest)
-    } else {
-        return Err(InvocationError::BadGatewayUrl(clip(url)));
-    };
-    let host = authority_host(rest).ok_or_else(|| InvocationError::BadGatewayUrl(clip(url)))?;
-    if !secure && !is_loopback_host(host) {
-        return Err(InvocationError::Unencrypted(clip(url)));
-    }
-    Ok(())
-}
-
-/// The host of `authority[/path]`, or `None` if the URL has user info, a query, a fragment,
-/// no host, or characters no host has.
-fn authority_host(rest: &str) -> Option<&str> {
-    if rest.contains(['?', '#', '@', '\\']) || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return None;
-    }
-    let authority = rest.split('/').next().unwrap_or("");
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6.split_once(']')?;
-        if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
-            return None;
-        }
-        host
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) if is_port(port) => host,
-            Some(_) => return None,
-            None => authority,
-        }
-    };
-    (!host.is_empty()).then_some(host)
-}
-
-fn is_port(p: &str) -> bool {
-    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// `localhost`, `*.localhost`, 127.0.0.0/8 or `::1`.
-fn is_loopback_host(host: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    if host == "localhost" || host.ends_with(".localhost") || host == "::1" {
-        return true;
-    }
-    let octets: Vec<&str> = host.split('.').collect();
-    octets.len() == 4
-        && octets[0] == "127"
-        && octets
-            .iter()
-            .all(|o| !o.is_empty() && o.len() <= 3 && o.parse::<u8>().is_ok())
-}
 
 /// The headers of a relay socket's upgrade request besides the WebSocket ones:
 /// `Sec-WebSocket-Protocol`, the token, the session key, and on resumes the resume marker.
@@ -278,81 +185,11 @@ pub fn valid_session_key(key: &str) -> bool {
     key.len() == SESSION_KEY_LEN && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// Constant-time equality of two credentials (tokens, session keys). Their lengths are not
-/// secret.
-pub fn same_credential(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const KEY: &str = "0123456789abcdef0123456789abcdef";
-
-    #[test]
-    fn socket_urls() {
-        assert_eq!(
-            socket_url("https://gw.example.com", "ab").unwrap(),
-            "wss://gw.example.com/_relay/ab"
-        );
-        assert_eq!(
-            socket_url("ws://127.0.0.1:8787/", "ab").unwrap(),
-            "ws://127.0.0.1:8787/_relay/ab"
-        );
-        assert_eq!(
-            socket_url("wss://h/base/_relay", "ab").unwrap(),
-            "wss://h/base/_relay/ab"
-        );
-        assert_eq!(socket_url("http://[::1]:80", "ab").unwrap(), "ws://[::1]:80/_relay/ab");
-        assert_eq!(socket_url("ws://localhost", "ab").unwrap(), "ws://localhost/_relay/ab");
-        assert!(matches!(
-            socket_url("ftp://h", "ab"),
-            Err(InvocationError::BadGatewayUrl(_))
-        ));
-        assert!(matches!(
-            socket_url("wss://h?x=1", "ab"),
-            Err(InvocationError::BadGatewayUrl(_))
-        ));
-        assert!(matches!(
-            socket_url("wss://u:p@h", "ab"),
-            Err(InvocationError::BadGatewayUrl(_))
-        ));
-        assert!(matches!(
-            socket_url("wss://h:x", "ab"),
-            Err(InvocationError::BadGatewayUrl(_))
-        ));
-        assert!(matches!(
-            socket_url("wss://", "ab"),
-            Err(InvocationError::BadGatewayUrl(_))
-        ));
-        assert_eq!(
-            socket_url("wss://h", "a/b"),
-            Err(InvocationError::BadRelayId("a/b".into()))
-        );
-    }
-
-    #[test]
-    fn plain_text_urls_only_to_loopback() {
-        for url in [
-            "ws://gw.example.com",
-            "http://10.0.0.1:8787",
-            "ws://127.0.0.1.evil.com",
-            "ws://[::2]",
-        ] {
-            assert!(
-                matches!(socket_url(url, "ab"), Err(InvocationError::Unencrypted(_))),
-                "{url}"
-            );
-        }
-        assert!(check_function_url("https://abc.lambda-url.us-east-1.on.aws").is_ok());
-        assert!(check_function_url("http://127.0.0.1:9000").is_ok());
-        assert!(matches!(
-            check_function_url("http://abc.lambda-url.us-east-1.on.aws"),
-            Err(InvocationError::Unencrypted(_))
-        ));
-        assert!(check_function_url("wss://x").is_err());
-    }
 
     #[test]
     fn upgrade_answers_as_the_function_reads_them() {
@@ -418,12 +255,5 @@ mod tests {
             ..good
         };
         assert!(resume.is_resume() && check_upgrade(&resume, "abc", &secret, 50).is_ok());
-    }
-
-    #[test]
-    fn credentials_compare_whole() {
-        assert!(same_credential("abc", "abc"));
-        assert!(!same_credential("abc", "abd"));
-        assert!(!same_credential("abc", "abcd"));
     }
 }

@@ -5,21 +5,21 @@
 use bytes::Bytes;
 use http::HeaderMap;
 
+mod admit;
+mod result;
+
 use super::codec::truncate_reason;
-use super::codes::{AbortCode, FailureCode, GatewayError, Outcome};
+use super::codes::AbortCode;
 use super::config::{Config, ConfigError};
 use super::error::{Error, ProtocolError, StreamError};
 use super::exchange::Exchange;
 use super::frame::{Abort, FunctionError, Item, ResponseHead};
-use super::invocation::InvocationReply;
 use super::link::{Link, Timer};
 use super::session::{sealed, Role, Session};
 use super::time::Timestamp;
-use super::upgrade::{same_credential, UpgradeRefusal, UpgradeRequest};
 use super::FrameType;
 
-/// Response header on the gateway's own error responses (502, 504, …): the error code.
-pub const ERROR_CODE_HEADER: &str = "x-lambda-relay-error";
+pub use result::{ReceivedResult, ResultVerdict};
 
 /// The gateway's end of a relay session.
 pub type GatewaySession = Session<GatewayRole>;
@@ -203,238 +203,11 @@ impl GatewaySession {
         self.link.fail(Error::Aborted(abort));
     }
 
-    /// Whether a new socket may join, after the edge's [`check_upgrade`](super::check_upgrade)
-    /// (docs/protocol.md, "Upgrade"): it must present this session's token and, on a resume,
-    /// the session key its first socket presented (403 otherwise). A first socket (no resume
-    /// header) is admitted until the function's hello arrived on one, so a function whose
-    /// first 101 was lost can try again; a resume only once a socket connected; neither once
-    /// the session is over (410).
-    pub fn admit_socket(&self, req: &UpgradeRequest<'_>) -> Result<(), UpgradeRefusal> {
-        if !req.token.is_some_and(|t| same_credential(t, &self.role.token)) {
-            return Err(UpgradeRefusal::TOKEN_REFUSED);
-        }
-        if self.link.error().is_some() || self.role.response_read {
-            return Err(UpgradeRefusal {
-                status: 410,
-                reason: "relay session has ended",
-            });
-        }
-        match (req.is_resume(), self.link.connected_once()) {
-            (false, true) if self.link.peer_hello_seen() => Err(UpgradeRefusal {
-                status: 409,
-                reason: "relay session already connected",
-            }),
-            (true, false) => Err(UpgradeRefusal {
-                status: 409,
-                reason: "nothing to resume",
-            }),
-            (true, true) => match (&self.role.key, req.key) {
-                (Some(key), Some(presented)) if same_credential(key, presented) => Ok(()),
-                _ => Err(UpgradeRefusal::TOKEN_REFUSED),
-            },
-            (false, _) => Ok(()),
-        }
-    }
-
-    /// A socket admitted by [`admit_socket`](Self::admit_socket) is open; it replaces the
-    /// current one, if any (the driver closes that with
-    /// [`CloseCode::REPLACED`](super::CloseCode::REPLACED)).
-    pub fn socket_accepted(&mut self, now: Timestamp, req: &UpgradeRequest<'_>) {
-        if self.link.is_up() {
-            self.socket_closed(now, None);
-        }
-        if !req.is_resume() {
-            self.role.key = req.key.map(str::to_owned);
-        }
-        self.socket_opened(now);
-    }
-
-    /// Judges the invocation's result (docs/protocol.md, "Gateway side"). It is a signal,
-    /// never the end of the response: only a response end frame ends it.
-    ///
-    /// - The invocation failed, or answered non-2xx, after a socket connected: the function
-    ///   is gone; the session aborts ([`ReplyVerdict::Aborted`]).
-    /// - It answered 2xx after a socket connected: the response must now end within the
-    ///   resume grace, or the session fails ([`Error::Unfinished`]).
-    /// - Before any socket connected: a failed invocation, a relay outcome (the function
-    ///   refused, failed or is unconfigured) or a 5xx answers the client 502
-    ///   ([`ReplyVerdict::Fail`]); any other result is a function that is not relay-aware,
-    ///   and its response is the client's ([`ReplyVerdict::PassThrough`]). Either way no
-    ///   socket is admitted any more.
-    /// - Outcome `complete`, before any response frame was received: the result is the
-    ///   response, a small one the function answered inline ([`ReplyVerdict::Inline`]).
-    pub fn handle_invocation_reply(&mut self, now: Timestamp, reply: InvocationReply<'_>) -> ReplyVerdict {
-        if self.link.error().is_some() || self.role.response_read {
-            return ReplyVerdict::Continue;
-        }
-        let connected = self.link.connected_once();
-        if let InvocationReply::Response {
-            outcome: Some(outcome), ..
-        } = reply
-        {
-            if Outcome::from_name(outcome) == Some(Outcome::COMPLETE) {
-                // The response is the result itself, whether or not a socket came first; a
-                // head already read from one would be a function answering twice.
-                return if self.role.response == Response::AwaitHead && !self.link.has_queued() {
-                    self.abort(AbortCode::GATEWAY, "the response came in the invocation result");
-                    ReplyVerdict::Inline
-                } else {
-                    self.abort(AbortCode::GATEWAY, "the function answered twice");
-                    ReplyVerdict::Aborted
-                };
-            }
-        }
-        let verdict = match reply {
-            InvocationReply::Failed if connected => None,
-            InvocationReply::Failed => Some(ReplyVerdict::Fail(Failure::new(
-                502,
-                GatewayError::INVOCATION_FAILED,
-                "invoking the function failed".into(),
-            ))),
-            InvocationReply::Response { status, .. } if connected => {
-                if (200..300).contains(&status) {
-                    if self.role.response != Response::Ended {
-                        self.role.finish_by = Some(now + self.link.config().resume_grace);
-                    }
-                    return ReplyVerdict::Continue;
-                }
-                None
-            }
-            InvocationReply::Response { status, outcome } if outcome.is_some() || status >= 500 => {
-                Some(ReplyVerdict::Fail(Failure::new(
-                    502,
-                    GatewayError::INVOCATION_FAILED,
-                    format!("the function answered {status}"),
-                )))
-            }
-            InvocationReply::Response { .. } => Some(ReplyVerdict::PassThrough),
-            InvocationReply::Refused { .. } if connected => None,
-            InvocationReply::Refused { status, error_type } => {
-                let hint = if status == 403 {
-                    ": a Function URL needs both lambda:InvokeFunctionUrl and lambda:InvokeFunction \
-                     (--invoked-via-function-url) granted; see docs/deploy.md"
-                } else {
-                    ""
-                };
-                Some(ReplyVerdict::Fail(Failure::new(
-                    502,
-                    GatewayError::INVOCATION_FAILED,
-                    format!("Lambda refused the invocation ({status} {error_type}){hint}"),
-                )))
-            }
-        };
-        match verdict {
-            None => {
-                self.abort(AbortCode::GATEWAY, "the function invocation failed");
-                ReplyVerdict::Aborted
-            }
-            Some(verdict) => {
-                self.abort(AbortCode::GATEWAY, "the response was decided without the function");
-                verdict
-            }
-        }
-    }
-
     fn request_open(&self) -> Result<(), StreamError> {
         self.link.check()?;
         if self.role.request_ended || self.role.response == Response::Ended {
             return Err(StreamError::Finished);
         }
         Ok(())
-    }
-}
-
-/// What the gateway does with the invocation's result.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ReplyVerdict {
-    /// Nothing: the response comes (or came) over the socket.
-    Continue,
-    /// The function is not relay-aware: its own response is the client's, as it is
-    /// (status, headers, body; redirects not followed).
-    PassThrough,
-    /// The function answered in the invocation result: the result is the client's response,
-    /// its headers those [`forwards_inline_header`](crate::proto::forwards_inline_header) lets through.
-    Inline,
-    /// Answer the client with this failure; the driver may add the result's text to it.
-    Fail(Failure),
-    /// The session aborted; the driver's next output sends the abort and closes.
-    Aborted,
-}
-
-/// What the client gets when the response fails before its head: a status, the
-/// `x-lambda-relay-error` code, and a short plain-text message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
-    /// The HTTP status.
-    pub status: u16,
-    /// The error code header's value.
-    pub code: FailureCode,
-    /// A short plain-text reason.
-    pub message: String,
-}
-
-impl Failure {
-    fn new(status: u16, code: GatewayError, message: String) -> Self {
-        Self {
-            status,
-            code: FailureCode::Gateway(code),
-            message,
-        }
-    }
-
-    /// The failure for a session that ended before the head: 504 if the function never
-    /// connected, 502 otherwise.
-    pub fn from_error(error: &Error) -> Self {
-        let (status, code) = match error {
-            Error::ConnectTimeout(_) => (504, GatewayError::CONNECT_TIMEOUT),
-            Error::ResumeTimeout(_) => (502, GatewayError::RESUME_TIMEOUT),
-            Error::Unfinished(_) => (502, GatewayError::INVOCATION_FAILED),
-            Error::Protocol(_) => (502, GatewayError::PROTOCOL_ERROR),
-            Error::PeerClosed(_) => (502, GatewayError::CONNECTION_CLOSED),
-            Error::Aborted(_) => (502, GatewayError::ABORTED),
-        };
-        Self::new(status, code, format!("relay failed: {error}"))
-    }
-
-    /// The failure for an error frame before the head: 502 with the function's code.
-    pub fn from_function(error: &FunctionError) -> Self {
-        Self {
-            status: 502,
-            code: FailureCode::Function(error.code),
-            message: format!("the function failed: {}", error.message),
-        }
-    }
-
-    /// 500 for settings the gateway cannot run with.
-    pub fn misconfigured(reason: impl Into<String>) -> Self {
-        Self::new(500, GatewayError::GATEWAY_MISCONFIGURED, reason.into())
-    }
-
-    /// The answer to a refused socket upgrade.
-    pub fn socket_refused(refusal: UpgradeRefusal) -> Self {
-        Self::new(refusal.status, GatewayError::SOCKET_REFUSED, refusal.reason.into())
-    }
-
-    /// Appends detail (such as the invocation result's text) to the message.
-    pub fn with_detail(mut self, detail: &str) -> Self {
-        let detail = truncate_reason(detail.trim());
-        if !detail.is_empty() {
-            self.message.push_str(": ");
-            self.message.push_str(detail);
-        }
-        self
-    }
-
-    /// The error response's headers: a plain-text content type and the error code.
-    pub fn headers(&self) -> [(&'static str, &'static str); 2] {
-        [
-            ("content-type", "text/plain; charset=utf-8"),
-            (ERROR_CODE_HEADER, self.code.name()),
-        ]
-    }
-
-    /// The error response's body: the message and a newline.
-    pub fn body(&self) -> String {
-        format!("{}\n", self.message)
     }
 }

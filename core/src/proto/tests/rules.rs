@@ -218,8 +218,8 @@ fn resumes_must_present_the_first_sockets_session_key() {
 
 // ---- the invocation's result ----
 
-fn reply(status: u16, outcome: Option<&str>) -> InvocationReply<'_> {
-    InvocationReply::Response { status, outcome }
+fn reply(status: u16, outcome: Option<&str>) -> ReceivedResult<'_> {
+    ReceivedResult::Response { status, outcome }
 }
 
 #[test]
@@ -228,8 +228,8 @@ fn before_any_socket_a_plain_result_passes_through_and_nothing_connects_afterwar
         let mut g = gateway();
         let now = Timestamp::from_millis(5);
         assert_eq!(
-            g.handle_invocation_reply(now, reply(status, None)),
-            ReplyVerdict::PassThrough
+            g.handle_invocation_result(now, reply(status, None)),
+            ResultVerdict::PassThrough
         );
         assert_eq!(g.admit_socket(&upgrade(TOKEN, KEY, false)).unwrap_err().status, 410);
     }
@@ -242,11 +242,11 @@ fn before_any_socket_a_relay_outcome_a_5xx_or_a_failed_invocation_is_a_502() {
         reply(200, Some("relayed")),
         reply(500, Some("unconfigured")),
         reply(503, None),
-        InvocationReply::Failed,
+        ReceivedResult::Failed,
     ];
     for case in cases {
         let mut g = gateway();
-        let ReplyVerdict::Fail(failure) = g.handle_invocation_reply(Timestamp::from_millis(5), case) else {
+        let ResultVerdict::Fail(failure) = g.handle_invocation_result(Timestamp::from_millis(5), case) else {
             panic!("{case:?}")
         };
         assert_eq!(failure.status, 502, "{case:?}");
@@ -259,16 +259,16 @@ fn before_any_socket_a_relay_outcome_a_5xx_or_a_failed_invocation_is_a_502() {
 fn lambdas_own_refusal_is_a_502_that_says_what_to_grant_not_a_passed_through_403() {
     // A Function URL without `lambda:InvokeFunction` answers 403 itself; passed through, it
     // would look like the function's own answer.
-    let refused = InvocationReply::from_result(403, None, Some("AccessDeniedException"));
+    let refused = ReceivedResult::new(403, None, Some("AccessDeniedException"));
     assert_eq!(
         refused,
-        InvocationReply::Refused {
+        ReceivedResult::Refused {
             status: 403,
             error_type: "AccessDeniedException"
         }
     );
     let mut g = gateway();
-    let ReplyVerdict::Fail(failure) = g.handle_invocation_reply(Timestamp::from_millis(5), refused) else {
+    let ResultVerdict::Fail(failure) = g.handle_invocation_result(Timestamp::from_millis(5), refused) else {
         panic!("a refusal fails the request")
     };
     assert_eq!(failure.status, 502);
@@ -284,8 +284,8 @@ fn lambdas_own_refusal_is_a_502_that_says_what_to_grant_not_a_passed_through_403
         failure.message
     );
 
-    let throttled = InvocationReply::from_result(429, None, Some("TooManyRequestsException"));
-    let ReplyVerdict::Fail(failure) = gateway().handle_invocation_reply(Timestamp::from_millis(5), throttled) else {
+    let throttled = ReceivedResult::new(429, None, Some("TooManyRequestsException"));
+    let ResultVerdict::Fail(failure) = gateway().handle_invocation_result(Timestamp::from_millis(5), throttled) else {
         panic!("a refusal fails the request")
     };
     assert_eq!(
@@ -295,15 +295,15 @@ fn lambdas_own_refusal_is_a_502_that_says_what_to_grant_not_a_passed_through_403
 
     // The function's own answers are told apart by the outcome header, or by no error header.
     assert_eq!(
-        InvocationReply::from_result(403, Some("refused"), Some("x")),
+        ReceivedResult::new(403, Some("refused"), Some("x")),
         reply(403, Some("refused"))
     );
-    assert_eq!(InvocationReply::from_result(403, None, None), reply(403, None));
+    assert_eq!(ReceivedResult::new(403, None, None), reply(403, None));
 }
 
 #[test]
 fn after_a_socket_a_failed_result_aborts_and_the_function_is_told() {
-    let refused = InvocationReply::Refused {
+    let refused = ReceivedResult::Refused {
         status: 429,
         error_type: "TooManyRequestsException",
     };
@@ -311,15 +311,15 @@ fn after_a_socket_a_failed_result_aborts_and_the_function_is_told() {
         reply(502, Some("failed")),
         reply(404, None),
         refused,
-        InvocationReply::Failed,
+        ReceivedResult::Failed,
     ] {
         let mut p = Pair::new(small(), BodyMode::Inline);
         p.app.auto_head = false;
         p.connect();
         p.drive(Duration::from_millis(50));
         assert_eq!(
-            p.g.handle_invocation_reply(p.now, case),
-            ReplyVerdict::Aborted,
+            p.g.handle_invocation_result(p.now, case),
+            ResultVerdict::Aborted,
             "{case:?}"
         );
         assert!(matches!(p.g.error(), Some(Error::Aborted(a)) if a.code == AbortCode::GATEWAY));
@@ -337,8 +337,8 @@ fn a_2xx_result_is_only_a_signal_the_frames_after_it_still_arrive() {
     p.drive(Duration::from_millis(50));
     // The result overtakes the last frames.
     assert_eq!(
-        p.g.handle_invocation_reply(p.now, reply(200, Some("relayed"))),
-        ReplyVerdict::Continue
+        p.g.handle_invocation_result(p.now, reply(200, Some("relayed"))),
+        ResultVerdict::Continue
     );
     p.app.gateway_reads = true;
     p.drive(Duration::from_secs(5));
@@ -359,8 +359,8 @@ fn a_2xx_result_on_a_response_that_never_ends_fails_it_after_the_grace() {
     p.connect();
     p.drive(Duration::from_millis(50));
     assert_eq!(
-        p.g.handle_invocation_reply(p.now, reply(200, Some("relayed"))),
-        ReplyVerdict::Continue
+        p.g.handle_invocation_result(p.now, reply(200, Some("relayed"))),
+        ResultVerdict::Continue
     );
     assert_eq!(p.g.poll_timeout(), Some(p.now + Duration::from_secs(3)));
     p.advance(Duration::from_secs(3));
@@ -376,8 +376,8 @@ fn a_result_after_the_response_was_read_changes_nothing() {
     p.drive(Duration::from_secs(1));
     assert!(p.g.is_done());
     assert_eq!(
-        p.g.handle_invocation_reply(p.now, InvocationReply::Failed),
-        ReplyVerdict::Continue
+        p.g.handle_invocation_result(p.now, ReceivedResult::Failed),
+        ResultVerdict::Continue
     );
     assert_eq!(p.g.error(), None);
 }
@@ -461,11 +461,11 @@ fn a_small_complete_response_may_skip_the_socket_and_the_session_then_sends_noth
     );
     // The gateway gets the response in the invocation result: it answers with it and
     // aborts the session, which ends the function's too.
-    let reply = InvocationReply::Response {
+    let reply = ReceivedResult::Response {
         status: 200,
         outcome: Some(InvocationResult::complete_header().1),
     };
-    assert_eq!(p.g.handle_invocation_reply(p.now, reply), ReplyVerdict::Inline);
+    assert_eq!(p.g.handle_invocation_result(p.now, reply), ResultVerdict::Inline);
     let abort = p.g.poll_transmit().unwrap();
     assert!(matches!(p.f.handle_message(p.now, &abort), Err(Error::Aborted(_))));
     assert!(p.f.poll_close().is_some());
@@ -498,15 +498,15 @@ fn only_complete_small_responses_to_unstreamed_requests_skip_the_socket() {
 
 #[test]
 fn a_complete_result_after_a_head_came_over_the_socket_is_refused() {
-    let complete = InvocationReply::Response {
+    let complete = ReceivedResult::Response {
         status: 200,
         outcome: Some(InvocationResult::complete_header().1),
     };
     // Before any socket: the result is the response.
     let mut g = gateway();
     assert_eq!(
-        g.handle_invocation_reply(Timestamp::from_millis(1), complete),
-        ReplyVerdict::Inline
+        g.handle_invocation_result(Timestamp::from_millis(1), complete),
+        ResultVerdict::Inline
     );
     // After a head arrived on the socket, the function would be answering twice.
     let mut p = Pair::new(small(), BodyMode::Inline);
@@ -515,5 +515,5 @@ fn a_complete_result_after_a_head_came_over_the_socket_is_refused() {
     p.app.gateway_reads = false;
     p.connect();
     p.drive(Duration::from_millis(50));
-    assert_eq!(p.g.handle_invocation_reply(p.now, complete), ReplyVerdict::Aborted);
+    assert_eq!(p.g.handle_invocation_result(p.now, complete), ResultVerdict::Aborted);
 }

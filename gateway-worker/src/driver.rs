@@ -1,0 +1,281 @@
+//! The driver of one relay session in the Durable Object, as `core/src/client/driver.rs` is
+//! the function side's: every input (a socket message, a close, a timer, the client reading,
+//! the invocation's result) goes to the `GatewaySession`, then [`drive`] sends what the
+//! session wants sent, arms its one timer and wakes whoever waits.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::task::Waker;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_channel::oneshot;
+use lambda_relay::proto::{
+    self, CloseCode, Failure, Frame, GatewaySession, ResponseHead, ResponsePart, Timestamp, UpgradeRequest,
+    BODY_HEADER_LEN,
+};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{BinaryType, CloseEvent, MessageEvent};
+use worker::{Delay, Response, Result, WebSocket};
+
+use crate::web;
+
+/// An event listener registered on a socket, kept alive as long as it is registered.
+type Listener = Closure<dyn FnMut(web_sys::Event)>;
+
+/// The function's current socket and the listeners that feed it to the session; dropping it
+/// removes them, so a replaced socket's late events never reach the session.
+struct Socket {
+    ws: WebSocket,
+    listeners: [(&'static str, Listener); 3],
+}
+
+impl Socket {
+    /// Accepts `ws` and routes its events to `driver`'s session.
+    fn accept(ws: WebSocket, driver: &DriverRef) -> Result<Self> {
+        ws.accept()?;
+        let raw: &web_sys::WebSocket = ws.as_ref();
+        // With recent compatibility dates the default is "blob"; the session needs the bytes.
+        raw.set_binary_type(BinaryType::Arraybuffer);
+        let weak = Rc::downgrade(driver);
+        let on_message = Listener::new({
+            let weak = weak.clone();
+            move |event: web_sys::Event| {
+                let Some(driver) = weak.upgrade() else { return };
+                let Some(event) = event.dyn_ref::<MessageEvent>() else {
+                    return;
+                };
+                socket_message(&driver, event);
+            }
+        });
+        let on_close = Listener::new({
+            let weak = weak.clone();
+            move |event: web_sys::Event| {
+                let Some(driver) = weak.upgrade() else { return };
+                // 1005 (no code) and 1006 (no close frame) mean the peer sent no code.
+                let code = event
+                    .dyn_ref::<CloseEvent>()
+                    .map(CloseEvent::code)
+                    .filter(|c| *c != 1005 && *c != 1006)
+                    .map(CloseCode);
+                socket_gone(&driver, code);
+            }
+        });
+        let on_error = Listener::new(move |_event: web_sys::Event| {
+            if let Some(driver) = weak.upgrade() {
+                socket_gone(&driver, None);
+            }
+        });
+        let listeners = [("message", on_message), ("close", on_close), ("error", on_error)];
+        for (kind, listener) in &listeners {
+            raw.add_event_listener_with_callback(kind, listener.as_ref().unchecked_ref())?;
+        }
+        Ok(Self { ws, listeners })
+    }
+
+    fn close(self, code: CloseCode) {
+        let _ = self.ws.close(Some(code.0), code.name());
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        let raw: &web_sys::WebSocket = self.ws.as_ref();
+        for (kind, listener) in &self.listeners {
+            let _ = raw.remove_event_listener_with_callback(kind, listener.as_ref().unchecked_ref());
+        }
+    }
+}
+
+/// One message from the function. A body frame's payload never enters wasm memory: the
+/// session judges its 13-byte header, and the payload goes to the client's stream as a view
+/// of the message's own buffer. Other frames are small and are copied in whole.
+fn socket_message(driver: &DriverRef, event: &MessageEvent) {
+    {
+        let mut guard = driver.borrow_mut();
+        let state = &mut *guard;
+        let handled = match event.data().dyn_ref::<js_sys::ArrayBuffer>() {
+            Some(buffer) => binary_message(state, buffer),
+            None => Err(state.session.handle_text_message()),
+        };
+        if let Err(e) = handled {
+            // Sticky in the session: drive() closes the socket with its code and fails the
+            // client's response. Once per session, never per frame.
+            worker::console_warn!("lambda-relay: the function's socket failed the session: {e}");
+        }
+    }
+    drive(driver);
+}
+
+fn binary_message(state: &mut Driver, buffer: &js_sys::ArrayBuffer) -> std::result::Result<(), proto::Error> {
+    let len = buffer.byte_length() as usize;
+    let head_len = len.min(BODY_HEADER_LEN) as u32;
+    let head = js_sys::Uint8Array::new_with_byte_offset_and_length(buffer, 0, head_len).to_vec();
+    let split = head.first().and_then(|first| Frame::external_split(len, *first));
+    let now = web::now();
+    match split {
+        Some(at) => {
+            state.session.handle_external_body(now, &Bytes::from(head), len - at)?;
+            let payload = js_sys::Uint8Array::new_with_byte_offset_and_length(buffer, at as u32, (len - at) as u32);
+            state.external_payloads.push_back(payload);
+            Ok(())
+        }
+        None if len <= BODY_HEADER_LEN => state.session.handle_message(now, &Bytes::from(head)),
+        None => {
+            let whole = js_sys::Uint8Array::new(buffer).to_vec();
+            state.session.handle_message(now, &Bytes::from(whole))
+        }
+    }
+}
+
+fn socket_gone(driver: &DriverRef, code: Option<CloseCode>) {
+    {
+        let mut state = driver.borrow_mut();
+        state.socket = None;
+        state.session.socket_closed(web::now(), code);
+    }
+    drive(driver);
+}
+
+/// The driver's state, shared by the tasks that drive it.
+pub(crate) type DriverRef = Rc<RefCell<Driver>>;
+
+/// Everything the driving tasks share: the session and the I/O objects around it.
+pub(crate) struct Driver {
+    pub(crate) session: GatewaySession,
+    /// Body payloads the session accepted by their header (`ResponsePart::External`), in
+    /// order: views of the messages they arrived in, held outside the session.
+    pub(crate) external_payloads: VecDeque<js_sys::Uint8Array>,
+    socket: Option<Socket>,
+    /// Resolves the client's response once the head (or a failure) is known.
+    start: Option<oneshot::Sender<Start>>,
+    /// The client's body stream, waiting for parts.
+    pub(crate) body_waker: Option<Waker>,
+    /// The request body pump, waiting for window.
+    pub(crate) request_waker: Option<Waker>,
+    /// The deadline a timer task is armed for.
+    timer_at: Option<Timestamp>,
+}
+
+/// How the client's response starts.
+pub(crate) enum Start {
+    /// The function's head: stream its body.
+    Head(ResponseHead),
+    /// A failure before the head.
+    Failed(Failure),
+    /// A function that is not relay-aware: its own response.
+    PassThrough(Response),
+    /// The function's response from the invocation result (outcome `complete`).
+    Inline(Response),
+}
+
+impl Driver {
+    /// The state of a new session, whose client's response starts through `start`.
+    pub(crate) fn new(session: GatewaySession, start: oneshot::Sender<Start>) -> DriverRef {
+        Rc::new(RefCell::new(Self {
+            session,
+            external_payloads: VecDeque::new(),
+            socket: None,
+            start: Some(start),
+            body_waker: None,
+            request_waker: None,
+            timer_at: None,
+        }))
+    }
+
+    /// Starts the client's response, once.
+    pub(crate) fn start(&mut self, start: Start) {
+        if let Some(tx) = self.start.take() {
+            let _ = tx.send(start);
+        }
+    }
+}
+
+/// Accepts an admitted socket `ws` as the session's current one; a socket it replaces is
+/// closed with `REPLACED`.
+pub(crate) fn attach_socket(driver: &DriverRef, ws: WebSocket, upgrade: &UpgradeRequest<'_>) -> Result<()> {
+    let socket = Socket::accept(ws, driver)?;
+    let mut state = driver.borrow_mut();
+    if let Some(old) = state.socket.replace(socket) {
+        old.close(CloseCode::REPLACED);
+    }
+    state.session.socket_accepted(web::now(), upgrade);
+    drop(state);
+    drive(driver);
+    Ok(())
+}
+
+/// Sends what the session wants sent, closes the socket when it says so, starts the
+/// client's response once the head or a failure is known, wakes the waiting streams and
+/// arms the timer.
+pub(crate) fn drive(driver: &DriverRef) {
+    let mut guard = driver.borrow_mut();
+    let state = &mut *guard;
+    if state.start.is_some() {
+        let start = match state.session.read() {
+            Ok(Some(ResponsePart::Head(head))) => Some(Start::Head(head)),
+            Ok(Some(ResponsePart::Failed(e))) => Some(Start::Failed(Failure::from_function(&e))),
+            Ok(Some(_)) => unreachable!("the session delivers the head first"),
+            Ok(None) => None,
+            Err(e) => Some(Start::Failed(Failure::from_error(&e))),
+        };
+        if let Some(start) = start {
+            state.start(start);
+        }
+    }
+    if let Some(socket) = &state.socket {
+        while let Some(message) = state.session.poll_transmit() {
+            if socket.ws.send_with_bytes(&message).is_err() {
+                break;
+            }
+        }
+        let close = match state.session.poll_close() {
+            Some(code) => Some(code),
+            // The session gave up on this socket (the function fell silent); it may resume.
+            None if !state.session.is_connected() => Some(CloseCode::GOING_AWAY),
+            None => None,
+        };
+        if let Some(code) = close {
+            if let Some(socket) = state.socket.take() {
+                socket.close(code);
+            }
+        }
+    }
+    // Wake only who can progress: a stream woken for nothing would poll, call drive() and
+    // be woken again, spinning the isolate.
+    let over = state.session.error().is_some() || state.session.is_done();
+    if over || state.session.has_readable() {
+        if let Some(waker) = state.body_waker.take() {
+            waker.wake();
+        }
+    }
+    if over || state.session.send_capacity() > 0 || !state.session.wants_request_body() {
+        if let Some(waker) = state.request_waker.take() {
+            waker.wake();
+        }
+    }
+    let deadline = state.session.poll_timeout();
+    if let Some(at) = deadline {
+        if state.timer_at.is_none_or(|armed| at < armed) {
+            state.timer_at = Some(at);
+            drop(guard);
+            spawn_local(timer(driver.clone(), at));
+        }
+    }
+}
+
+async fn timer(driver: DriverRef, at: Timestamp) {
+    let wait = at.saturating_since(web::now());
+    Delay::from(wait.max(Duration::from_millis(1))).await;
+    {
+        let mut state = driver.borrow_mut();
+        if state.timer_at == Some(at) {
+            state.timer_at = None;
+        }
+        state.session.handle_timeout(web::now());
+    }
+    drive(&driver);
+}

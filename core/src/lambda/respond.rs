@@ -1,0 +1,158 @@
+//! A relayed response: streamed over the socket, or answered in the invocation result when
+//! it is small and complete the moment the handler returns it.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::pin::{pin, Pin};
+
+use bytes::{Buf, Bytes};
+use futures_util::FutureExt;
+use http::{HeaderMap, Response};
+use http_body_util::BodyExt;
+
+use crate::adapter::{self, FunctionUrlResult};
+use crate::client::{self, ResponseWriter};
+use crate::proto::{self, ErrorCode};
+
+/// Runs the handler's future and streams its response until the gateway acknowledged its
+/// end, or the relay was cancelled (the gateway aborted, the relay failed, the deadline
+/// passed: then the handler's work is dropped).
+pub(super) async fn relay_response<Fut, B, E>(
+    response: Fut,
+    writer: &mut ResponseWriter,
+    head_request: bool,
+) -> FunctionUrlResult
+where
+    Fut: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body,
+    B::Error: Display,
+    E: Display,
+{
+    let cancelled = writer.cancelled();
+    let outcome = tokio::select! {
+        r = stream_response(response, writer, head_request) => r,
+        why = cancelled.reason() => Err(why),
+    };
+    match outcome {
+        Ok(Some(inline)) => inline,
+        Ok(None) => adapter::invocation_result(None, None),
+        Err(client::Error::Deadline) => {
+            // The session failed the response with `deadline`; return once that reached the
+            // gateway, as for any end.
+            let _ = writer.closed().await;
+            adapter::invocation_result(Some(client::Error::Deadline), None)
+        }
+        Err(e) => adapter::invocation_result(Some(e), None),
+    }
+}
+
+/// Streams the handler's response, or returns it whole when it is small and complete the
+/// moment the handler returns it (`adapter::respond_inline`): then it rides in the
+/// invocation result and its first byte arrives as soon as a plain function's would.
+async fn stream_response<Fut, B, E>(
+    response: Fut,
+    writer: &mut ResponseWriter,
+    head_request: bool,
+) -> Result<Option<FunctionUrlResult>, client::Error>
+where
+    Fut: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body,
+    B::Error: Display,
+    E: Display,
+{
+    let response = match response.await {
+        Ok(r) => r,
+        Err(e) => return writer.fail(ErrorCode::HANDLER, &e.to_string()).await.map(|()| None),
+    };
+    let (head, body) = response.into_parts();
+    let mut body = pin!(body);
+    let mut ready = match take_ready(body.as_mut()) {
+        Ok(ready) => ready,
+        Err(e) => return writer.fail(ErrorCode::BODY, &e.to_string()).await.map(|()| None),
+    };
+    if ready.complete {
+        let inline = adapter::respond_inline(writer, head.status, head.headers.clone(), &ready.chunks, head_request);
+        if inline.is_some() {
+            return Ok(inline);
+        }
+    }
+    if let Err(e) = writer.send_head(head.status, head.headers) {
+        return match e {
+            // A head the relay cannot carry (a 1xx status, too many headers): the handler's.
+            client::Error::Usage(usage) => writer.fail(ErrorCode::HANDLER, &usage.to_string()).await.map(|()| None),
+            other => Err(other),
+        };
+    }
+    for bytes in std::mem::take(&mut ready.chunks) {
+        writer.write(bytes).await?;
+    }
+    if !ready.complete {
+        if let Err(e) = copy_body(body, writer, &mut ready.trailers).await? {
+            return writer.fail(ErrorCode::BODY, &e).await.map(|()| None);
+        }
+    }
+    writer.finish(ready.trailers).await.map(|()| None)
+}
+
+/// What a body has ready before anything waits: all of it, for a small complete body.
+struct Ready {
+    chunks: Vec<Bytes>,
+    trailers: HeaderMap,
+    /// Whether the body ended within what was ready.
+    complete: bool,
+}
+
+/// Takes the frames a body has ready without waiting, up to just past the inline limit.
+fn take_ready<B>(mut body: Pin<&mut B>) -> Result<Ready, B::Error>
+where
+    B: http_body::Body,
+{
+    let mut ready = Ready {
+        chunks: Vec::new(),
+        trailers: HeaderMap::new(),
+        complete: false,
+    };
+    let mut len = 0;
+    while len <= proto::INLINE_RESPONSE_LIMIT {
+        match body.frame().now_or_never() {
+            None => break,
+            Some(None) => {
+                ready.complete = true;
+                break;
+            }
+            Some(Some(frame)) => match frame?.into_data() {
+                Ok(mut data) => {
+                    let bytes = data.copy_to_bytes(data.remaining());
+                    len += bytes.len();
+                    ready.chunks.push(bytes);
+                }
+                Err(frame) => ready.trailers.extend(frame.into_trailers().unwrap_or_default()),
+            },
+        }
+    }
+    Ok(ready)
+}
+
+/// Copies the rest of the body into the relay as the window allows. The outer error is the
+/// relay's; the inner one the body's own failure, in words.
+async fn copy_body<B>(
+    mut body: Pin<&mut B>,
+    writer: &mut ResponseWriter,
+    trailers: &mut HeaderMap,
+) -> Result<Result<(), String>, client::Error>
+where
+    B: http_body::Body,
+    B::Error: Display,
+{
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        match frame.into_data() {
+            Ok(mut data) => writer.write(data.copy_to_bytes(data.remaining())).await?,
+            Err(frame) => trailers.extend(frame.into_trailers().unwrap_or_default()),
+        }
+    }
+    Ok(Ok(()))
+}

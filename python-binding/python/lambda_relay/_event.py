@@ -44,3 +44,8 @@ def scope(view: Mapping[str, Any], event: Any, context: Any) -> dict[str, Any]:
         "aws.event": event,
         "aws.context": context,
     }
+
+
+def header_pairs(raw: Any) -> list[tuple[str, str]]:
+    """An ASGI message's header pairs as text (Latin-1, byte for byte)."""
+    return [(bytes(k).decode("latin-1"), bytes(v).decode("latin-1")) for k, v in raw]

@@ -1,0 +1,36 @@
+"""A direct invocation: the app's whole response, buffered into the invocation result."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ._event import header_pairs
+from ._native import buffered_result
+from ._types import ASGIApp, Message, Scope
+
+
+async def direct(app: ASGIApp, scope: Scope, body: bytes) -> dict:
+    """A direct invocation: the app's whole response, buffered into the result."""
+    sent = False
+    status = 500
+    headers: list[tuple[str, str]] = []
+    chunks: list[bytes] = []
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # no disconnect to report: the invocation is the request
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        nonlocal status, headers
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+            headers = header_pairs(message.get("headers") or [])
+        elif message["type"] == "http.response.body":
+            chunks.append(bytes(message.get("body", b"")))
+
+    await app(scope, receive, send)
+    return buffered_result(status, headers, b"".join(chunks), scope["method"] == "HEAD")

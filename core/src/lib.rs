@@ -14,7 +14,7 @@
 //!   session ends with sequence numbers, cumulative acks, a flow-control window and resume,
 //!   tokens, and every rule around an invocation (which invocations are relayed, which
 //!   sockets are admitted, what the client gets when something fails). The gateway's Durable
-//!   Object, the Node addon and [`client`] all drive it. `docs/protocol.md` is its normative
+//!   Object and [`client`] drive it. `docs/protocol.md` is its normative
 //!   description.
 //! - [`client`] (feature `client`, default): the function side on tokio and
 //!   tokio-tungstenite: connect (TLS by rustls), keep alive, reconnect and resume; a request

@@ -56,7 +56,7 @@ async fn streams_a_response_chunk_by_chunk() {
         writer.write(chunk.clone()).await.unwrap();
         assert_eq!(parts.recv().await.unwrap(), ResponsePart::Data(chunk));
     }
-    let settled = writer.cancelled();
+    let settled = writer.status();
     writer.finish(HeaderMap::new()).await.unwrap();
     assert_eq!(parts.recv().await.unwrap(), ResponsePart::End(HeaderMap::new()));
     assert_eq!(
@@ -64,7 +64,7 @@ async fn streams_a_response_chunk_by_chunk() {
         Some(1000),
         "the function closes a finished session normally"
     );
-    let cancelled = tokio::time::timeout(Duration::from_secs(5), settled.settled())
+    let cancelled = tokio::time::timeout(Duration::from_secs(5), settled.cancelled_or_over())
         .await
         .expect("settles");
     assert!(
@@ -142,18 +142,22 @@ async fn reconnects_and_resumes_after_the_server_drops_tcp_mid_body() {
 async fn abort_cancels_the_function() {
     let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
     let (_body, mut writer) = open(&gw, BodyMode::Inline).split();
-    let cancelled = writer.cancelled();
+    let cancelled = writer.status();
     writer.send_head(StatusCode::OK, HeaderMap::new()).unwrap();
     writer.write(Bytes::from_static(b"first")).await.unwrap();
     let mut parts = gw.parts();
     assert!(matches!(parts.recv().await.unwrap(), ResponsePart::Head(_)));
     assert!(matches!(parts.recv().await.unwrap(), ResponsePart::Data(_)));
     gw.abort(AbortCode::CLIENT_GONE, "client went away");
-    tokio::time::timeout(Duration::from_secs(5), cancelled.clone().wait())
+    tokio::time::timeout(Duration::from_secs(5), cancelled.clone().cancellation())
         .await
         .expect("cancelled within 5 s");
     assert!(cancelled.is_cancelled());
-    let why = cancelled.clone().settled().await.expect("settles as cancelled");
+    let why = cancelled
+        .clone()
+        .cancelled_or_over()
+        .await
+        .expect("settles as cancelled");
     assert!(why.is_aborted(), "{why}");
     let err = writer.write(Bytes::from_static(b"more")).await.unwrap_err();
     assert!(err.is_aborted(), "{err}");

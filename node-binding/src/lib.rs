@@ -1,15 +1,16 @@
 //! Node.js binding of the function side: thin `Binding…` exports around
-//! `lambda_relay::proto` (which classifies an invocation and words its result) and
-//! `lambda_relay::client` (which carries a relayed one). The idiomatic API (`streamHandler`,
-//! `streamifyHandler`) is the TypeScript wrapper in `ts/`; it decides nothing the protocol
-//! decides, and takes every name and number it shares with Rust from [`constants`].
+//! `lambda_relay::adapter` (which begins an invocation, reads the request a handler sees and
+//! renders its result) and `lambda_relay::client` (which carries a relayed one). The idiomatic
+//! API (`streamHandler`, `streamifyHandler`, `serve`) is the TypeScript wrapper in `ts/`; it
+//! decides nothing of its own, and takes every name and number it shares with Rust from
+//! [`constants`]. Every error it throws or rejects with has a stable `code` property.
 
 use std::time::SystemTime;
 
 use http::HeaderMap;
 use lambda_relay::adapter::{self, Begun};
 use lambda_relay::client::binding;
-use lambda_relay::client::{self, Cancelled, ClientConfig, Connection, RequestBody, ResponseWriter};
+use lambda_relay::client::{self, ClientConfig, Connection, RelayStatus, RequestBody, ResponseWriter};
 use lambda_relay::proto::{self, ErrorCode, InvocationResult};
 use lambda_relay::serde_json::Value;
 use napi::bindgen_prelude::{
@@ -366,7 +367,7 @@ pub fn begin_invocation(
             return Ok(invocation);
         }
         Begun::Direct { request } => request,
-        Begun::Relay {
+        Begun::Relayed {
             request,
             connection,
             streams_body,
@@ -387,7 +388,7 @@ pub fn begin_invocation(
 pub struct BindingConnection {
     body: Mutex<RequestBody>,
     writer: Mutex<ResponseWriter>,
-    cancelled: Cancelled,
+    status: RelayStatus,
     head_request: bool,
 }
 
@@ -398,11 +399,11 @@ impl BindingConnection {
 
     fn new(connection: Connection, head_request: bool) -> Self {
         let (body, writer) = connection.split();
-        let cancelled = writer.cancelled();
+        let status = writer.status();
         Self {
             body: Mutex::new(body),
             writer: Mutex::new(writer),
-            cancelled,
+            status,
             head_request,
         }
     }
@@ -479,7 +480,7 @@ impl BindingConnection {
     /// Always resolves, so the pending promise never keeps a finished connection alive.
     #[napi(ts_return_type = "Promise<(Error & { code: string }) | null>")]
     pub async fn settled(&self) -> Reason {
-        Reason(self.cancelled.clone().settled().await)
+        Reason(self.status.clone().cancelled_or_over().await)
     }
 
     /// Resolves once the relay is over (the response's last frame was acknowledged and the
@@ -487,7 +488,7 @@ impl BindingConnection {
     /// the wrapper's own work failed, if it did and the relay does not know a reason.
     #[napi]
     pub async fn result(&self, failure: Option<String>) -> Value {
-        let over = self.cancelled.clone().over().await;
-        adapter::invocation_result(over, failure).to_json()
+        let over = self.status.clone().over().await;
+        adapter::relay_result(over, failure).to_json()
     }
 }

@@ -1,6 +1,6 @@
 //! Python binding of the function side (`lambda_relay._native`): thin classes around
-//! `lambda_relay::client::binding` (which classifies an invocation and opens its connection)
-//! and the tokio client (which carries a relayed one). The idiomatic API (`asgi`,
+//! `lambda_relay::adapter` (which begins an invocation, reads the request a handler sees and
+//! renders its result) and the tokio client (which carries a relayed one). The idiomatic API (`asgi`,
 //! `stream_handler`, `serve`) is the Python package in `python/lambda_relay`; it decides
 //! nothing the protocol decides, and takes every name and number it shares with Rust from
 //! [`constants`].
@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use lambda_relay::adapter::{self, Begun};
 use lambda_relay::client::binding;
 use lambda_relay::client::{
-    self, Cancelled, ClientConfig, Connection as ClientConnection, RequestBody, ResponseWriter,
+    self, ClientConfig, Connection as ClientConnection, RelayStatus, RequestBody, ResponseWriter,
 };
 use lambda_relay::proto::{self, ErrorCode, InvocationResult};
 use lambda_relay::serde_json::Value;
@@ -293,7 +293,7 @@ fn begin_invocation(
             return Ok(invocation);
         }
         Begun::Direct { request } => request,
-        Begun::Relay {
+        Begun::Relayed {
             request,
             connection,
             streams_body,
@@ -315,18 +315,18 @@ fn begin_invocation(
 struct Connection {
     body: Arc<Mutex<RequestBody>>,
     writer: Arc<Mutex<ResponseWriter>>,
-    cancelled: Cancelled,
+    status: RelayStatus,
     head_request: bool,
 }
 
 impl Connection {
     fn new(connection: ClientConnection, head_request: bool) -> Self {
         let (body, writer) = connection.split();
-        let cancelled = writer.cancelled();
+        let status = writer.status();
         Self {
             body: Arc::new(Mutex::new(body)),
             writer: Arc::new(Mutex::new(writer)),
-            cancelled,
+            status,
             head_request,
         }
     }
@@ -413,23 +413,24 @@ impl Connection {
     /// Waits until the relay is cancelled (the exception saying why: `RelayAborted` when
     /// the client went away, `RelayDeadline`, …) or over without one (`None`).
     fn settled(&self, py: Python<'_>) -> Option<PyErr> {
-        let cancelled = self.cancelled.clone();
-        py.detach(|| runtime().block_on(cancelled.settled())).map(from_client)
+        let status = self.status.clone();
+        py.detach(|| runtime().block_on(status.cancelled_or_over()))
+            .map(from_client)
     }
 
     /// Whether the relay was cancelled.
     #[getter]
     fn is_cancelled(&self) -> bool {
-        self.cancelled.is_cancelled()
+        self.status.is_cancelled()
     }
 
     /// Waits until the relay is over and returns the invocation's result. `failure` is why
     /// the wrapper's own work failed, if it did and the relay does not know a reason.
     #[pyo3(signature = (failure=None))]
     fn result<'py>(&self, py: Python<'py>, failure: Option<String>) -> PyResult<Bound<'py, PyAny>> {
-        let cancelled = self.cancelled.clone();
-        let over = py.detach(|| runtime().block_on(cancelled.over()));
-        to_py(py, &adapter::invocation_result(over, failure).to_json())
+        let status = self.status.clone();
+        let over = py.detach(|| runtime().block_on(status.over()));
+        to_py(py, &adapter::relay_result(over, failure).to_json())
     }
 }
 

@@ -21,7 +21,7 @@ pub enum Begun {
         request: RequestView,
     },
     /// Relayed: the connection is opening.
-    Relay {
+    Relayed {
         /// The request the handler sees.
         request: RequestView,
         /// The connection.
@@ -56,7 +56,7 @@ pub fn begin(
             })
         }
         Classification::Refused(result) => return Ok(Begun::Answer(FunctionUrlResult::relay(&result))),
-        Classification::Relay(relay) => relay,
+        Classification::Relayed(relay) => relay,
     };
     let Ok(Some(settings)) = settings else {
         unreachable!("classify_invocation relays only with valid settings")
@@ -65,7 +65,7 @@ pub fn begin(
     let streams_body = relay.body_mode == proto::BodyMode::Stream;
     let invocation = Invocation::new(relay, &request.method).with_time_left(time_left.unwrap_or(DEFAULT_TIME_LEFT));
     Ok(match Connection::open(client(settings), invocation) {
-        Ok(connection) => Begun::Relay {
+        Ok(connection) => Begun::Relayed {
             request,
             connection,
             streams_body,
@@ -116,7 +116,7 @@ pub fn respond_inline<C: AsRef<[u8]>>(
 /// The invocation's result once its relay is over: the relay's own failure if it had one
 /// (the client leaving is `aborted`), else `failure` (why the wrapper's own work failed, if
 /// it did and the relay does not know), else `relayed`.
-pub fn invocation_result(over: Option<Error>, failure: Option<String>) -> FunctionUrlResult {
+pub fn relay_result(over: Option<Error>, failure: Option<String>) -> FunctionUrlResult {
     FunctionUrlResult::relay(&match (over, failure) {
         (Some(e), _) => e.invocation_result(),
         (None, Some(why)) => InvocationResult::failed(why),

@@ -42,14 +42,14 @@ pub(crate) async fn run(inner: Arc<Inner>, config: ClientConfig, invocation: Inv
                 let now = inner.now();
                 inner.lock().session.socket_opened(now);
                 let end = pump(&inner, socket).await;
-                let mut shared = inner.lock();
+                let mut state = inner.lock();
                 let code = match end {
                     SocketEnd::SessionOver => break,
                     SocketEnd::Lost(code) => code,
                 };
                 let now = inner.now();
-                shared.session.socket_closed(now, code);
-                if shared.session.error().is_some() || shared.session.is_done() {
+                state.session.socket_closed(now, code);
+                if state.session.error().is_some() || state.session.is_done() {
                     break;
                 }
             }
@@ -65,9 +65,9 @@ pub(crate) async fn run(inner: Arc<Inner>, config: ClientConfig, invocation: Inv
                 break;
             }
             Err(ConnectError::Transient(e)) => {
-                let shared = inner.lock();
-                if !shared.session.has_connected() && started.elapsed() >= config.first_connect_timeout {
-                    drop(shared);
+                let state = inner.lock();
+                if !state.session.has_connected() && started.elapsed() >= config.first_connect_timeout {
+                    drop(state);
                     inner.lock().fatal = Some(Error::Connect(e));
                     break;
                 }
@@ -80,18 +80,18 @@ pub(crate) async fn run(inner: Arc<Inner>, config: ClientConfig, invocation: Inv
         let wake = Instant::now() + wait;
         let wake = deadline.map_or(wake, |d| wake.min(instant_of(&inner, d)));
         sleep_until(wake).await;
-        let mut shared = inner.lock();
+        let mut state = inner.lock();
         let now = inner.now();
-        shared.session.handle_timeout(now);
-        if shared.session.error().is_some() {
+        state.session.handle_timeout(now);
+        if state.session.error().is_some() {
             break;
         }
     }
-    let mut shared = inner.lock();
-    shared.driver_done = true;
-    shared.wake_ready();
-    let failure = shared.failure();
-    drop(shared);
+    let mut state = inner.lock();
+    state.driver_done = true;
+    state.wake_ready();
+    let failure = state.failure();
+    drop(state);
     inner.finish(failure);
 }
 
@@ -149,18 +149,18 @@ struct Turn {
 }
 
 fn take_output(inner: &Inner) -> Turn {
-    let mut shared = inner.lock();
+    let mut state = inner.lock();
     let mut out = Vec::new();
-    while let Some(m) = shared.session.poll_transmit() {
+    while let Some(m) = state.session.poll_transmit() {
         out.push(m);
     }
-    let cancelled = match shared.session.error() {
+    let cancelled = match state.session.error() {
         Some(e) => Some(Error::Session(e.clone())),
-        None if shared.session.deadline_reached() => Some(Error::Deadline),
+        None if state.session.deadline_reached() => Some(Error::Deadline),
         None => None,
     };
-    shared.wake_ready();
-    let session = &shared.session;
+    state.wake_ready();
+    let session = &state.session;
     Turn {
         out,
         deadline: session.poll_timeout(),

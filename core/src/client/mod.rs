@@ -122,7 +122,7 @@ impl std::fmt::Debug for Invocation {
 }
 
 /// State shared by the driver task and the application's handles.
-pub(crate) struct Shared {
+pub(crate) struct SessionState {
     pub(crate) session: FunctionSession,
     /// Set when the driver gave up for a reason the session does not know (refused
     /// upgrade, unreachable gateway) or stopped.
@@ -142,7 +142,7 @@ pub(crate) enum Wait {
     Done,
 }
 
-impl Shared {
+impl SessionState {
     /// The error every handle reports from now on, if any.
     pub(crate) fn failure(&self) -> Option<Error> {
         if let Some(e) = self.session.error() {
@@ -176,20 +176,19 @@ impl Shared {
 }
 
 pub(crate) struct Inner {
-    pub(crate) shared: Mutex<Shared>,
+    pub(crate) state: Mutex<SessionState>,
     /// Wakes the driver after the application queued something.
     pub(crate) notify: Notify,
     pub(crate) epoch: Instant,
-    /// Becomes true when the gateway aborts or the session fails.
     /// Where the relay stands: running, cancelled, or over without a cancellation.
     pub(crate) status: watch::Sender<Status>,
 }
 
 impl Inner {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Shared> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SessionState> {
         // A panic while holding the lock leaves the session mid-update; nothing in it is
         // worth more than failing loudly in every handle.
-        self.shared.lock().expect("relay session lock poisoned")
+        self.state.lock().expect("relay session lock poisoned")
     }
 
     pub(crate) fn now(&self) -> Timestamp {
@@ -197,7 +196,8 @@ impl Inner {
     }
 }
 
-/// One relayed invocation: its request body, its response writer, and its cancellation.
+/// One relayed invocation, as it opens: [`split`](Self::split) it into its request body
+/// and its response writer (each gives the relay's [`RelayStatus`]).
 pub struct Connection {
     inner: Arc<Inner>,
 }
@@ -215,7 +215,7 @@ impl Connection {
         }
         let key = session_key()?;
         let inner = Arc::new(Inner {
-            shared: Mutex::new(Shared {
+            state: Mutex::new(SessionState {
                 session,
                 fatal: None,
                 driver_done: false,
@@ -279,32 +279,28 @@ impl Inner {
     }
 }
 
-/// Resolves when the gateway aborted the exchange (the client went away), the relay failed
-/// for good, or the invocation's deadline passed: stop working, nobody will read the result.
+/// The relay's status as the application waits on it: cancelled (the gateway aborted the
+/// exchange because the client went away, the relay failed for good, or the invocation's
+/// deadline passed: stop working, nobody will read the result) and over (the driver
+/// stopped: the response's end was acknowledged, or the relay failed).
 #[derive(Clone)]
-pub struct Cancelled {
+pub struct RelayStatus {
     rx: watch::Receiver<Status>,
 }
 
-impl Cancelled {
-    /// Waits for the cancellation; pending for ever if the relay finishes without one.
-    pub async fn wait(self) {
-        self.reason().await;
-    }
-
-    /// Waits for the cancellation and returns why; pending for ever if the relay finishes
-    /// without one.
-    pub async fn reason(self) -> Error {
-        match self.settled().await {
+impl RelayStatus {
+    /// Waits for a cancellation and returns why; pending for ever if the relay finishes
+    /// without one (race it against the work it cancels).
+    pub async fn cancellation(self) -> Error {
+        match self.cancelled_or_over().await {
             Some(e) => e,
             None => std::future::pending().await,
         }
     }
 
-    /// Waits until the relay was cancelled or is over: the reason if it was cancelled,
-    /// `None` if it finished. Unlike [`wait`](Self::wait) it always completes, so a waiter
-    /// never outlives the relay.
-    pub async fn settled(mut self) -> Option<Error> {
+    /// Waits until the relay was cancelled or is over: why, if it was cancelled, `None` if
+    /// it finished. Always completes, so a waiter never outlives the relay.
+    pub async fn cancelled_or_over(mut self) -> Option<Error> {
         match self.rx.wait_for(|s| s.cancelled.is_some() || s.over).await {
             Ok(status) => status.cancelled.clone(),
             // Every handle is gone: nothing is left to cancel.
@@ -321,7 +317,7 @@ impl Cancelled {
         }
     }
 
-    /// Whether it has happened.
+    /// Whether the relay was cancelled.
     pub fn is_cancelled(&self) -> bool {
         self.rx.borrow().cancelled.is_some()
     }
@@ -333,9 +329,9 @@ pub struct RequestBody {
 }
 
 impl RequestBody {
-    /// A handle that resolves on abort.
-    pub fn cancelled(&self) -> Cancelled {
-        Cancelled {
+    /// The relay's status: cancelled, over.
+    pub fn status(&self) -> RelayStatus {
+        RelayStatus {
             rx: self.inner.status.subscribe(),
         }
     }
@@ -345,22 +341,22 @@ impl Stream for RequestBody {
     type Item = Result<Bytes, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let mut shared = self.inner.lock();
-        match shared.session.read() {
+        let mut state = self.inner.lock();
+        match state.session.read() {
             Ok(Some(RequestChunk::Data(data))) => {
-                drop(shared);
+                drop(state);
                 // Reading freed window: the driver may owe the gateway an ack.
                 self.inner.notify.notify_one();
                 Poll::Ready(Some(Ok(data)))
             }
             Ok(Some(RequestChunk::End)) => Poll::Ready(None),
             Ok(Some(RequestChunk::External(_))) => unreachable!("this driver hands the session whole messages"),
-            Ok(None) if shared.driver_done => Poll::Ready(Some(Err(shared.failure().unwrap_or(Error::Closed)))),
+            Ok(None) if state.driver_done => Poll::Ready(Some(Err(state.failure().unwrap_or(Error::Closed)))),
             Ok(None) => {
-                if let Some(e) = shared.fatal.clone() {
+                if let Some(e) = state.fatal.clone() {
                     return Poll::Ready(Some(Err(e)));
                 }
-                shared.read_waker = Some(cx.waker().clone());
+                state.read_waker = Some(cx.waker().clone());
                 Poll::Pending
             }
             Err(e) => Poll::Ready(Some(Err(Error::Session(e)))),
@@ -370,18 +366,18 @@ impl Stream for RequestBody {
 
 /// Polls `f` against the shared state, parking the write waker to wait for `wait` when it is
 /// pending, and lets the driver send whatever `f` queued.
-pub(crate) fn poll_shared<T>(
+pub(crate) fn poll_state<T>(
     inner: &Inner,
     cx: &mut Context<'_>,
     wait: Wait,
-    mut f: impl FnMut(&mut Shared) -> Poll<T>,
+    mut f: impl FnMut(&mut SessionState) -> Poll<T>,
 ) -> Poll<T> {
-    let mut shared = inner.lock();
-    let poll = f(&mut shared);
+    let mut state = inner.lock();
+    let poll = f(&mut state);
     if poll.is_pending() {
-        shared.write_waker = Some((cx.waker().clone(), wait));
+        state.write_waker = Some((cx.waker().clone(), wait));
     }
-    drop(shared);
+    drop(state);
     inner.notify.notify_one();
     poll
 }

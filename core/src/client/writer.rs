@@ -10,7 +10,7 @@ use futures_util::Sink;
 use http::{HeaderMap, StatusCode};
 use tokio::io::AsyncWrite;
 
-use super::{poll_shared, Cancelled, Error, Inner, Shared, Wait};
+use super::{poll_state, Error, Inner, RelayStatus, SessionState, Wait};
 use crate::proto::{ErrorCode, ResponseHead, StreamError};
 
 /// Writes the response: [`send_head`](Self::send_head), then body bytes, then
@@ -34,10 +34,10 @@ impl ResponseWriter {
 
     /// Queues the status and headers. Does not wait.
     pub fn send_head(&mut self, status: StatusCode, headers: HeaderMap) -> Result<(), Error> {
-        let mut shared = self.inner.lock();
-        check_driver(&shared)?;
-        shared.session.send_head(ResponseHead { status, headers })?;
-        drop(shared);
+        let mut state = self.inner.lock();
+        check_driver(&state)?;
+        state.session.send_head(ResponseHead { status, headers })?;
+        drop(state);
         self.inner.notify.notify_one();
         Ok(())
     }
@@ -46,9 +46,9 @@ impl ResponseWriter {
     /// `FunctionSession::respond_inline`); the caller returns it with outcome `complete`.
     /// Returns whether the response has a body (drop it if not).
     pub fn respond_inline(&mut self, status: StatusCode, body_len: usize) -> Result<bool, Error> {
-        let mut shared = self.inner.lock();
-        check_driver(&shared)?;
-        Ok(shared.session.respond_inline(status.as_u16(), body_len)?)
+        let mut state = self.inner.lock();
+        check_driver(&state)?;
+        Ok(state.session.respond_inline(status.as_u16(), body_len)?)
     }
 
     /// Whether the head was sent.
@@ -63,9 +63,9 @@ impl ResponseWriter {
 
     /// Moves `data` into the stream as the window allows; ready when all of it was taken.
     pub fn poll_write_bytes(&mut self, cx: &mut Context<'_>, data: &mut Bytes) -> Poll<Result<(), Error>> {
-        poll_shared(&self.inner, cx, Wait::Capacity, |shared| {
-            check_driver(shared)?;
-            match shared.session.write(data) {
+        poll_state(&self.inner, cx, Wait::Capacity, |state| {
+            check_driver(state)?;
+            match state.session.write(data) {
                 Ok(_) if data.is_empty() => Poll::Ready(Ok(())),
                 Ok(_) | Err(StreamError::Blocked) => Poll::Pending,
                 Err(e) => Poll::Ready(Err(e.into())),
@@ -87,18 +87,18 @@ impl ResponseWriter {
     }
 
     fn poll_end(&mut self, cx: &mut Context<'_>, end: &mut dyn FnMut() -> End) -> Poll<Result<(), Error>> {
-        poll_shared(&self.inner, cx, Wait::Done, |shared| {
-            if !shared.session.response_closed() {
-                check_driver(shared)?;
+        poll_state(&self.inner, cx, Wait::Done, |state| {
+            if !state.session.response_closed() {
+                check_driver(state)?;
                 match end() {
-                    End::Finish(trailers) => shared.session.finish(trailers)?,
-                    End::Fail(code, message) => shared.session.fail(code, &message)?,
+                    End::Finish(trailers) => state.session.finish(trailers)?,
+                    End::Fail(code, message) => state.session.fail(code, &message)?,
                 }
             }
-            if shared.session.is_done() {
+            if state.session.is_done() {
                 return Poll::Ready(Ok(()));
             }
-            check_driver(shared)?;
+            check_driver(state)?;
             Poll::Pending
         })
     }
@@ -107,11 +107,11 @@ impl ResponseWriter {
     /// the relay failed.
     pub async fn closed(&mut self) -> Result<(), Error> {
         poll_fn(|cx| {
-            poll_shared(&self.inner, cx, Wait::Done, |shared| {
-                if shared.session.is_done() {
+            poll_state(&self.inner, cx, Wait::Done, |state| {
+                if state.session.is_done() {
                     return Poll::Ready(Ok(()));
                 }
-                check_driver(shared)?;
+                check_driver(state)?;
                 Poll::Pending
             })
         })
@@ -123,9 +123,10 @@ impl ResponseWriter {
         self.inner.lock().failure()
     }
 
-    /// Resolves when the gateway aborts (the client went away).
-    pub fn cancelled(&self) -> Cancelled {
-        Cancelled {
+    /// The relay's status: cancelled (the client went away, the relay failed, the deadline
+    /// passed), over.
+    pub fn status(&self) -> RelayStatus {
+        RelayStatus {
             rx: self.inner.status.subscribe(),
         }
     }
@@ -146,22 +147,22 @@ enum End {
     Fail(ErrorCode, String),
 }
 
-fn check_driver(shared: &Shared) -> Result<(), Error> {
-    match shared.failure() {
+fn check_driver(state: &SessionState) -> Result<(), Error> {
+    match state.failure() {
         Some(e) => Err(e),
-        None if shared.driver_done => Err(Error::Closed),
+        None if state.driver_done => Err(Error::Closed),
         None => Ok(()),
     }
 }
 
 impl Drop for ResponseWriter {
     fn drop(&mut self) {
-        let mut shared = self.inner.lock();
-        if !shared.session.response_closed() && shared.failure().is_none() {
-            let _ = shared
+        let mut state = self.inner.lock();
+        if !state.session.response_closed() && state.failure().is_none() {
+            let _ = state
                 .session
                 .fail(ErrorCode::INTERNAL, "response writer dropped before the end");
-            drop(shared);
+            drop(state);
             self.inner.notify.notify_one();
         }
     }
@@ -169,18 +170,18 @@ impl Drop for ResponseWriter {
 
 impl AsyncWrite for ResponseWriter {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        poll_shared(&self.inner, cx, Wait::Capacity, |shared| {
-            check_driver(shared)?;
-            shared.session.writable().map_err(Error::from)?;
+        poll_state(&self.inner, cx, Wait::Capacity, |state| {
+            check_driver(state)?;
+            state.session.writable().map_err(Error::from)?;
             if buf.is_empty() {
                 return Poll::Ready(Ok(0));
             }
-            let n = shared.session.write_capacity().min(buf.len());
+            let n = state.session.write_capacity().min(buf.len());
             if n == 0 {
                 return Poll::Pending;
             }
             let mut chunk = Bytes::copy_from_slice(&buf[..n]);
-            match shared.session.write(&mut chunk) {
+            match state.session.write(&mut chunk) {
                 // What the session took; the caller writes the rest again.
                 Ok(taken) if taken > 0 => Poll::Ready(Ok(taken)),
                 Ok(_) | Err(StreamError::Blocked) => Poll::Pending,

@@ -23,7 +23,7 @@ enum Kind {
     Full(Option<Bytes>),
     Stream(Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>),
     Channel(tokio::sync::mpsc::Receiver<Bytes>),
-    Relay(RequestBody),
+    Socket(RequestBody),
 }
 
 /// The sending half of [`Body::channel`]: each chunk sent is a piece of the body, in order;
@@ -74,7 +74,7 @@ impl Body {
 
     pub(crate) fn relay(body: RequestBody) -> Self {
         Self {
-            kind: Kind::Relay(body),
+            kind: Kind::Socket(body),
         }
     }
 }
@@ -96,7 +96,7 @@ impl fmt::Debug for Body {
             }
             Kind::Stream(_) => "Stream",
             Kind::Channel(_) => "Channel",
-            Kind::Relay(_) => "Relay",
+            Kind::Socket(_) => "Socket",
         };
         f.debug_tuple("Body").field(&kind).finish()
     }
@@ -142,7 +142,7 @@ impl Stream for Body {
             Kind::Full(b) => Poll::Ready(b.take().map(Ok)),
             Kind::Stream(s) => s.as_mut().poll_next(cx),
             Kind::Channel(rx) => rx.poll_recv(cx).map(|o| o.map(Ok)),
-            Kind::Relay(r) => Pin::new(r).poll_next(cx).map(|o| o.map(|r| r.map_err(Into::into))),
+            Kind::Socket(r) => Pin::new(r).poll_next(cx).map(|o| o.map(|r| r.map_err(Into::into))),
         }
     }
 }

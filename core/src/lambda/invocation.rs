@@ -15,7 +15,7 @@ use super::{Body, Clock, Context, Error, RelayConfig, RequestContext};
 use crate::adapter::{self, Begun, EventError, FunctionUrlResult, RequestView};
 use crate::proto;
 
-/// An invocation's payload [`handle_event`] takes: a JSON value (what [`run`] receives, so
+/// An invocation's payload [`handle_event`] takes: a JSON value (what [`run`](super::run) receives, so
 /// an event of another front door is told apart and named) or AWS's typed Function URL event.
 pub trait FunctionEvent {
     /// The event as JSON.
@@ -65,7 +65,7 @@ where
     let (view, relay) = match begun {
         Begun::Answer(result) => return Ok(result),
         Begun::Direct { request } => (request, None),
-        Begun::Relay {
+        Begun::Relayed {
             request,
             connection,
             streams_body,

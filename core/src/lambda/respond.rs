@@ -28,21 +28,21 @@ where
     B::Error: Display,
     E: Display,
 {
-    let cancelled = writer.cancelled();
+    let status = writer.status();
     let outcome = tokio::select! {
         r = stream_response(response, writer, head_request) => r,
-        why = cancelled.reason() => Err(why),
+        why = status.cancellation() => Err(why),
     };
     match outcome {
         Ok(Some(inline)) => inline,
-        Ok(None) => adapter::invocation_result(None, None),
+        Ok(None) => adapter::relay_result(None, None),
         Err(client::Error::Deadline) => {
             // The session failed the response with `deadline`; return once that reached the
             // gateway, as for any end.
             let _ = writer.closed().await;
-            adapter::invocation_result(Some(client::Error::Deadline), None)
+            adapter::relay_result(Some(client::Error::Deadline), None)
         }
-        Err(e) => adapter::invocation_result(Some(e), None),
+        Err(e) => adapter::relay_result(Some(e), None),
     }
 }
 

@@ -1,7 +1,8 @@
-//! Wire codes: newtypes over the integer with named constants, so an unknown code still
-//! decodes, prints in hex and round-trips (docs/protocol.md, "Codes"). Codes that travel as
-//! header values rather than integers (outcomes, the gateway's error codes) use the same
-//! shape, so every name the drivers share is spelled once, here.
+//! Wire codes and shared names. Codes are newtypes over the integer with named constants, so
+//! an unknown code still decodes, prints in hex and round-trips (docs/protocol.md, "Codes");
+//! codes that travel as header values rather than integers (outcomes, the gateway's error
+//! codes) use the same shape. The header and environment names the gateway, the function and
+//! the bindings share are at the end: every one is spelled once, here.
 
 use core::fmt;
 
@@ -104,7 +105,9 @@ wire_code! {
     AbortCode(u16) {
         /// The client disconnected before the response ended.
         CLIENT_GONE = 1 => "client_gone",
-        /// The gateway gave up on the function (timeout, overload, shutdown).
+        /// The gateway ended the exchange itself: the invocation failed or answered without
+        /// the function's socket, the response came in the invocation result, the function
+        /// answered twice, or the relay ended before a response.
         GATEWAY = 2 => "gateway",
     }
 }
@@ -112,7 +115,8 @@ wire_code! {
 wire_code! {
     /// WebSocket close codes used by the relay (docs/protocol.md, "Close codes").
     ///
-    /// 1000 and 4000..=4099 are final: a function that sees one does not try to resume.
+    /// 1000, 1003, 1009 and 4000..=4099 are final: a function that sees one does not try to
+    /// resume ([`CloseCode::is_final`]).
     CloseCode(u16) {
         /// The exchange completed.
         NORMAL = 1000 => "normal",
@@ -164,7 +168,8 @@ wire_code! {
     GatewayError(u16) {
         /// The function did not connect within the connect timeout (504).
         CONNECT_TIMEOUT = 1 => "connect_timeout",
-        /// The invocation failed, or answered with a relay outcome, before a socket connected.
+        /// The invocation failed, answered 5xx or with a relay outcome before a socket
+        /// connected, or answered 2xx and the response did not end in time.
         INVOCATION_FAILED = 2 => "invocation_failed",
         /// A dropped socket was not resumed within the grace period.
         RESUME_TIMEOUT = 3 => "resume_timeout",
@@ -180,8 +185,6 @@ wire_code! {
         SOCKET_REFUSED = 8 => "socket_refused",
         /// The function failed with an error code this version does not know.
         FUNCTION_ERROR = 9 => "function_error",
-        /// The function's socket went silent for longer than the idle timeout.
-        IDLE_TIMEOUT = 10 => "idle_timeout",
     }
 }
 
@@ -196,12 +199,14 @@ pub enum FailureCode {
 }
 
 impl FailureCode {
-    /// The header value.
+    /// The header value. A code this version has no name for can only be the function's
+    /// (the gateway sends its own): [`GatewayError::FUNCTION_ERROR`].
     pub fn name(self) -> &'static str {
-        match self {
-            FailureCode::Function(code) => code.name().unwrap_or("function_error"),
-            FailureCode::Gateway(code) => code.name().unwrap_or("gateway_error"),
-        }
+        let name = match self {
+            FailureCode::Function(code) => code.name(),
+            FailureCode::Gateway(code) => code.name(),
+        };
+        name.or(GatewayError::FUNCTION_ERROR.name()).unwrap_or_default()
     }
 }
 

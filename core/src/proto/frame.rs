@@ -82,7 +82,7 @@ pub enum Item {
     /// The response failed.
     Error(FunctionError),
     /// A body frame (`RequestBody` or `ResponseBody`) of this many bytes whose payload the
-    /// driver kept where it arrived ([`Frame::decode_external`]); it encodes as the frame's
+    /// driver holds where it arrived ([`Frame::decode_external`]); it encodes as the frame's
     /// header alone.
     External(FrameType, u32),
 }

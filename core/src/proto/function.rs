@@ -51,7 +51,7 @@ pub const DEADLINE_MESSAGE: &str = "the function reached its deadline";
 pub enum RequestChunk {
     /// Body bytes, in order.
     Data(Bytes),
-    /// This many body bytes the driver kept ([`Session::handle_external_body`]), in order.
+    /// This many body bytes the driver holds outside the session ([`Session::handle_external_body`]), in order.
     External(u32),
     /// The body is complete; every later read says so again.
     End,

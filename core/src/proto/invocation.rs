@@ -69,7 +69,7 @@ pub enum Classification {
     /// No relay headers: serve it as an ordinary, buffered Function URL response.
     Direct,
     /// A relay invocation whose token verified: connect and stream.
-    Relay(RelayHeaders),
+    Relayed(RelayHeaders),
     /// A relay invocation the function will not serve: answer with this result and do not
     /// connect.
     Refused(InvocationResult),
@@ -84,7 +84,7 @@ pub enum Classification {
 ///    without its secret, and the operator has a deployment to fix);
 /// 3. malformed relay headers: 400 `refused`;
 /// 4. a token that does not verify for this relay id, or has expired: 403 `refused`;
-/// 5. otherwise [`Classification::Relay`].
+/// 5. otherwise [`Classification::Relayed`].
 pub fn classify_invocation<'a>(
     get: impl Fn(&str) -> Option<&'a str>,
     settings: Result<Option<&RelaySettings>, &SettingsError>,
@@ -113,7 +113,7 @@ pub fn classify_invocation<'a>(
     if let Err(e) = settings.secret().verify(&relay.token, &relay.relay_id, now_unix) {
         return Classification::Refused(InvocationResult::refused(403, format!("relay token refused: {e}")));
     }
-    Classification::Relay(relay)
+    Classification::Relayed(relay)
 }
 
 #[cfg(test)]
@@ -207,7 +207,7 @@ mod tests {
             RELAY_TOKEN_HEADER => Some(token.as_str()),
             _ => None,
         };
-        let Classification::Relay(relay) = classify_invocation(get, Ok(Some(&s)), now) else {
+        let Classification::Relayed(relay) = classify_invocation(get, Ok(Some(&s)), now) else {
             panic!()
         };
         assert_eq!((relay.relay_id.as_str(), relay.body_mode), ("abc", BodyMode::Inline));

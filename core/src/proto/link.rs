@@ -231,7 +231,7 @@ impl Link {
     // ---- input ----
 
     /// Hands in a message; `external` is the payload length of a body frame whose payload the
-    /// driver kept (`msg` then holds its header only).
+    /// driver holds (`msg` then holds its header only).
     pub(crate) fn receive(&mut self, now: Timestamp, msg: &Bytes, external: Option<usize>) -> Result<Received, Error> {
         self.tick(now);
         self.check()?;

@@ -2,19 +2,22 @@
 //! around an invocation that the drivers share.
 //!
 //! Nothing here touches a socket, a runtime or a clock. Time comes in as a [`Timestamp`];
-//! messages come in as [`bytes::Bytes`] and go out the same way. The tokio client, the napi
-//! binding and the Durable Object are thin drivers around [`FunctionSession`] and
-//! [`GatewaySession`], and they take every decision about an invocation from here:
-//! [`classify_invocation`] on the function side, [`check_upgrade`],
-//! [`GatewaySession::admit_socket`] and [`GatewaySession::handle_invocation_result`] on the
-//! gateway's. `docs/protocol.md` is the normative description; section names in the docs
-//! below refer to it.
+//! messages come in as [`bytes::Bytes`] and go out the same way. The tokio client (which the
+//! Node addon and the Python module use), the Durable Object and the test gateway are thin
+//! drivers around [`FunctionSession`] and [`GatewaySession`], and they take every decision
+//! about an invocation from here: [`classify_invocation`] on the function side (through
+//! `adapter::begin`), [`check_upgrade`], [`GatewaySession::admit_socket`] and
+//! [`GatewaySession::handle_invocation_result`] on the gateway's. `docs/protocol.md` is the
+//! normative description; section names in the docs below refer to it.
 //!
-//! Modules by job: `codec` (byte primitives, [`DecodeError`]), `codes` (every wire code and
-//! shared name), `config` (limits), `frame` and `headers` (the frame layouts), `exchange`
-//! (HTTP rules), `invocation` and `upgrade` (the invocation and the socket's upgrade),
-//! `link` (reliability, flow control, resume), `function` and `gateway` (the two ends),
-//! `token`.
+//! Modules by job, leaves first: `validate` (relay ids, [`InvocationError`]), `codes` (every
+//! wire code and shared name), `config` (limits), `time`, `codec` (byte primitives,
+//! [`DecodeError`]), `frame` and `headers` (the frame layouts), `error` (the session's
+//! errors), `exchange` (HTTP rules), `token`, `url` (the relay's URLs), `settings` (the
+//! function's), `result` (its answer), `invocation` (classifying one), `upgrade` (the
+//! socket's upgrade), `link` (reliability, flow control, resume), `session`, `function` and
+//! `gateway` (the two ends), `failure` (what a client gets before the head). No module
+//! imports one that imports it.
 
 mod codec;
 mod codes;

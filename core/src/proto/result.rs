@@ -5,9 +5,10 @@ use core::fmt;
 
 use super::codes::{Outcome, RELAY_OUTCOME_HEADER};
 
-/// The function's answer to a relay invocation: a short plain-text result marked with its
-/// [`Outcome`], so the gateway tells it from an ordinary response. The client's response
-/// went (or did not go) over the socket.
+/// The function's answer to a relay invocation whose response went (or could not go) over the
+/// socket: a short plain-text result marked with its [`Outcome`], so the gateway tells it
+/// from an ordinary response. A response answered inline is the result itself instead,
+/// marked with [`complete_header`](Self::complete_header).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvocationResult {
     /// The HTTP status of the invocation result.

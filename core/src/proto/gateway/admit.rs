@@ -6,7 +6,7 @@ use super::super::Timestamp;
 use super::GatewaySession;
 
 impl GatewaySession {
-    /// Whether a new socket may join, after the edge's [`check_upgrade`](super::check_upgrade)
+    /// Whether a new socket may join, after the edge's [`check_upgrade`](crate::proto::check_upgrade)
     /// (docs/protocol.md, "Upgrade"): it must present this session's token and, on a resume,
     /// the session key its first socket presented (403 otherwise). A first socket (no resume
     /// header) is admitted until the function's hello arrived on one, so a function whose
@@ -16,7 +16,7 @@ impl GatewaySession {
         if !req.token.is_some_and(|t| same_credential(t, &self.role.token)) {
             return Err(UpgradeRefusal::TOKEN_REFUSED);
         }
-        if self.link.error().is_some() || self.role.response_read {
+        if self.link.error().is_some() || self.role.final_part_read {
             return Err(UpgradeRefusal {
                 status: 410,
                 reason: "relay session has ended",
@@ -41,7 +41,7 @@ impl GatewaySession {
 
     /// A socket admitted by [`admit_socket`](Self::admit_socket) is open; it replaces the
     /// current one, if any (the driver closes that with
-    /// [`CloseCode::REPLACED`](super::CloseCode::REPLACED)).
+    /// [`CloseCode::REPLACED`](crate::proto::CloseCode::REPLACED)).
     pub fn socket_accepted(&mut self, now: Timestamp, req: &UpgradeRequest<'_>) {
         if self.link.is_up() {
             self.socket_closed(now, None);

@@ -33,7 +33,8 @@ pub struct GatewayRole {
     key: Option<String>,
     request_ended: bool,
     response: Response,
-    response_read: bool,
+    /// Whether the application read the response's final part (its end or its failure).
+    final_part_read: bool,
     /// Once a 2xx invocation result came while the response was unfinished: the response
     /// must end before this.
     finish_by: Option<Timestamp>,
@@ -55,7 +56,7 @@ pub enum ResponsePart {
     Head(ResponseHead),
     /// Body bytes, in order.
     Data(Bytes),
-    /// This many body bytes the driver kept ([`Session::handle_external_body`]), in order.
+    /// This many body bytes the driver holds outside the session ([`Session::handle_external_body`]), in order.
     External(u32),
     /// The response is complete, with these trailers.
     End(HeaderMap),
@@ -106,15 +107,15 @@ impl Role for GatewayRole {
     }
 
     fn is_done(&self, _all_acked: bool) -> bool {
-        self.response_read
+        self.final_part_read
     }
 
     fn poll_timeout(&self) -> Option<Timestamp> {
-        self.finish_by.filter(|_| !self.response_read)
+        self.finish_by.filter(|_| !self.final_part_read)
     }
 
     fn handle_timeout(&mut self, now: Timestamp, link: &mut Link) {
-        if self.response_read {
+        if self.final_part_read {
             self.finish_by = None;
         }
         if self.finish_by.is_some_and(|at| at <= now) {
@@ -140,7 +141,7 @@ impl GatewaySession {
             key: None,
             request_ended: exchange.body_mode == super::BodyMode::Inline,
             response: Response::AwaitHead,
-            response_read: false,
+            final_part_read: false,
             finish_by: None,
         };
         let mut session = Session::with_role(config, now, role)?;
@@ -162,7 +163,7 @@ impl GatewaySession {
             Some(other) => unreachable!("accept() refuses {:?} at the gateway", other.frame_type()),
         };
         if matches!(part, ResponsePart::End(_) | ResponsePart::Failed(_)) {
-            self.role.response_read = true;
+            self.role.final_part_read = true;
         }
         Ok(Some(part))
     }
@@ -192,7 +193,7 @@ impl GatewaySession {
     /// Aborts the exchange (the client went away): the function is told at once, and the
     /// session ends with [`Error::Aborted`].
     pub fn abort(&mut self, code: AbortCode, reason: &str) {
-        if self.link.error().is_some() || self.role.response_read {
+        if self.link.error().is_some() || self.role.final_part_read {
             return;
         }
         let abort = Abort {

@@ -75,7 +75,7 @@ impl GatewaySession {
     /// - Outcome `complete`, before any response frame was received: the result is the
     ///   response, a small one the function answered inline ([`ResultVerdict::Inline`]).
     pub fn handle_invocation_result(&mut self, now: Timestamp, result: ReceivedResult<'_>) -> ResultVerdict {
-        if self.link.error().is_some() || self.role.response_read {
+        if self.link.error().is_some() || self.role.final_part_read {
             return ResultVerdict::Continue;
         }
         let connected = self.link.connected_once();

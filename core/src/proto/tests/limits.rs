@@ -62,7 +62,7 @@ fn a_hundred_thousand_one_byte_writes_become_few_frames_and_stay_within_the_wind
     let written = one_byte_writes(&mut p, 100_000);
     p.f.finish(HeaderMap::new()).unwrap();
     p.drive(Duration::from_secs(10));
-    assert_eq!(p.app.response_read, written);
+    assert_eq!(p.app.response_body_read, written);
     let frames = p
         .wire_to_g
         .iter()

@@ -20,7 +20,7 @@ pub(crate) struct Pair {
     /// Whether the gateway keeps body payloads outside the session, as the Durable Object
     /// does (`handle_external_body`), matching them back as it reads.
     pub gateway_external: bool,
-    kept: VecDeque<Bytes>,
+    external_payloads: VecDeque<Bytes>,
     /// Every message that crossed, for tests that look at the wire.
     pub wire_to_g: Vec<Bytes>,
     pub wire_to_f: Vec<Bytes>,
@@ -39,7 +39,7 @@ pub(crate) struct Apps {
     pub request_read: Vec<u8>,
     pub request_ended: bool,
     pub response_parts: Vec<ResponsePart>,
-    pub response_read: Vec<u8>,
+    pub response_body_read: Vec<u8>,
     /// The gateway reads the response only while this is true (a client that pauses).
     pub gateway_reads: bool,
     pub function_reads: bool,
@@ -74,7 +74,7 @@ impl Pair {
             to_f: VecDeque::new(),
             connected: false,
             gateway_external: false,
-            kept: VecDeque::new(),
+            external_payloads: VecDeque::new(),
             wire_to_g: Vec::new(),
             wire_to_f: Vec::new(),
             app: Apps {
@@ -182,13 +182,13 @@ impl Pair {
     fn deliver_to_g(&mut self, m: &Bytes) {
         match Frame::external_split(m.len(), m[0]).filter(|_| self.gateway_external) {
             Some(at) => {
-                // The payload stays with the driver; only accepted frames' payloads are kept.
+                // The payload stays with the driver; only accepted frames' payloads are held.
                 if self
                     .g
                     .handle_external_body(self.now, &m.slice(..at), m.len() - at)
                     .is_ok()
                 {
-                    self.kept.push_back(m.slice(at..));
+                    self.external_payloads.push_back(m.slice(at..));
                 }
             }
             None => {
@@ -249,11 +249,14 @@ impl Pair {
         }
         while a.gateway_reads {
             match self.g.read() {
-                Ok(Some(ResponsePart::Data(d))) => a.response_read.extend_from_slice(&d),
+                Ok(Some(ResponsePart::Data(d))) => a.response_body_read.extend_from_slice(&d),
                 Ok(Some(ResponsePart::External(len))) => {
-                    let payload = self.kept.pop_front().expect("a kept payload for every external part");
-                    assert_eq!(payload.len(), len as usize, "kept payloads line up with the parts");
-                    a.response_read.extend_from_slice(&payload);
+                    let payload = self
+                        .external_payloads
+                        .pop_front()
+                        .expect("a held payload for every external part");
+                    assert_eq!(payload.len(), len as usize, "held payloads line up with the parts");
+                    a.response_body_read.extend_from_slice(&payload);
                 }
                 Ok(Some(part)) => a.response_parts.push(part),
                 _ => break,

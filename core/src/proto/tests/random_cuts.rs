@@ -72,7 +72,7 @@ fn run(seed: u64) {
 
     assert_eq!(p.f.error(), None, "seed {seed}");
     assert_eq!(p.g.error(), None, "seed {seed}");
-    assert!(p.app.response_read == response, "seed {seed}: response differs");
+    assert!(p.app.response_body_read == response, "seed {seed}: response differs");
     assert!(p.app.request_read == request, "seed {seed}: request differs");
     assert!(p.app.request_ended, "seed {seed}");
     assert!(

@@ -65,7 +65,7 @@ fn bodiless_statuses_and_head_requests_send_no_body_frames() {
     }
     let p = bodiless(200, Exchange::for_method(BodyMode::Inline, "HEAD"));
     assert!(!p.wire_to_g.iter().any(|m| m[0] == FrameType::RESPONSE_BODY.0));
-    assert!(p.app.response_read.is_empty());
+    assert!(p.app.response_body_read.is_empty());
     assert!(p.g.is_done());
 }
 
@@ -75,7 +75,7 @@ fn a_head_request_with_a_body_status_still_streams_nothing_while_get_streams() {
     p.app.response = pattern(10_000);
     p.connect();
     p.drive(Duration::from_secs(5));
-    assert_eq!(p.app.response_read.len(), 10_000);
+    assert_eq!(p.app.response_body_read.len(), 10_000);
 }
 
 // ---- the deadline ----
@@ -342,7 +342,7 @@ fn a_2xx_result_is_only_a_signal_the_frames_after_it_still_arrive() {
     );
     p.app.gateway_reads = true;
     p.drive(Duration::from_secs(5));
-    assert_eq!(p.app.response_read, pattern(100_000));
+    assert_eq!(p.app.response_body_read, pattern(100_000));
     assert!(matches!(p.app.response_parts.last(), Some(ResponsePart::End(_))));
     assert_eq!(p.g.error(), None);
 }

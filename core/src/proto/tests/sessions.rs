@@ -25,7 +25,7 @@ fn streams_request_and_response_bodies_byte_identical() {
     p.drive(Duration::from_secs(60));
     assert_eq!(p.app.request_read, pattern(300_000, 1));
     assert!(p.app.request_ended);
-    assert_eq!(p.app.response_read, pattern(1_000_000, 2));
+    assert_eq!(p.app.response_body_read, pattern(1_000_000, 2));
     assert!(matches!(p.app.response_parts.first(), Some(ResponsePart::Head(h)) if h.status == StatusCode::OK));
     assert!(matches!(p.app.response_parts.last(), Some(ResponsePart::End(t)) if t.is_empty()));
     assert!(p.f.is_done() && p.g.is_done());
@@ -56,7 +56,7 @@ fn body_frames_never_exceed_the_smaller_payload_limit() {
         .collect();
     assert_eq!(body_frames.len(), 50_000usize.div_ceil(2048));
     assert!(body_frames.iter().all(|m| m.len() <= SEQ_HEADER_LEN + 4 + 2048));
-    assert_eq!(p.app.response_read, pattern(50_000, 3));
+    assert_eq!(p.app.response_body_read, pattern(50_000, 3));
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn paused_reader_holds_the_writer_at_the_window() {
     );
     p.app.gateway_reads = true;
     p.drive(Duration::from_secs(60));
-    assert_eq!(p.app.response_read, pattern(200_000, 4));
+    assert_eq!(p.app.response_body_read, pattern(200_000, 4));
 }
 
 #[test]
@@ -217,7 +217,7 @@ fn function_failure_after_the_head_follows_the_body() {
     p.drive(Duration::from_millis(100));
     p.f.fail(ErrorCode::BODY, "stream broke").unwrap();
     p.drive(Duration::from_secs(1));
-    assert_eq!(p.app.response_read.len(), 10_000 - p.app.response.len());
+    assert_eq!(p.app.response_body_read.len(), 10_000 - p.app.response.len());
     assert!(matches!(p.app.response_parts.last(), Some(ResponsePart::Failed(e)) if e.code == ErrorCode::BODY));
 }
 
@@ -294,12 +294,12 @@ fn resumes_after_a_cut_mid_body_without_loss_or_duplication() {
     p.app.response = pattern(400_000, 11);
     p.connect();
     p.drive(Duration::from_millis(30));
-    assert!(!p.app.response_read.is_empty() && p.app.response_read.len() < 400_000);
+    assert!(!p.app.response_body_read.is_empty() && p.app.response_body_read.len() < 400_000);
     p.cut(1);
     p.drive(Duration::from_millis(500));
     p.connect();
     p.drive(Duration::from_secs(60));
-    assert_eq!(p.app.response_read, pattern(400_000, 11));
+    assert_eq!(p.app.response_body_read, pattern(400_000, 11));
     assert_eq!(p.app.request_read, pattern(100_000, 10));
     assert!(p.f.is_done());
 }
@@ -418,6 +418,6 @@ fn bodiless_response_is_head_then_end() {
         &p.app.response_parts[..],
         [ResponsePart::Head(_), ResponsePart::End(_)]
     ));
-    assert!(p.app.response_read.is_empty());
+    assert!(p.app.response_body_read.is_empty());
     assert!(!p.wire_to_g.iter().any(|m| m[0] == FrameType::RESPONSE_BODY.0));
 }

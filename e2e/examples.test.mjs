@@ -22,18 +22,18 @@ before(async () => {
 
 after(stopAll);
 
-it("classic: five chunks arrive one by one, each in a read of its own", async () => {
+it("classic: the first chunk arrives before the rest are made, and all five arrive in order", async () => {
+  // That each chunk reaches the client before the next is made is proven by count in
+  // gateway.test.mjs (chunk i+1 is released only after chunk i arrived); here, the example
+  // as a user runs it: a second between chunks, so a relay that buffered would hand over all
+  // 80 bytes at the end, in the first read.
   const res = await fetch(`${gateway}/`);
   assert.equal(res.status, 200);
-  const arrivals = [];
-  let text = "";
-  for await (const chunk of res.body) {
-    text += Buffer.from(chunk).toString();
-    arrivals.push(chunk.length);
-  }
-  assert.equal(text, [1, 2, 3, 4, 5].map((n) => `chunk ${n} of 5\n`).join(""));
-  // Produced a second apart: buffered, the 80 bytes would arrive in one read.
-  assert.equal(arrivals.length, 5, "one read per chunk");
+  const reads = [];
+  for await (const chunk of res.body) reads.push(Buffer.from(chunk).toString());
+  assert.equal(reads[0], "chunk 1 of 5\n", "the first read holds the first chunk alone");
+  assert.equal(reads.join(""), [1, 2, 3, 4, 5].map((n) => `chunk ${n} of 5\n`).join(""));
+  console.log(`figure (not asserted): the five chunks came in ${reads.length} reads`);
 });
 
 it("upload: a 10 MB body's count and sha256 come back", async () => {

@@ -36,6 +36,9 @@ const honoApp = streamHandler(hono.fetch);
 
 const events = [];
 const produced = {};
+// The streamifyHandler response streams still running, by tag: whether one waits for
+// 'drain' says whether the relay holds its producer back.
+const live = new Map();
 /** How far the client released each `/gated` stream, and who waits for it. */
 const released = new Map();
 const waiters = new Set();
@@ -68,7 +71,11 @@ const fetchApp = streamHandler(async (request) => {
   const q = (k, d) => Number(url.searchParams.get(k) ?? d);
   switch (url.pathname) {
     case "/events":
-      return Response.json({ events, produced });
+      return Response.json({
+        events,
+        produced,
+        needDrain: Object.fromEntries([...live].map(([tag, stream]) => [tag, stream.writableNeedDrain])),
+      });
     case "/e2e/release": {
       released.set(url.searchParams.get("tag"), q("upto", 0));
       for (const wake of waiters) wake();
@@ -203,7 +210,12 @@ const streamApp = streamifyHandler(async (request, responseStream) => {
       }
     }
     responseStream.setContentType("application/octet-stream");
-    await pipeline(Readable.from(chunks()), responseStream);
+    live.set(tag, responseStream);
+    try {
+      await pipeline(Readable.from(chunks()), responseStream);
+    } finally {
+      live.delete(tag);
+    }
     return;
   }
   if (url.pathname === "/s/destroy") {

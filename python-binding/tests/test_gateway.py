@@ -141,31 +141,52 @@ def test_an_error_after_the_head_aborts_the_clients_transfer(relay):
     conn.close()
 
 
+WINDOW = 4 * MiB  # the gateway's default window
+# How far the app may get ahead of the client: the window, two write batches (1 MiB each),
+# and what workerd's, the kernel's and http.client's buffers hold.
+AHEAD_BOUND = 64 * MiB
+
+
 def test_a_paused_client_holds_the_app_back(fastapi):
     # The client reads nothing for a while: the app's sends block once the relay's window and
-    # buffers are full, instead of the app producing all of it into memory.
+    # buffers are full, instead of the app producing all of it into memory. Counted, not
+    # timed: the bound holds at every sample, paused and reading.
     tag = f"paused-{time.monotonic_ns()}"
     total = 400 * MiB
     conn, res = open_stream(f"{fastapi.url}/raw/stream?tag={tag}&total={total}")
     assert res.status == 200
+    received, digest = 0, hashlib.sha256()
 
-    def sent() -> int:
-        return max([e["bytes"] for e in events(fastapi, tag) if e["kind"] == "sent"] or [0])
+    def sample() -> dict:
+        status, body = fetch(f"{fastapi.function_url}/events")
+        assert status == 200
+        f = json.loads(body)["flow"].get(tag, {"sent": 0, "pending": 0})
+        ahead = f["sent"] - received
+        assert ahead <= AHEAD_BOUND, f"the app got {ahead / MiB:.1f} MiB ahead of a client that read {received}"
+        return f
 
-    previous, stable_since = -1, time.monotonic()
-    while time.monotonic() - stable_since < 1.5:
-        now = sent()
-        if now != previous:
-            previous, stable_since = now, time.monotonic()
-        time.sleep(0.1)
-    held = sent()
-    print(f"a paused client held the app at {held / MiB:.1f} MiB of {total / MiB:.0f} MiB")
-    # The window (4 MiB), a write batch, and what workerd's and the kernel's buffers hold.
-    assert 0 < held < 64 * MiB, f"the app got {held / MiB:.1f} MiB out to a paused client"
-    got = read_sha256(res)
+    # Paused: the app fills the window, then sits inside a send the relay has not taken.
+    deadline = time.monotonic() + 120  # a guard against a hang, not the measure
+    while not ((f := sample())["pending"] and f["sent"] >= WINDOW):
+        assert time.monotonic() < deadline, f"the app never filled the window: {f}"
+        time.sleep(0.02)
+    # Still paused: twenty more looks, each inside the bound, and the app never gets to the end.
+    for _ in range(20):
+        f = sample()
+    assert f["pending"] and f["sent"] < total, f"a paused client let the app finish: {f}"
+    print(f"figure: a paused client held the app at {f['sent'] / MiB:.1f} MiB of {total / MiB:.0f} MiB")
+
+    # Reading: the app keeps pace with the client, never more than the bound ahead.
+    next_look = 16 * MiB
+    while chunk := res.read1(1 << 20):
+        digest.update(chunk)
+        received += len(chunk)
+        if received >= next_look:
+            sample()
+            next_look += 16 * MiB
     conn.close()
-    assert got == (total, pattern_sha256(total))
-    assert sent() == total
+    assert (received, digest.hexdigest()) == (total, pattern_sha256(total))
+    assert sample() == {"sent": total, "pending": 0}
 
 
 def test_server_sent_events_arrive_in_order(fastapi):

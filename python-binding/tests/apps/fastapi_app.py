@@ -44,7 +44,7 @@ async def upload(request: Request):
 
 @api.get("/events")
 async def events():
-    return {"events": shared.events(), "started": STARTED}
+    return {"events": shared.events(), "started": STARTED, "flow": shared.flows()}
 
 
 @api.get("/fail-after-head")
@@ -91,9 +91,10 @@ async def raw(scope, receive, send):
     try:
         while sent < total and not disconnected.is_set():
             length = min(64 * 1024, total - sent)
+            shared.flow(tag, pending=length)
             await send({"type": "http.response.body", "body": shared.pattern_chunk(sent, length), "more_body": True})
             sent += length
-            shared.record(tag=tag, kind="sent", bytes=sent)
+            shared.flow(tag, sent=sent, pending=0)
         if not disconnected.is_set():
             await send({"type": "http.response.body", "body": b"", "more_body": False})
     except OSError as e:  # the relay refuses sends once the client is gone; receive says so

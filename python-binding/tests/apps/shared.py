@@ -22,6 +22,21 @@ def events() -> list[dict]:
         return list(EVENTS)
 
 
+FLOW: dict[str, dict[str, int]] = {}
+
+
+def flow(tag: str, **fields: int) -> None:
+    """A stream's progress: ``sent``, the bytes of completed sends; ``pending``, the bytes of
+    the send the app is inside of (0 between sends)."""
+    with _LOCK:
+        FLOW.setdefault(tag, {"sent": 0, "pending": 0}).update(fields)
+
+
+def flows() -> dict[str, dict[str, int]]:
+    with _LOCK:
+        return {tag: dict(f) for tag, f in FLOW.items()}
+
+
 async def length_and_sha256(body: AsyncIterator[bytes]) -> str:
     """What the upload routes answer: the body's length and sha256, as it streamed in."""
     digest, n = hashlib.sha256(), 0

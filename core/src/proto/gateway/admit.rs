@@ -7,11 +7,11 @@ use super::GatewaySession;
 
 impl GatewaySession {
     /// Whether a new socket may join, after the edge's [`check_upgrade`](crate::proto::check_upgrade)
-    /// (docs/protocol.md, "Upgrade"): it must present this session's token and, on a resume,
-    /// the session key its first socket presented (403 otherwise). A first socket (no resume
-    /// header) is admitted until the function's hello arrived on one, so a function whose
-    /// first 101 was lost can try again; a resume only once a socket connected; neither once
-    /// the session is over (410).
+    /// (docs/protocol.md, "Upgrade"): it must present this session's token and, once a socket
+    /// connected, the session key the first one presented (403 otherwise). A first socket (no
+    /// resume header) is admitted again until the function's hello arrived on one, so a
+    /// function whose first 101 was lost can try again; a resume only once a socket connected;
+    /// neither once the session is over (410).
     pub fn admit_socket(&self, req: &UpgradeRequest<'_>) -> Result<(), UpgradeRefusal> {
         if !req.token.is_some_and(|t| same_credential(t, &self.role.token)) {
             return Err(UpgradeRefusal::TOKEN_REFUSED);
@@ -31,11 +31,13 @@ impl GatewaySession {
                 status: 409,
                 reason: "nothing to resume",
             }),
-            (true, true) => match (&self.role.key, req.key) {
+            // A resume, or the function retrying a first socket whose 101 it never saw:
+            // either way the key the first socket presented, so a token alone takes nothing.
+            (_, true) => match (&self.role.key, req.key) {
                 (Some(key), Some(presented)) if same_credential(key, presented) => Ok(()),
                 _ => Err(UpgradeRefusal::TOKEN_REFUSED),
             },
-            (false, _) => Ok(()),
+            (false, false) => Ok(()),
         }
     }
 

@@ -190,6 +190,24 @@ fn a_first_socket_is_admitted_again_until_the_functions_hello_arrived() {
 }
 
 #[test]
+fn before_the_hello_a_first_socket_must_present_the_first_sockets_key() {
+    let now = Timestamp::from_millis(0);
+    let mut g = gateway();
+    g.socket_accepted(now, &upgrade(TOKEN, KEY, false));
+    // Someone who saw the token, but not the key, cannot replace the function's first socket
+    // before its hello arrives (the function would get a final close and its client a 502).
+    assert_eq!(
+        g.admit_socket(&upgrade(TOKEN, OTHER_KEY, false)),
+        Err(UpgradeRefusal::TOKEN_REFUSED)
+    );
+    assert_eq!(
+        g.admit_socket(&upgrade(TOKEN, KEY, false)),
+        Ok(()),
+        "the function's own retry, its 101 lost"
+    );
+}
+
+#[test]
 fn resumes_must_present_the_first_sockets_session_key() {
     let now = Timestamp::from_millis(0);
     let mut g = gateway();

@@ -3,6 +3,7 @@
 // `lambda-relay serve`. `/events` (direct) reports what the function observed.
 
 import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
@@ -131,6 +132,23 @@ const fetchApp = streamHandler(async (request) => {
         n += chunk.length;
       }
       return new Response(`${n} ${hash.digest("hex")}`);
+    }
+    case "/gzip-streamed": {
+      // The function's own compressed body, sent in pieces over the socket: the client must
+      // get these exact bytes, not the runtime's second encoding of them.
+      const gz = gzipSync(Buffer.from("a body the function compressed itself\n".repeat(2000)));
+      let at = 0;
+      return new Response(
+        new ReadableStream({
+          async pull(controller) {
+            await new Promise((r) => setTimeout(r, 5)); // not complete when returned: it streams
+            if (at >= gz.length) return controller.close();
+            controller.enqueue(gz.subarray(at, at + 1000));
+            at += 1000;
+          },
+        }),
+        { headers: { "content-type": "text/plain", "content-encoding": "gzip", "x-gzip-sha256": createHash("sha256").update(gz).digest("hex") } },
+      );
     }
     case "/endless": {
       const tag = url.searchParams.get("tag");

@@ -3,6 +3,8 @@
 
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import http from "node:http";
+import { gunzipSync } from "node:zlib";
 import { after, before, describe, it } from "node:test";
 
 import { freePort, hashBody, patternSha256, readGated, startGateway, startNodeFunction, stopAll, gatewayErrors } from "./support.mjs";
@@ -54,6 +56,23 @@ describe("Node function through the gateway", () => {
     const body = randomBytes(8_000_000);
     const res = await fetch(`${gateway}/upload`, { method: "POST", body });
     assert.equal(await res.text(), `8000000 ${createHash("sha256").update(body).digest("hex")}`);
+  });
+
+  it("passes a function's own gzip body, streamed, through byte for byte", async () => {
+    // Raw bytes (no decoding by the client): what the function sent, exactly.
+    const { headers, body } = await new Promise((resolve, reject) => {
+      http
+        .get(`${gateway}/gzip-streamed`, { headers: { "accept-encoding": "gzip" } }, (res) => {
+          const chunks = [];
+          res.on("data", (c) => chunks.push(c));
+          res.on("end", () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+          res.on("error", reject);
+        })
+        .on("error", reject);
+    });
+    assert.equal(headers["content-encoding"], "gzip");
+    assert.equal(createHash("sha256").update(body).digest("hex"), headers["x-gzip-sha256"]);
+    assert.equal(gunzipSync(body).toString(), "a body the function compressed itself\n".repeat(2000));
   });
 
   it("fires request.signal and cancels the response stream when the client disconnects", async () => {

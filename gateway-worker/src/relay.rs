@@ -17,7 +17,8 @@ use futures_util::StreamExt;
 use lambda_relay::proto::{self, Abort, AbortCode, BodyMode, Exchange, Failure, GatewaySession};
 use wasm_bindgen_futures::spawn_local;
 use worker::{
-    durable_object, DurableObject, Env, Headers, Request, Response, ResponseBody, Result, State, WebSocketPair,
+    durable_object, DurableObject, EncodeBody, Env, Headers, Request, Response, ResponseBody, Result, State,
+    WebSocketPair,
 };
 
 use crate::body::{pump_request, BodyStream};
@@ -122,9 +123,12 @@ impl RelaySession {
                 let headers = web::client_headers(&head, has_body, exchange.head_request)?;
                 if has_body {
                     let body = wasm_streams::ReadableStream::from_stream(BodyStream::new(driver)).into_raw();
+                    // The function's bytes are the body as the client gets it: one the function
+                    // compressed itself (`content-encoding: gzip`) must not be encoded again.
                     Ok(Response::from_body(ResponseBody::Stream(body))?
                         .with_status(status)
-                        .with_headers(headers))
+                        .with_headers(headers)
+                        .with_encode_body(EncodeBody::Manual))
                 } else {
                     // The function still ends its (empty) body; read it so the session completes.
                     spawn_local(BodyStream::new(driver).for_each(|_| async {}));

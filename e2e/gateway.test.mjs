@@ -350,6 +350,8 @@ describe("refusals", () => {
     // (the function may never have seen the first 101).
     const lost = open(a.relayId, a.token);
     assert.equal(await outcome(lost), "open");
+    // Someone with the token but another session key cannot replace it.
+    assert.equal(await outcome(open(a.relayId, a.token, { key: "e".repeat(32) })), 403);
     const replaced = closeCode(lost);
     const first = open(a.relayId, a.token);
     assert.equal(await outcome(first), "open");
@@ -375,7 +377,8 @@ describe("refusals", () => {
     assert.equal(await outcome(second), "open");
     const closedB = closeCode(second);
     second.send(hello());
-    second.send(Buffer.alloc(200_000, 0x21));
+    // A head frame larger than any frame: refused by its length before the gateway copies it.
+    second.send(Buffer.alloc(1_000_000, 0x20));
     assert.equal(await closedB, 1009);
     const resB = await b.response;
     assert.equal(resB.status, 502);

@@ -12,8 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_channel::oneshot;
 use lambda_relay::proto::{
-    self, CloseCode, Failure, Frame, GatewaySession, ResponseHead, ResponsePart, Timestamp, UpgradeRequest,
-    BODY_HEADER_LEN,
+    self, CloseCode, Failure, GatewaySession, Intake, ResponseHead, ResponsePart, Timestamp, UpgradeRequest,
 };
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -112,22 +111,23 @@ fn socket_message(driver: &DriverRef, event: &MessageEvent) {
 
 fn binary_message(state: &mut Driver, buffer: &js_sys::ArrayBuffer) -> std::result::Result<(), proto::Error> {
     let len = buffer.byte_length() as usize;
-    let head_len = len.min(BODY_HEADER_LEN) as u32;
-    let head = js_sys::Uint8Array::new_with_byte_offset_and_length(buffer, 0, head_len).to_vec();
-    let split = head.first().and_then(|first| Frame::external_split(len, *first));
+    let first = js_sys::Uint8Array::new_with_byte_offset_and_length(buffer, 0, len.min(1) as u32).to_vec();
+    let Some(&first) = first.first() else {
+        // An empty message: the session judges it (a decode error).
+        return state.session.handle_message(web::now(), &Bytes::new());
+    };
+    let copy = |at: usize, n: usize| js_sys::Uint8Array::new_with_byte_offset_and_length(buffer, at as u32, n as u32);
     let now = web::now();
-    match split {
-        Some(at) => {
-            state.session.handle_external_body(now, &Bytes::from(head), len - at)?;
-            let payload = js_sys::Uint8Array::new_with_byte_offset_and_length(buffer, at as u32, (len - at) as u32);
-            state.external_payloads.push_back(payload);
+    match state.session.intake(len, first) {
+        Intake::External(at) => {
+            state
+                .session
+                .handle_external_body(now, &Bytes::from(copy(0, at).to_vec()), len - at)?;
+            state.external_payloads.push_back(copy(at, len - at));
             Ok(())
         }
-        None if len <= BODY_HEADER_LEN => state.session.handle_message(now, &Bytes::from(head)),
-        None => {
-            let whole = js_sys::Uint8Array::new(buffer).to_vec();
-            state.session.handle_message(now, &Bytes::from(whole))
-        }
+        Intake::Whole => state.session.handle_message(now, &Bytes::from(copy(0, len).to_vec())),
+        Intake::Oversized => Err(state.session.handle_oversized_message(len)),
     }
 }
 

@@ -60,7 +60,7 @@ pub use headers::encoded_len as header_block_len;
 pub use invocation::*;
 pub use link::LinkStats;
 pub use result::InvocationResult;
-pub use session::{Role, Session};
+pub use session::{Intake, Role, Session};
 pub use settings::{RelaySettings, SettingsError, DEFAULT_DEADLINE_MARGIN};
 pub use time::Timestamp;
 pub use token::{same_credential, RelaySecret, TokenError, MAX_TOKEN_LEN, MIN_SECRET_LEN};

@@ -12,9 +12,22 @@ use bytes::Bytes;
 use super::codes::CloseCode;
 use super::config::{Config, ConfigError};
 use super::error::{Error, ProtocolError};
-use super::frame::{Abort, Item};
+use super::frame::{Abort, Frame, Item};
 use super::link::{Link, LinkStats, Received};
 use super::time::Timestamp;
+
+/// How a driver takes in a message ([`Session::intake`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Intake {
+    /// A body frame: hand its first this many bytes (its header) to
+    /// [`Session::handle_external_body`] and hold the payload after them where it arrived.
+    External(usize),
+    /// Hand all of it to [`Session::handle_message`].
+    Whole,
+    /// Larger than any frame the session accepts: copy nothing, and call
+    /// [`Session::handle_oversized_message`].
+    Oversized,
+}
 
 /// One end of a relay session: the shared reliable link and the rules of its [`Role`].
 pub struct Session<R> {
@@ -191,8 +204,22 @@ impl<R: Role> Session<R> {
         self.link.body_capacity()
     }
 
+    /// How to take in a message of `msg_len` bytes whose first byte is `first_byte`, decided
+    /// from those two alone, before the driver copies anything: a body frame's payload stays
+    /// where it arrived, and a message larger than any frame this session accepts is refused
+    /// by its length (a runtime may deliver messages far larger than a frame, 32 MiB in
+    /// workerd).
+    pub fn intake(&self, msg_len: usize, first_byte: u8) -> Intake {
+        match Frame::external_split(msg_len, first_byte) {
+            Some(at) => Intake::External(at),
+            None if msg_len > self.link.config().max_message_len() => Intake::Oversized,
+            None => Intake::Whole,
+        }
+    }
+
     /// A message that was too large to receive (the driver's WebSocket refused it before it
-    /// could be handed in): fails the session with `1009`, final.
+    /// could be handed in, or [`intake`](Self::intake) said so): fails the session with
+    /// `1009`, final.
     pub fn handle_oversized_message(&mut self, len: usize) -> Error {
         let max = self.link.config().max_message_len();
         let e = ProtocolError::Decode(super::codec::DecodeError::MessageTooLarge { len, max });

@@ -519,3 +519,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_control_message_larger_than_any_frame_is_refused_by_its_length_before_a_copy() {
+    let config = Config::default();
+    let g = GatewaySession::new(
+        config.clone(),
+        Exchange::new(BodyMode::Inline),
+        "t",
+        Timestamp::from_millis(0),
+    )
+    .unwrap();
+    let max = config.max_message_len();
+    let head = FrameType::RESPONSE_HEAD.0;
+    assert_eq!(g.intake(max, head), Intake::Whole);
+    assert_eq!(g.intake(max + 1, head), Intake::Oversized);
+    assert_eq!(g.intake(32 << 20, FrameType::HELLO.0), Intake::Oversized);
+    // A body frame's payload is never copied: its header decides, whatever its length.
+    assert_eq!(
+        g.intake(32 << 20, FrameType::RESPONSE_BODY.0),
+        Intake::External(BODY_HEADER_LEN)
+    );
+}

@@ -388,3 +388,61 @@ async fn relay_mode_stops_the_handler_when_the_gateway_aborts() {
     assert_eq!(result.status_code, 200);
     assert!(result.body.unwrap().starts_with("aborted"));
 }
+
+/// A handler whose body comes from a channel the producer drops after `sent` chunks,
+/// finishing it first when `finish` says so.
+fn channel_handler(finish: bool) -> impl Fn(Request<Body>) -> std::future::Ready<Result<Response<Body>, Infallible>> {
+    move |_req| {
+        let (tx, body) = Body::channel();
+        tokio::spawn(async move {
+            tx.send("first ").await.unwrap();
+            tx.send("second").await.unwrap();
+            if finish {
+                tx.finish().await.unwrap();
+            } // else: dropped, as a producer that failed would be
+        });
+        std::future::ready(Ok(Response::new(body)))
+    }
+}
+
+#[tokio::test]
+async fn a_channel_body_is_complete_only_when_finished() {
+    let config = RelayConfig::direct_only();
+    let done = handle_event(&config, &channel_handler(true), event(json!({}), None, false))
+        .await
+        .unwrap();
+    assert_eq!(done.body.as_deref(), Some("first second"));
+    let dropped = handle_event(&config, &channel_handler(false), event(json!({}), None, false))
+        .await
+        .unwrap_err();
+    assert!(
+        dropped.to_string().contains("dropped before it was finished"),
+        "{dropped}"
+    );
+}
+
+#[tokio::test]
+async fn relay_mode_a_channel_body_dropped_unfinished_aborts_the_clients_transfer() {
+    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let result = handle_event(
+        &relay_config(&gw),
+        &channel_handler(false),
+        event(relay_headers(&gw, BodyMode::Inline), None, false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok_text(&result), (200, "relayed"));
+    let mut parts = gw.parts();
+    let mut last = None;
+    while let Some(part) = parts.recv().await {
+        let end = !matches!(part, ResponsePart::Head(_) | ResponsePart::Data(_));
+        last = Some(part);
+        if end {
+            break;
+        }
+    }
+    assert!(
+        matches!(&last, Some(ResponsePart::Failed(e)) if e.code == ErrorCode::BODY),
+        "a dropped producer is a failed body, not an end: {last:?}"
+    );
+}

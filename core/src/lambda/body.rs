@@ -22,14 +22,28 @@ pub struct Body {
 enum Kind {
     Full(Option<Bytes>),
     Stream(Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>),
-    Channel(tokio::sync::mpsc::Receiver<Bytes>),
+    Channel {
+        rx: tokio::sync::mpsc::Receiver<Piece>,
+        /// The body ended (finished, failed, or abandoned): nothing more is read.
+        done: bool,
+    },
     Socket(RequestBody),
 }
 
-/// The sending half of [`Body::channel`]: each chunk sent is a piece of the body, in order;
-/// dropping it ends the body.
+/// What a [`BodySender`] hands the body.
+#[derive(Debug)]
+enum Piece {
+    Data(Bytes),
+    End,
+    Fail(String),
+}
+
+/// The sending half of [`Body::channel`]: each chunk sent is a piece of the body, in order.
+/// The body is complete only once [`finish`](Self::finish) is called: if every sender is
+/// dropped before that (a producer that failed, a task that panicked), the body fails and
+/// the client's transfer is aborted, so a cut-short body never passes for a whole one.
 #[derive(Clone, Debug)]
-pub struct BodySender(tokio::sync::mpsc::Sender<Bytes>);
+pub struct BodySender(tokio::sync::mpsc::Sender<Piece>);
 
 /// The body's reader is gone (the response was cancelled or failed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -39,9 +53,28 @@ pub struct BodyClosed;
 impl BodySender {
     /// Sends a chunk; waits while earlier chunks are still unread (backpressure).
     pub async fn send(&self, chunk: impl Into<Bytes>) -> Result<(), BodyClosed> {
-        self.0.send(chunk.into()).await.map_err(|_| BodyClosed)
+        self.0.send(Piece::Data(chunk.into())).await.map_err(|_| BodyClosed)
+    }
+
+    /// Ends the body: the response is complete.
+    pub async fn finish(self) -> Result<(), BodyClosed> {
+        self.0.send(Piece::End).await.map_err(|_| BodyClosed)
+    }
+
+    /// Fails the body with `reason`: the client's transfer is aborted (before the head, the
+    /// client gets a 502 naming it).
+    pub async fn fail(self, reason: impl fmt::Display) -> Result<(), BodyClosed> {
+        self.0
+            .send(Piece::Fail(reason.to_string()))
+            .await
+            .map_err(|_| BodyClosed)
     }
 }
+
+/// Why a channel body failed without a reason of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the body's senders were dropped before it was finished")]
+pub struct BodyAbandoned;
 
 impl Body {
     /// A body with no bytes.
@@ -60,14 +93,15 @@ impl Body {
         }
     }
 
-    /// A body that code elsewhere writes into, chunk by chunk: send on the sender, drop it
-    /// to end the body. Eight chunks may wait unread before `send` waits.
+    /// A body that code elsewhere writes into, chunk by chunk: send on the sender, then
+    /// [`finish`](BodySender::finish) it (dropping it unfinished fails the body). Eight chunks
+    /// may wait unread before `send` waits.
     pub fn channel() -> (BodySender, Body) {
         let (tx, rx) = tokio::sync::mpsc::channel(8);
         (
             BodySender(tx),
             Self {
-                kind: Kind::Channel(rx),
+                kind: Kind::Channel { rx, done: false },
             },
         )
     }
@@ -95,7 +129,7 @@ impl fmt::Debug for Body {
                     .finish()
             }
             Kind::Stream(_) => "Stream",
-            Kind::Channel(_) => "Channel",
+            Kind::Channel { .. } => "Channel",
             Kind::Socket(_) => "Socket",
         };
         f.debug_tuple("Body").field(&kind).finish()
@@ -141,7 +175,22 @@ impl Stream for Body {
         match &mut self.get_mut().kind {
             Kind::Full(b) => Poll::Ready(b.take().map(Ok)),
             Kind::Stream(s) => s.as_mut().poll_next(cx),
-            Kind::Channel(rx) => rx.poll_recv(cx).map(|o| o.map(Ok)),
+            Kind::Channel { done: true, .. } => Poll::Ready(None),
+            Kind::Channel { rx, done } => rx.poll_recv(cx).map(|piece| match piece {
+                Some(Piece::Data(b)) => Some(Ok(b)),
+                Some(Piece::End) => {
+                    *done = true;
+                    None
+                }
+                Some(Piece::Fail(reason)) => {
+                    *done = true;
+                    Some(Err(reason.into()))
+                }
+                None => {
+                    *done = true;
+                    Some(Err(BodyAbandoned.into()))
+                }
+            }),
             Kind::Socket(r) => Pin::new(r).poll_next(cx).map(|o| o.map(|r| r.map_err(Into::into))),
         }
     }

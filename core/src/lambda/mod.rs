@@ -37,7 +37,7 @@ mod respond;
 mod run;
 
 pub use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequestContext as RequestContext;
-pub use body::{Body, BodyClosed, BodySender, BoxError};
+pub use body::{Body, BodyAbandoned, BodyClosed, BodySender, BoxError};
 pub use config::{Clock, Error, RelayConfig};
 pub use invocation::{handle_event, FunctionEvent};
 pub use lambda_runtime::Context;

@@ -133,6 +133,19 @@ const fetchApp = streamHandler(async (request) => {
       }
       return new Response(`${n} ${hash.digest("hex")}`);
     }
+    case "/connection-named": {
+      // Headers the function's own connection header names are for its hop alone.
+      const headers = { connection: "x-hop", "x-hop": "internal", "x-kept": "yes" };
+      if (url.searchParams.get("inline")) return new Response("small and complete", { headers });
+      const body = new ReadableStream({
+        async pull(controller) {
+          await new Promise((r) => setTimeout(r, 5)); // not complete when returned: it streams
+          controller.enqueue(new TextEncoder().encode("streamed"));
+          controller.close();
+        },
+      });
+      return new Response(body, { headers });
+    }
     case "/gzip-streamed": {
       // The function's own compressed body, sent in pieces over the socket: the client must
       // get these exact bytes, not the runtime's second encoding of them.

@@ -58,6 +58,15 @@ describe("Node function through the gateway", () => {
     assert.equal(await res.text(), `8000000 ${createHash("sha256").update(body).digest("hex")}`);
   });
 
+  it("drops the headers the function's connection header names, streamed or inline", async () => {
+    for (const [query, body] of [["", "streamed"], ["?inline=1", "small and complete"]]) {
+      const res = await fetch(`${gateway}/connection-named${query}`);
+      assert.equal(await res.text(), body);
+      assert.equal(res.headers.get("x-kept"), "yes");
+      assert.equal(res.headers.get("x-hop"), null, `x-hop crossed the gateway (${query || "streamed"})`);
+    }
+  });
+
   it("passes a function's own gzip body, streamed, through byte for byte", async () => {
     // Raw bytes (no decoding by the client): what the function sent, exactly.
     const { headers, body } = await new Promise((resolve, reject) => {

@@ -52,11 +52,11 @@ pub fn failure_response(failure: &Failure) -> Result<Response> {
 /// The client's headers for a response the function answered in the invocation result: those
 /// proto lets through, as they came.
 pub fn inline_headers(from: &Headers, status: u16, head_request: bool) -> Result<Headers> {
+    let entries: Vec<(String, String)> = from.entries().collect();
     let out = Headers::new();
-    for (name, value) in from.entries() {
-        if proto::forwards_inline_header(&name, status, head_request) {
-            out.append(&name, &value)?;
-        }
+    let pairs = entries.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+    for (name, value) in proto::client_response_headers(pairs, status, head_request, true) {
+        out.append(name, value)?;
     }
     Ok(out)
 }
@@ -70,10 +70,9 @@ pub fn inline_headers(from: &Headers, status: u16, head_request: bool) -> Result
 pub fn client_headers(head: &ResponseHead, has_body: bool, head_request: bool) -> Result<Headers> {
     let status = head.status.as_u16();
     let out = Headers::new();
-    for (name, value) in &head.headers {
-        if proto::forwards_response_header(name.as_str(), status, head_request) {
-            out.append(name.as_str(), &String::from_utf8_lossy(value.as_bytes()))?;
-        }
+    let pairs: Vec<(&str, &[u8])> = head.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+    for (name, value) in proto::client_response_headers(pairs, status, head_request, false) {
+        out.append(name, &String::from_utf8_lossy(value))?;
     }
     if has_body && !head.headers.contains_key("content-encoding") {
         out.set("content-encoding", "identity")?;

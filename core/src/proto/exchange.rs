@@ -146,6 +146,44 @@ pub fn forwards_inline_header(name: &str, status: u16, head_request: bool) -> bo
     !name.eq_ignore_ascii_case(RELAY_OUTCOME_HEADER) && forwards_response_header(name, status, head_request)
 }
 
+/// The names a message's `connection` headers list (lowercase): hop-by-hop for that message
+/// alone (RFC 9110, 7.6.1), so they never cross a proxy.
+pub fn connection_listed<'a, V: AsRef<[u8]> + 'a>(headers: impl IntoIterator<Item = (&'a str, V)>) -> Vec<String> {
+    headers
+        .into_iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
+        .filter_map(|(_, value)| std::str::from_utf8(value.as_ref()).ok().map(str::to_owned))
+        .flat_map(|value| {
+            value
+                .split(',')
+                .map(|t| t.trim().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .filter(|token| !token.is_empty())
+        .collect()
+}
+
+/// The function's response headers that reach the client, in order: those
+/// [`forwards_response_header`] (or, for a response answered in the invocation result,
+/// [`forwards_inline_header`]) lets through, less every header its `connection` header names.
+pub fn client_response_headers<'a, V, I>(headers: I, status: u16, head_request: bool, inline: bool) -> Vec<(&'a str, V)>
+where
+    V: AsRef<[u8]> + 'a,
+    I: IntoIterator<Item = (&'a str, V)>,
+    I::IntoIter: Clone,
+{
+    let headers = headers.into_iter();
+    let listed = connection_listed(headers.clone());
+    let forwards = if inline {
+        forwards_inline_header
+    } else {
+        forwards_response_header
+    };
+    headers
+        .filter(|(name, _)| forwards(name, status, head_request) && !listed.contains(&name.to_ascii_lowercase()))
+        .collect()
+}
+
 /// What the gateway knows of the client's connection, for the `x-forwarded-*` headers.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClientInfo<'a> {
@@ -169,13 +207,7 @@ where
     I::IntoIter: Clone,
 {
     let client = client.into_iter();
-    let listed: Vec<String> = client
-        .clone()
-        .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
-        .flat_map(|(_, value)| value.split(','))
-        .map(|token| token.trim().to_ascii_lowercase())
-        .filter(|token| !token.is_empty())
-        .collect();
+    let listed = connection_listed(client.clone());
     let mut out: Vec<(String, String)> = client
         .filter_map(|(name, value)| {
             let name = name.to_ascii_lowercase();
@@ -227,6 +259,27 @@ mod tests {
         assert!(response_has_body(200, false) && response_has_body(302, false) && response_has_body(500, false));
         assert!(Exchange::for_method(BodyMode::Inline, "head").head_request);
         assert!(!Exchange::for_method(BodyMode::Inline, "GET").head_request);
+    }
+
+    #[test]
+    fn headers_the_functions_connection_header_names_never_reach_the_client() {
+        let head = [
+            ("Connection", "X-Hop, keep-alive"),
+            ("x-hop", "internal"),
+            ("keep-alive", "timeout=5"),
+            ("x-kept", "yes"),
+        ];
+        assert_eq!(
+            client_response_headers(head, 200, false, false),
+            vec![("x-kept", "yes")]
+        );
+        let inline = [
+            ("connection", "x-hop"),
+            ("x-hop", "1"),
+            (RELAY_OUTCOME_HEADER, "complete"),
+            ("etag", "v"),
+        ];
+        assert_eq!(client_response_headers(inline, 200, false, true), vec![("etag", "v")]);
     }
 
     #[test]

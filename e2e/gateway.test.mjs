@@ -403,6 +403,16 @@ describe("configuration", () => {
     assert.match(await res.text(), /LAMBDA_URL is not set/);
   });
 
+  it("refuses settings out of range, naming the setting, where an overflow waited", async () => {
+    for (const [name, value] of [["TOKEN_TTL_S", "18446744073709551615"], ["INLINE_BODY_LIMIT", "100000000"], ["RESUME_GRACE_MS", "86400000"]]) {
+      const bad = await startGateway({ port: await freePort(), lambdaUrl: fn, vars: { [name]: value } });
+      const res = await fetch(`${bad}/anything`);
+      assert.equal(res.status, 500, name);
+      assert.equal(res.headers.get("x-lambda-relay-error"), "gateway_misconfigured");
+      assert.match(await res.text(), new RegExp(`${name} = ${value} is out of range`, "i"));
+    }
+  });
+
   it("refuses a plain-text LAMBDA_URL to anything but loopback", async () => {
     const plain = await startGateway({ port: await freePort(), lambdaUrl: "http://fn.example.com" });
     const res = await fetch(`${plain}/anything`);

@@ -71,8 +71,18 @@ impl GatewayConfig {
             secret,
             lambda_url: lambda_url.trim_end_matches('/').to_owned(),
             socket_path,
-            inline_body_limit: number(env, "INLINE_BODY_LIMIT")?.unwrap_or(proto::DEFAULT_INLINE_BODY_LIMIT),
-            token_ttl: number(env, "TOKEN_TTL_S")?.map_or(DEFAULT_TOKEN_TTL, Duration::from_secs),
+            inline_body_limit: match number(env, "INLINE_BODY_LIMIT")? {
+                Some(n) => proto::in_range("INLINE_BODY_LIMIT", n, 0, proto::MAX_INLINE_BODY_LIMIT)
+                    .map_err(|e| e.to_string())?,
+                None => proto::DEFAULT_INLINE_BODY_LIMIT,
+            },
+            token_ttl: match number(env, "TOKEN_TTL_S")? {
+                Some(s) => Duration::from_secs(
+                    proto::in_range("TOKEN_TTL_S", s, proto::MIN_TOKEN_TTL_S, proto::MAX_TOKEN_TTL_S)
+                        .map_err(|e| e.to_string())?,
+                ),
+                None => DEFAULT_TOKEN_TTL,
+            },
             session,
         })
     }

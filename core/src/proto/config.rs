@@ -49,6 +49,27 @@ pub const DEFAULT_ACK_DELAY: Duration = Duration::from_millis(10);
 pub const DEFAULT_RESUME_GRACE: Duration = Duration::from_secs(10);
 /// Default time the gateway waits for the function's first connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Longest any timing of a session may be set to (connect timeout, resume grace, idle
+/// timeout, ack delay): Lambda's longest run; past it nothing is left to wait for.
+pub const MAX_TIMING: Duration = Duration::from_secs(15 * 60);
+/// Largest `INLINE_BODY_LIMIT`: a Function URL takes 6 MB per invocation, and a binary body
+/// rides base64-encoded (4/3 of its size) beside the event's headers.
+pub const MAX_INLINE_BODY_LIMIT: u64 = 4 * 1024 * 1024;
+/// Shortest relay token lifetime (`TOKEN_TTL_S`), in seconds: the function must be able to
+/// connect with it.
+pub const MIN_TOKEN_TTL_S: u64 = 10;
+/// Longest relay token lifetime (`TOKEN_TTL_S`), in seconds: a day; a token outliving any
+/// invocation only widens what a leaked one allows.
+pub const MAX_TOKEN_TTL_S: u64 = 24 * 60 * 60;
+
+/// `value`, if it is within `min..=max`; else an error naming `field`.
+pub fn in_range(field: &'static str, value: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::OutOfRange { field, value, min, max })
+    }
+}
 
 /// Limits and timings of one session, shared by both ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,6 +134,12 @@ impl Config {
                 max: MAX_HEADER_BYTES_LIMIT.into(),
             });
         }
+        let max_ms = MAX_TIMING.as_millis() as u64;
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        in_range("connect_timeout_ms", millis(self.connect_timeout), 1, max_ms)?;
+        in_range("resume_grace_ms", millis(self.resume_grace), 0, max_ms)?;
+        in_range("idle_timeout_ms", millis(self.idle_timeout), 1, max_ms)?;
+        in_range("ack_delay_ms", millis(self.ack_delay), 0, max_ms)?;
         if self.keepalive.as_millis() == 0 || self.keepalive > MAX_KEEPALIVE || self.idle_timeout <= self.keepalive {
             return Err(ConfigError::Timing(
                 "keepalive must be 1 ms to 60 s and below idle_timeout, so a live peer is never idle",

@@ -541,3 +541,52 @@ fn a_control_message_larger_than_any_frame_is_refused_by_its_length_before_a_cop
         Intake::External(BODY_HEADER_LEN)
     );
 }
+
+#[test]
+fn session_timings_past_lambdas_longest_run_are_refused_by_name() {
+    use std::time::Duration;
+    let too_long = Duration::from_secs(16 * 60);
+    for (field, config) in [
+        (
+            "connect_timeout_ms",
+            Config {
+                connect_timeout: too_long,
+                ..Config::default()
+            },
+        ),
+        (
+            "resume_grace_ms",
+            Config {
+                resume_grace: too_long,
+                ..Config::default()
+            },
+        ),
+        (
+            "idle_timeout_ms",
+            Config {
+                idle_timeout: Duration::from_secs(u64::MAX / 1000),
+                ..Config::default()
+            },
+        ),
+        (
+            "connect_timeout_ms",
+            Config {
+                connect_timeout: Duration::ZERO,
+                ..Config::default()
+            },
+        ),
+    ] {
+        assert!(
+            matches!(config.validate(), Err(ConfigError::OutOfRange { field: f, .. }) if f == field),
+            "{field}: {:?}",
+            config.validate()
+        );
+    }
+    assert!(Config::default().validate().is_ok());
+    assert_eq!(
+        in_range("TOKEN_TTL_S", u64::MAX, MIN_TOKEN_TTL_S, MAX_TOKEN_TTL_S)
+            .unwrap_err()
+            .to_string(),
+        format!("TOKEN_TTL_S = {} is out of range 10..=86400", u64::MAX)
+    );
+}

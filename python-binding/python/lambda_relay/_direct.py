@@ -19,6 +19,8 @@ async def direct(app: ASGIApp, scope: Scope, body: bytes) -> dict:
     async def receive() -> Message:
         nonlocal sent
         if not sent:
+            # After a yield, as a relayed body: a receive cancelled at once takes nothing.
+            await asyncio.sleep(0)
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
         await asyncio.Event().wait()  # no disconnect to report: the invocation is the request

@@ -39,6 +39,10 @@ class Relay:
         self.held: list[bytes] = []
         self.held_bytes = 0
         self.deciding: Optional[asyncio.Task[None]] = None
+        # The body read in flight: a receive cancelled while it waits (wait_for timing out,
+        # Starlette's is_disconnected()) leaves it running, and the next receive takes its
+        # chunk, so no byte is lost.
+        self.reading: Optional[asyncio.Future[Optional[bytes]]] = None
 
     async def run(self, app: ASGIApp, scope: Scope) -> dict:
         loop = asyncio.get_running_loop()
@@ -94,14 +98,26 @@ class Relay:
 
     async def receive(self) -> Message:
         if not self.body_done:
+            if self.conn.is_cancelled:
+                # The client went away: said at once, as a server says it.
+                self.body_done = True
+                return {"type": "http.disconnect"}
+            # Body bytes are handed over only after a yield: a receive cancelled at once
+            # (Starlette's is_disconnected() polls that way) takes nothing, and the next
+            # receive gets what it would have taken.
+            await asyncio.sleep(0)
             if self.inline_body is not None:
                 self.body_done = True
                 return {"type": "http.request", "body": self.inline_body, "more_body": False}
+            if self.reading is None:
+                self.reading = asyncio.ensure_future(self._call(self.conn.read))
             try:
-                chunk = await self._call(self.conn.read)
+                chunk = await asyncio.shield(self.reading)
             except RelayError:
+                self.reading = None
                 self.body_done = True
                 return {"type": "http.disconnect"}
+            self.reading = None
             if chunk is None:
                 self.body_done = True
                 return {"type": "http.request", "body": b"", "more_body": False}

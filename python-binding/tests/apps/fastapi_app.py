@@ -126,7 +126,38 @@ async def after_response(scope, receive, send):
     shared.record(tag=tag, kind="after-response", message=message["type"])
 
 
+async def impatient_upload(scope, receive, send):
+    """`/raw/impatient-upload`: reads the body as apps that poll do, each read given a moment
+    (``wait_for`` with a tiny timeout, cancelled when it runs out) and Starlette's
+    ``is_disconnected()`` between reads; answers the length and sha256 of what it got."""
+    import hashlib
+
+    from starlette.requests import Request as StarletteRequest
+
+    request = StarletteRequest(scope, receive)
+    digest, n, timeouts = hashlib.sha256(), 0, 0
+    while True:
+        try:
+            message = await asyncio.wait_for(receive(), timeout=0.001)
+        except asyncio.TimeoutError:
+            timeouts += 1
+            await request.is_disconnected()
+            continue
+        if message["type"] != "http.request":
+            break
+        digest.update(message.get("body", b""))
+        n += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = f"{n} {digest.hexdigest()}".encode()
+    shared.record(kind="impatient-upload", timeouts=timeouts)
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": body})
+
+
 async def app(scope, receive, send):
+    if scope["type"] == "http" and scope["path"] == "/raw/impatient-upload":
+        return await impatient_upload(scope, receive, send)
     if scope["type"] == "http" and scope["path"] == "/raw/unended":
         return await unended(scope, receive, send)
     if scope["type"] == "http" and scope["path"] == "/raw/after-response":

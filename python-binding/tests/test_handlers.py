@@ -238,3 +238,15 @@ def test_the_package_is_typed():
 
     files = {p.name for p in resources.files("lambda_relay").iterdir()}
     assert {"py.typed", "_native.pyi"} <= files
+
+
+def test_a_direct_app_that_returns_without_ending_its_body_fails_the_invocation(monkeypatch):
+    monkeypatch.delenv("RELAY_GATEWAY_URL", raising=False)
+    monkeypatch.delenv("RELAY_SECRET", raising=False)
+
+    async def unended(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+
+    with pytest.raises(RuntimeError, match="before its response body ended"):
+        asgi(unended, lifespan="off")(event(), None)

@@ -15,6 +15,7 @@ async def direct(app: ASGIApp, scope: Scope, body: bytes) -> dict:
     status = 500
     headers: list[tuple[str, str]] = []
     chunks: list[bytes] = []
+    ended = False  # whether the app sent its last body message (more_body False)
 
     async def receive() -> Message:
         nonlocal sent
@@ -27,12 +28,16 @@ async def direct(app: ASGIApp, scope: Scope, body: bytes) -> dict:
         return {"type": "http.disconnect"}
 
     async def send(message: Message) -> None:
-        nonlocal status, headers
+        nonlocal status, headers, ended
         if message["type"] == "http.response.start":
             status = int(message["status"])
             headers = header_pairs(message.get("headers") or [])
         elif message["type"] == "http.response.body":
             chunks.append(bytes(message.get("body", b"")))
+            ended = not message.get("more_body", False)
 
     await app(scope, receive, send)
+    if not ended:
+        # A body cut short fails the invocation instead of passing for a whole one.
+        raise RuntimeError("the app returned before its response body ended (more_body was never False)")
     return buffered_result(status, headers, b"".join(chunks), scope["method"] == "HEAD")

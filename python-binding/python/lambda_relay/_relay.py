@@ -58,14 +58,18 @@ class Relay:
             watcher.cancel()
 
     async def _serve(self, app: ASGIApp, scope: Scope) -> Optional[str]:
-        """Runs the app to its end, and ends its response if the app did not; returns why
-        the response failed, if it did for a reason the relay does not know."""
+        """Runs the app to its end, and fails its response if the app did not end it; returns
+        why the response failed, if it did for a reason the relay does not know."""
         try:
             await app(scope, self.receive, self.send)
             if not self._over():
                 if self.status is None:
                     raise RuntimeError("the app sent no response")
-                await self._end()
+                # As uvicorn: what the app sent goes out, then the transfer is aborted, so a
+                # body cut short never passes for a whole one.
+                await self._send_held()
+                await self._drain()
+                raise RuntimeError("the app returned before its response body ended (more_body was never False)")
         except (Exception, asyncio.CancelledError) as e:  # the app's failure is the client's too
             if self._over():
                 return None  # the relay was cancelled or the response is out: the result says why

@@ -159,16 +159,25 @@ impl Link {
         self.set_timer(Timer::Resume, None);
         self.set_timer(Timer::Connect, None);
         self.set_timer(Timer::Idle, Some(self.now + self.idle_timeout()));
-        self.set_timer(Timer::Keepalive, Some(self.now + self.config.keepalive));
+        self.set_timer(Timer::Keepalive, Some(self.now + self.keepalive()));
+    }
+
+    /// The session's keepalive: the smaller of ours and the one the peer announced. Both sides
+    /// speak at least this often, so the side that wants the faster pace (the gateway, with
+    /// its `KEEPALIVE_MS`) decides how soon a frozen peer is noticed (docs/protocol.md,
+    /// "Liveness").
+    fn keepalive(&self) -> core::time::Duration {
+        let ours = self.config.keepalive;
+        self.peer.map_or(ours, |p| {
+            ours.min(core::time::Duration::from_millis(p.keepalive_ms.into()))
+        })
     }
 
     /// How long a silent socket lives: our idle timeout, but never less than a few of the
-    /// keepalive intervals the peer announced, so a live peer is never counted as dead.
+    /// session's keepalive intervals, so a live peer is never counted as dead.
     fn idle_timeout(&self) -> core::time::Duration {
-        let peer = self.peer.map_or(core::time::Duration::ZERO, |p| {
-            core::time::Duration::from_millis(p.keepalive_ms.into())
-        });
-        self.config.idle_timeout.max(peer * IDLE_KEEPALIVES)
+        let session = self.peer.map_or(core::time::Duration::ZERO, |_| self.keepalive());
+        self.config.idle_timeout.max(session * IDLE_KEEPALIVES)
     }
 
     /// The socket is gone. `close` is the peer's close code if it sent one; `resumable` is
@@ -553,7 +562,7 @@ impl Link {
 
     pub(crate) fn poll_transmit(&mut self) -> Option<Bytes> {
         let msg = self.next_transmit()?;
-        self.set_timer(Timer::Keepalive, Some(self.now + self.config.keepalive));
+        self.set_timer(Timer::Keepalive, Some(self.now + self.keepalive()));
         Some(msg)
     }
 

@@ -236,6 +236,63 @@ fn a_quiet_but_live_socket_sends_keepalives_and_never_goes_idle() {
 }
 
 #[test]
+fn the_gateways_keepalive_and_idle_timeout_decide_even_against_a_slower_function() {
+    // The gateway wants a 2 s keepalive and a 6 s idle timeout; the function announces 10 s.
+    let config = Config {
+        keepalive: Duration::from_secs(2),
+        idle_timeout: Duration::from_secs(6),
+        resume_grace: Duration::from_secs(5),
+        ..small()
+    };
+    let now = Timestamp::from_millis(0);
+    let mut g = GatewaySession::new(config, Exchange::new(BodyMode::Inline), TOKEN, now).unwrap();
+    g.socket_opened(now);
+    g.handle_message(now, &hello(16 * 1024, 4096, 4096)).unwrap();
+    while g.poll_transmit().is_some() {}
+    // The function speaks once more (a keepalive ack at 1 s), then freezes with its socket open.
+    let spoke = Timestamp::from_millis(1_000);
+    g.handle_message(spoke, &enc(Frame::Ack { acked: 0 })).unwrap();
+    let mut t = spoke;
+    while g.is_connected() {
+        t = g.poll_timeout().expect("a timer is armed");
+        g.handle_timeout(t);
+        while g.poll_transmit().is_some() {}
+    }
+    assert_eq!(
+        t,
+        Timestamp::from_millis(7_000),
+        "dropped at the gateway's idle timeout after the last word, not at three of the function's 10 s"
+    );
+}
+
+#[test]
+fn each_side_speaks_at_the_sessions_keepalive_the_smaller_of_the_two() {
+    // The function's own keepalive is 10 s; the gateway's hello announces 2 s.
+    let config = Config {
+        keepalive: Duration::from_secs(10),
+        ..small()
+    };
+    let now = Timestamp::from_millis(0);
+    let mut f = FunctionSession::new(config, Exchange::new(BodyMode::Inline), now).unwrap();
+    f.socket_opened(now);
+    let gateway_hello = enc(Frame::Hello(Hello {
+        received: 0,
+        acked: 0,
+        window: 16 * 1024,
+        max_payload: 4096,
+        max_header_bytes: 4096,
+        keepalive_ms: 2_000,
+    }));
+    f.handle_message(now, &gateway_hello).unwrap();
+    while f.poll_transmit().is_some() {}
+    // Silence: the function speaks again within the gateway's 2 s, not its own 10 s.
+    let t = f.poll_timeout().expect("a timer is armed");
+    assert_eq!(t, Timestamp::from_millis(2_000));
+    f.handle_timeout(t);
+    assert!(f.poll_transmit().is_some(), "a keepalive ack at 2 s");
+}
+
+#[test]
 fn a_frozen_peer_is_noticed_by_the_idle_timeout_then_the_resume_grace() {
     let config = Config {
         keepalive: Duration::from_secs(10),

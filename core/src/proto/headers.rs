@@ -84,6 +84,24 @@ mod tests {
     }
 
     #[test]
+    fn a_block_declaring_30000_headers_is_refused_by_its_count_before_a_map_is_built() {
+        // http::HeaderMap panics at about 24,000 entries: the count alone refuses the block,
+        // before any entry is read or the map allocated.
+        let mut block = BytesMut::from(&[0x20][..]);
+        block.put_u16(30_000);
+        let msg: Bytes = block.freeze();
+        let mut r = Reader::new(&msg, FrameType::RESPONSE_HEAD);
+        assert_eq!(
+            decode(&mut r),
+            Err(DecodeError::FieldTooLarge {
+                field: "header count",
+                len: 30_000,
+                max: MAX_HEADER_COUNT
+            })
+        );
+    }
+
+    #[test]
     fn the_cap_itself_decodes() {
         let mut block = BytesMut::from(&[0x20][..]);
         block.put_u16(MAX_HEADER_COUNT as u16);

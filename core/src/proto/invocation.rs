@@ -162,6 +162,32 @@ mod tests {
     }
 
     #[test]
+    fn each_kind_of_malformed_relay_header_is_refused_400() {
+        let s = settings();
+        for (case, pairs) in [
+            (
+                "a bad relay id",
+                &[(RELAY_ID_HEADER, "a/b"), (RELAY_TOKEN_HEADER, "v1.1.x")][..],
+            ),
+            ("a missing token", &[(RELAY_ID_HEADER, "abc")][..]),
+            (
+                "an unknown body mode",
+                &[
+                    (RELAY_ID_HEADER, "abc"),
+                    (RELAY_TOKEN_HEADER, "v1.1.x"),
+                    (RELAY_BODY_HEADER, "chunked"),
+                ][..],
+            ),
+        ] {
+            let get = |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+            let Classification::Refused(r) = classify_invocation(get, Ok(Some(&s)), 500) else {
+                panic!("{case} was not refused")
+            };
+            assert_eq!((r.status, r.outcome), (400, Outcome::REFUSED), "{case}");
+        }
+    }
+
+    #[test]
     fn classification_order_direct_unconfigured_malformed_forged_relay() {
         let s = settings();
         let token = s.secret().mint("abc", 1_000).unwrap();

@@ -221,12 +221,13 @@ def test_the_lifespan_started_once(fastapi):
 
 
 def test_an_app_that_returns_without_ending_its_body_aborts_the_transfer(fastapi):
-    # As uvicorn does: what the app sent arrives, then the transfer is cut, never ended cleanly.
+    # As uvicorn does: the transfer is cut, never ended cleanly.
     conn, res = open_stream(f"{fastapi.url}/raw/unended?status=200")
     assert res.status == 200
     with pytest.raises(http.client.IncompleteRead) as cut:
         res.read()
-    assert cut.value.partial == b"partial"
+    # What was sent may or may not be out before the abort; never more, never a clean end.
+    assert b"partial".startswith(cut.value.partial)
     conn.close()
 
 

@@ -5,12 +5,10 @@
 //! decides nothing of its own, and takes every name and number it shares with Rust from
 //! [`constants`]. Every error it throws or rejects with has a stable `code` property.
 
-use std::time::SystemTime;
-
 use http::HeaderMap;
-use lambda_relay::adapter::{self, Begun};
+use lambda_relay::adapter;
 use lambda_relay::client::binding;
-use lambda_relay::client::{self, ClientConfig, Connection, RelayStatus, RequestBody, ResponseWriter};
+use lambda_relay::client::{self, Connection, RelayStatus, RequestBody, ResponseWriter};
 use lambda_relay::proto::{self, ErrorCode, InvocationResult};
 use lambda_relay::serde_json::Value;
 use napi::bindgen_prelude::{
@@ -341,46 +339,19 @@ pub fn begin_invocation(
     secret: Option<String>,
     time_left_ms: Option<f64>,
 ) -> Result<BindingInvocation, Code> {
-    let settings = proto::RelaySettings::from_values(gateway_url.as_deref(), secret.as_deref());
-    let begun = within_runtime_if_available(|| {
-        adapter::begin(
-            &event,
-            settings.as_ref().map(Option::as_ref),
-            |s| ClientConfig::new(s.gateway_url()),
-            adapter::time_left(time_left_ms),
-            SystemTime::now(),
-        )
+    let bound = within_runtime_if_available(|| {
+        adapter::begin_bound(event, gateway_url.as_deref(), secret.as_deref(), time_left_ms)
     })
     .map_err(event_error)?;
-    let mut invocation = BindingInvocation {
-        kind: "direct",
-        streams_body: false,
-        request: None,
-        event: None,
-        result: None,
-        connection: None,
-    };
-    let request = match begun {
-        Begun::Answer(result) => {
-            invocation.kind = "result";
-            invocation.result = Some(result.to_json());
-            return Ok(invocation);
-        }
-        Begun::Direct { request } => request,
-        Begun::Relayed {
-            request,
-            connection,
-            streams_body,
-        } => {
-            invocation.kind = "relay";
-            invocation.streams_body = streams_body;
-            invocation.connection = Some((connection, request.is_head()));
-            request
-        }
-    };
-    invocation.event = Some(adapter::handler_event(event, &request));
-    invocation.request = Some(request.into());
-    Ok(invocation)
+    let (request, event) = bound.request.map_or((None, None), |(r, e)| (Some(r.into()), Some(e)));
+    Ok(BindingInvocation {
+        kind: bound.kind,
+        streams_body: bound.streams_body,
+        request,
+        event,
+        result: bound.result.map(|r| r.to_json()),
+        connection: bound.connection,
+    })
 }
 
 /// One relayed invocation: the request body to read, the response to write.

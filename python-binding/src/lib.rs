@@ -10,13 +10,10 @@
 
 use std::ffi::CString;
 use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
 
-use lambda_relay::adapter::{self, Begun};
+use lambda_relay::adapter;
 use lambda_relay::client::binding;
-use lambda_relay::client::{
-    self, ClientConfig, Connection as ClientConnection, RelayStatus, RequestBody, ResponseWriter,
-};
+use lambda_relay::client::{self, Connection as ClientConnection, RelayStatus, RequestBody, ResponseWriter};
 use lambda_relay::proto::{self, ErrorCode, InvocationResult};
 use lambda_relay::serde_json::Value;
 use pyo3::create_exception;
@@ -266,47 +263,26 @@ fn begin_invocation(
     time_left_ms: Option<f64>,
 ) -> PyResult<Invocation> {
     let event = parse_event(event_json)?;
-    let settings = proto::RelaySettings::from_values(gateway_url, secret);
-    let begun = {
+    let bound = {
         let _runtime = runtime().enter();
-        adapter::begin(
-            &event,
-            settings.as_ref().map(Option::as_ref),
-            |s| ClientConfig::new(s.gateway_url()),
-            adapter::time_left(time_left_ms),
-            SystemTime::now(),
-        )
+        adapter::begin_bound(event, gateway_url, secret, time_left_ms)
     }
     .map_err(|e| relay_error(binding::EVENT, e))?;
-    let mut invocation = Invocation {
-        kind: "direct",
-        streams_body: false,
-        request: None,
-        event: None,
-        result: None,
-        connection: None,
+    let (request, event) = match bound.request {
+        Some((request, event)) => (
+            Some(view_dict(py, &request)?.unbind()),
+            Some(to_py(py, &event)?.unbind()),
+        ),
+        None => (None, None),
     };
-    let request = match begun {
-        Begun::Answer(result) => {
-            invocation.kind = "result";
-            invocation.result = Some(result.to_json());
-            return Ok(invocation);
-        }
-        Begun::Direct { request } => request,
-        Begun::Relayed {
-            request,
-            connection,
-            streams_body,
-        } => {
-            invocation.kind = "relay";
-            invocation.streams_body = streams_body;
-            invocation.connection = Some((connection, request.is_head()));
-            request
-        }
-    };
-    invocation.request = Some(view_dict(py, &request)?.unbind());
-    invocation.event = Some(to_py(py, &adapter::handler_event(event, &request))?.unbind());
-    Ok(invocation)
+    Ok(Invocation {
+        kind: bound.kind,
+        streams_body: bound.streams_body,
+        request,
+        event,
+        result: bound.result.map(|r| r.to_json()),
+        connection: bound.connection,
+    })
 }
 
 /// One relayed invocation: the request body to read, the response to write. Its waiting

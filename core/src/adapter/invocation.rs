@@ -74,6 +74,70 @@ pub fn begin(
     })
 }
 
+/// An invocation begun for another language's binding, in the parts each hands its language
+/// (the Node addon, the Python module): the same for both, so each only converts types.
+pub struct Bound {
+    /// `direct`, `relay` or `result`.
+    pub kind: &'static str,
+    /// Whether the request body streams over the socket (else it is the event's own).
+    pub streams_body: bool,
+    /// The request the handler sees and the event it may see ([`handler_event`]), for
+    /// `direct` and `relay`.
+    pub request: Option<(RequestView, Value)>,
+    /// The invocation's result, for `result`.
+    pub result: Option<FunctionUrlResult>,
+    /// The connection and whether the request is a HEAD (its response has no body), for
+    /// `relay`.
+    pub connection: Option<(Connection, bool)>,
+}
+
+/// [`begin`] for a binding: the settings from the values of `RELAY_GATEWAY_URL` and
+/// `RELAY_SECRET` its language read, the remaining time as its language reports it
+/// (milliseconds), the system clock. Call it inside a tokio runtime.
+pub fn begin_bound(
+    event: Value,
+    gateway_url: Option<&str>,
+    secret: Option<&str>,
+    time_left_ms: Option<f64>,
+) -> Result<Bound, EventError> {
+    let settings = RelaySettings::from_values(gateway_url, secret);
+    let begun = begin(
+        &event,
+        settings.as_ref().map(Option::as_ref),
+        |s| ClientConfig::new(s.gateway_url()),
+        time_left(time_left_ms),
+        SystemTime::now(),
+    )?;
+    let mut bound = Bound {
+        kind: "direct",
+        streams_body: false,
+        request: None,
+        result: None,
+        connection: None,
+    };
+    let request = match begun {
+        Begun::Answer(result) => {
+            bound.kind = "result";
+            bound.result = Some(result);
+            return Ok(bound);
+        }
+        Begun::Direct { request } => request,
+        Begun::Relayed {
+            request,
+            connection,
+            streams_body,
+        } => {
+            bound.kind = "relay";
+            bound.streams_body = streams_body;
+            bound.connection = Some((connection, request.is_head()));
+            request
+        }
+    };
+    let seen = super::handler_event(event, &request);
+    bound.request = Some((request, seen));
+    Ok(bound)
+}
+
 /// An event's header, by lowercase name, whatever case the event spells it in.
 pub fn event_header<'a>(event: &'a Value, name: &str) -> Option<&'a str> {
     let headers = event.get("headers")?.as_object()?;

@@ -235,12 +235,12 @@ fn a_quiet_but_live_socket_sends_keepalives_and_never_goes_idle() {
     assert_eq!((p.f.error(), p.g.error()), (None, None));
 }
 
-#[test]
-fn the_gateways_keepalive_and_idle_timeout_decide_even_against_a_slower_function() {
-    // The gateway wants a 2 s keepalive and a 6 s idle timeout; the function announces 10 s.
+/// A gateway with this keepalive and idle timeout (seconds) and a 5 s resume grace, at time
+/// zero, whose socket is open and has the function's hello (which announces 10 s).
+fn gateway_after_hello(keepalive_s: u64, idle_s: u64) -> (GatewaySession, Timestamp) {
     let config = Config {
-        keepalive: Duration::from_secs(2),
-        idle_timeout: Duration::from_secs(6),
+        keepalive: Duration::from_secs(keepalive_s),
+        idle_timeout: Duration::from_secs(idle_s),
         resume_grace: Duration::from_secs(5),
         ..small()
     };
@@ -249,17 +249,29 @@ fn the_gateways_keepalive_and_idle_timeout_decide_even_against_a_slower_function
     g.socket_opened(now);
     g.handle_message(now, &hello(16 * 1024, 4096, 4096)).unwrap();
     while g.poll_transmit().is_some() {}
-    // The function speaks once more (a keepalive ack at 1 s), then freezes with its socket open.
-    let spoke = Timestamp::from_millis(1_000);
-    g.handle_message(spoke, &enc(Frame::Ack { acked: 0 })).unwrap();
-    let mut t = spoke;
+    (g, now)
+}
+
+/// Runs a gateway's timers, from `from`, until it counts its socket as dead: when that was.
+fn dropped_at(g: &mut GatewaySession, from: Timestamp) -> Timestamp {
+    let mut t = from;
     while g.is_connected() {
         t = g.poll_timeout().expect("a timer is armed");
         g.handle_timeout(t);
         while g.poll_transmit().is_some() {}
     }
+    t
+}
+
+#[test]
+fn the_gateways_keepalive_and_idle_timeout_decide_even_against_a_slower_function() {
+    // The gateway wants a 2 s keepalive and a 6 s idle timeout; the function announces 10 s.
+    let (mut g, _) = gateway_after_hello(2, 6);
+    // The function speaks once more (a keepalive ack at 1 s), then freezes with its socket open.
+    let spoke = Timestamp::from_millis(1_000);
+    g.handle_message(spoke, &enc(Frame::Ack { acked: 0 })).unwrap();
     assert_eq!(
-        t,
+        dropped_at(&mut g, spoke),
         Timestamp::from_millis(7_000),
         "dropped at the gateway's idle timeout after the last word, not at three of the function's 10 s"
     );
@@ -294,25 +306,13 @@ fn each_side_speaks_at_the_sessions_keepalive_the_smaller_of_the_two() {
 
 #[test]
 fn a_frozen_peer_is_noticed_by_the_idle_timeout_then_the_resume_grace() {
-    let config = Config {
-        keepalive: Duration::from_secs(10),
-        idle_timeout: Duration::from_secs(30),
-        resume_grace: Duration::from_secs(5),
-        ..small()
-    };
-    let now = Timestamp::from_millis(0);
-    let mut g = GatewaySession::new(config, Exchange::new(BodyMode::Inline), TOKEN, now).unwrap();
-    g.socket_opened(now);
-    g.handle_message(now, &hello(16 * 1024, 4096, 4096)).unwrap();
-    while g.poll_transmit().is_some() {}
+    let (mut g, now) = gateway_after_hello(10, 30);
     // The function froze with its socket open: nothing more arrives.
-    let mut t = now;
-    while g.is_connected() {
-        t = g.poll_timeout().expect("a timer is armed");
-        g.handle_timeout(t);
-        while g.poll_transmit().is_some() {}
-    }
-    assert_eq!(t, Timestamp::from_millis(30_000), "dropped at the idle timeout");
+    assert_eq!(
+        dropped_at(&mut g, now),
+        Timestamp::from_millis(30_000),
+        "dropped at the idle timeout"
+    );
     assert_eq!(g.error(), None, "a dropped socket may still resume");
     let t = g.poll_timeout().unwrap();
     assert_eq!(t, Timestamp::from_millis(35_000));

@@ -394,6 +394,32 @@ describe("refusals", () => {
   });
 });
 
+describe("uploads", () => {
+  it("ends an upload that makes no progress for UPLOAD_IDLE_MS with a 408, so no Lambda is pinned", async () => {
+    const [gatewayPort, functionPort] = [await freePort(), await freePort()];
+    const own = await startFunction({ port: functionPort, gatewayUrl: `ws://127.0.0.1:${gatewayPort}` });
+    const stalling = await startGateway({ port: gatewayPort, lambdaUrl: own, vars: { UPLOAD_IDLE_MS: "1000" } });
+    const { hostname, port } = new URL(stalling);
+    const res = await new Promise((resolve, reject) => {
+      // A chunked body (it streams over the relay): one chunk, then nothing, never an end.
+      const req = http.request({ host: hostname, port, method: "POST", path: "/upload", headers: { "transfer-encoding": "chunked" } });
+      req.on("response", (r) => {
+        let text = "";
+        r.on("data", (d) => (text += d));
+        r.on("end", () => {
+          resolve({ status: r.statusCode, code: r.headers["x-lambda-relay-error"], text });
+          req.destroy();
+        });
+      });
+      req.on("error", reject);
+      req.write(Buffer.alloc(1000, 1));
+    });
+    assert.equal(res.status, 408, JSON.stringify(res));
+    assert.equal(res.code, "upload_idle");
+    assert.match(res.text, /request body made no progress for 1s/);
+  });
+});
+
 describe("configuration", () => {
   it("refuses every request until LAMBDA_URL is set, saying so", async () => {
     const unset = await startGateway({ port: await freePort(), lambdaUrl: undefined });

@@ -12,6 +12,7 @@ use wasm_bindgen::JsValue;
 use worker::ByteStream;
 
 use crate::driver::{drive, DriverRef};
+use crate::web;
 
 /// Streams the client's request body into the session as the window allows, and stops
 /// reading it once the function wants no more (its response ended or failed).
@@ -32,7 +33,7 @@ pub(crate) async fn pump_request(driver: DriverRef, mut body: ByteStream) {
         let mut chunk = Bytes::from(chunk);
         let written = poll_fn(|cx| {
             let mut relay = driver.borrow_mut();
-            let result = match relay.session.write(&mut chunk) {
+            let result = match relay.session.write(web::now(), &mut chunk) {
                 Ok(_) if chunk.is_empty() => Poll::Ready(Ok(())),
                 Ok(_) | Err(StreamError::Blocked) => {
                     relay.request_waker = Some(cx.waker().clone());

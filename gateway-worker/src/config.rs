@@ -21,7 +21,7 @@ pub struct GatewayConfig {
     /// `TOKEN_TTL_S`: how long a token stays valid.
     pub token_ttl: Duration,
     /// Session limits and timings (`CONNECT_TIMEOUT_MS`, `RESUME_GRACE_MS`, `KEEPALIVE_MS`,
-    /// `IDLE_TIMEOUT_MS`, `MAX_PAYLOAD`, `WINDOW`, `MAX_HEADER_BYTES`).
+    /// `IDLE_TIMEOUT_MS`, `UPLOAD_IDLE_MS`, `MAX_PAYLOAD`, `WINDOW`, `MAX_HEADER_BYTES`).
     pub session: proto::Config,
 }
 
@@ -56,6 +56,9 @@ impl GatewayConfig {
         }
         if let Some(ms) = number(env, "IDLE_TIMEOUT_MS")? {
             session.idle_timeout = Duration::from_millis(ms);
+        }
+        if let Some(ms) = number(env, "UPLOAD_IDLE_MS")? {
+            session.upload_idle = Duration::from_millis(ms);
         }
         if let Some(n) = number(env, "MAX_PAYLOAD")? {
             session.max_payload = u32::try_from(n).map_err(|_| "MAX_PAYLOAD is too large".to_owned())?;

@@ -366,7 +366,7 @@ impl Server {
             let _ = self.tx.send(part);
         }
         if !self.request.is_empty() {
-            match s.write(&mut self.request) {
+            match s.write(self.state.now(), &mut self.request) {
                 Ok(_) | Err(StreamError::Blocked) => {}
                 // The session ended: its close tells the test why; nothing more to send.
                 Err(_) => self.request.clear(),

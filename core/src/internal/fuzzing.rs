@@ -63,6 +63,7 @@ fn config() -> Config {
         connect_timeout: Duration::from_millis(800),
         keepalive: Duration::from_millis(50),
         idle_timeout: Duration::from_millis(200),
+        upload_idle: Duration::from_millis(300),
     }
 }
 
@@ -193,7 +194,7 @@ pub fn gateway_session(data: &[u8]) {
             }
             6 => {
                 let n = usize::from(input.u16().unwrap_or(1));
-                let _ = g.write(&mut Bytes::from(vec![9u8; n % 5000]));
+                let _ = g.write(now, &mut Bytes::from(vec![9u8; n % 5000]));
             }
             7 => {
                 let _ = g.read();

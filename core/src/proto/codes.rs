@@ -185,6 +185,8 @@ wire_code! {
         SOCKET_REFUSED = 8 => "socket_refused",
         /// The function failed with an error code this version does not know.
         FUNCTION_ERROR = 9 => "function_error",
+        /// The client's streamed request body made no progress for `UPLOAD_IDLE_MS` (408).
+        UPLOAD_IDLE = 10 => "upload_idle",
     }
 }
 

@@ -49,6 +49,10 @@ pub const DEFAULT_ACK_DELAY: Duration = Duration::from_millis(10);
 pub const DEFAULT_RESUME_GRACE: Duration = Duration::from_secs(10);
 /// Default time the gateway waits for the function's first connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default time a streamed request body may make no progress while the function could take
+/// more, before the gateway ends the exchange (408): a client trickling its upload must not
+/// hold a Lambda (and a unit of account concurrency) until its timeout.
+pub const DEFAULT_UPLOAD_IDLE: Duration = Duration::from_secs(30);
 /// Longest any timing of a session may be set to (connect timeout, resume grace, idle
 /// timeout, ack delay): Lambda's longest run; past it nothing is left to wait for.
 pub const MAX_TIMING: Duration = Duration::from_secs(15 * 60);
@@ -90,6 +94,9 @@ pub struct Config {
     pub keepalive: Duration,
     /// After this long without receiving, count the socket as dead.
     pub idle_timeout: Duration,
+    /// Gateway side: how long a streamed request body may make no progress while the
+    /// function's window is open before the exchange ends (408 `upload_idle`).
+    pub upload_idle: Duration,
 }
 
 impl Default for Config {
@@ -103,6 +110,7 @@ impl Default for Config {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             keepalive: DEFAULT_KEEPALIVE,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            upload_idle: DEFAULT_UPLOAD_IDLE,
         }
     }
 }
@@ -140,6 +148,7 @@ impl Config {
         in_range("resume_grace_ms", millis(self.resume_grace), 0, max_ms)?;
         in_range("idle_timeout_ms", millis(self.idle_timeout), 1, max_ms)?;
         in_range("ack_delay_ms", millis(self.ack_delay), 0, max_ms)?;
+        in_range("upload_idle_ms", millis(self.upload_idle), 1, max_ms)?;
         if self.keepalive.as_millis() == 0 || self.keepalive > MAX_KEEPALIVE || self.idle_timeout <= self.keepalive {
             return Err(ConfigError::Timing(
                 "keepalive must be 1 ms to 60 s and below idle_timeout, so a live peer is never idle",

@@ -127,6 +127,10 @@ pub enum Error {
     /// grace period (gateway side).
     #[error("the function's invocation ended, but its response did not within {0:?}")]
     Unfinished(Duration),
+    /// The client's streamed request body made no progress for this long while the function
+    /// could take more (gateway side; the function was told with an abort).
+    #[error("the client's request body made no progress for {0:?}")]
+    UploadIdle(Duration),
 }
 
 impl Error {
@@ -134,7 +138,7 @@ impl Error {
     pub fn close_code(&self) -> CloseCode {
         match self {
             Error::Protocol(e) => e.close_code(),
-            Error::Aborted(_) => CloseCode::ABORTED,
+            Error::Aborted(_) | Error::UploadIdle(_) => CloseCode::ABORTED,
             Error::ConnectTimeout(_) | Error::ResumeTimeout(_) | Error::Unfinished(_) => CloseCode::TIMEOUT,
             Error::PeerClosed(code) => *code,
         }

@@ -30,7 +30,7 @@ impl Failure {
     }
 
     /// The failure for a session that ended before the head: 504 if the function never
-    /// connected, 502 otherwise.
+    /// connected, 408 if the client's upload stalled, 502 otherwise.
     pub fn from_error(error: &Error) -> Self {
         let (status, code) = match error {
             Error::ConnectTimeout(_) => (504, GatewayError::CONNECT_TIMEOUT),
@@ -39,6 +39,7 @@ impl Failure {
             Error::Protocol(_) => (502, GatewayError::PROTOCOL_ERROR),
             Error::PeerClosed(_) => (502, GatewayError::CONNECTION_CLOSED),
             Error::Aborted(_) => (502, GatewayError::ABORTED),
+            Error::UploadIdle(_) => (408, GatewayError::UPLOAD_IDLE),
         };
         Self::new(status, code, format!("relay failed: {error}"))
     }

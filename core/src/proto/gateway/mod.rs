@@ -38,6 +38,9 @@ pub struct GatewayRole {
     /// Once a 2xx invocation result came while the response was unfinished: the response
     /// must end before this.
     finish_by: Option<Timestamp>,
+    /// While a streamed request body is open: the client must have sent more by then, unless
+    /// the function's window is full (docs/protocol.md, "Gateway side").
+    upload_by: Option<Timestamp>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +65,13 @@ pub enum ResponsePart {
     End(HeaderMap),
     /// The function failed: before the head, answer 502; after it, abort the client.
     Failed(FunctionError),
+}
+
+impl GatewayRole {
+    /// Whether the request body still goes to the function (the session's own failure aside).
+    fn request_open(&self) -> bool {
+        !self.request_ended && self.response != Response::Ended
+    }
 }
 
 impl sealed::Sealed for GatewayRole {}
@@ -111,7 +121,12 @@ impl Role for GatewayRole {
     }
 
     fn poll_timeout(&self) -> Option<Timestamp> {
-        self.finish_by.filter(|_| !self.final_part_read)
+        let finish_by = self.finish_by.filter(|_| !self.final_part_read);
+        let upload_by = self.upload_by.filter(|_| self.request_open());
+        match (finish_by, upload_by) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn handle_timeout(&mut self, now: Timestamp, link: &mut Link) {
@@ -121,6 +136,24 @@ impl Role for GatewayRole {
         if self.finish_by.is_some_and(|at| at <= now) {
             self.finish_by = None;
             link.fail(Error::Unfinished(link.config().resume_grace));
+            return;
+        }
+        if !self.request_open() {
+            self.upload_by = None;
+        }
+        if self.upload_by.is_some_and(|at| at <= now) {
+            let idle = link.config().upload_idle;
+            if link.body_capacity() == 0 {
+                // The function is slow, not the client: the window is full.
+                self.upload_by = Some(now + idle);
+                return;
+            }
+            self.upload_by = None;
+            link.send_abort(Abort {
+                code: AbortCode::GATEWAY,
+                reason: format!("the client's request body made no progress for {} ms", idle.as_millis()),
+            });
+            link.fail(Error::UploadIdle(idle));
         }
     }
 }
@@ -143,6 +176,7 @@ impl GatewaySession {
             response: Response::AwaitHead,
             final_part_read: false,
             finish_by: None,
+            upload_by: (exchange.body_mode == super::BodyMode::Stream).then(|| now + config.upload_idle),
         };
         let mut session = Session::with_role(config, now, role)?;
         session.link.set_timer(Timer::Connect, Some(connect_by));
@@ -171,9 +205,15 @@ impl GatewaySession {
     /// Takes as much of the request body in `data` as the window allows; see
     /// [`FunctionSession::write`](super::FunctionSession::write). Once the response has
     /// ended (or failed) the function wants no more of the request: [`StreamError::Finished`].
-    pub fn write(&mut self, data: &mut Bytes) -> Result<usize, StreamError> {
+    /// Bytes taken at `now` are the upload's progress ([`Config::upload_idle`]).
+    pub fn write(&mut self, now: Timestamp, data: &mut Bytes) -> Result<usize, StreamError> {
         self.request_open()?;
-        self.write_body(data, Item::RequestBody)
+        let taken = self.write_body(data, Item::RequestBody)?;
+        if taken > 0 && self.role.upload_by.is_some() {
+            // Progress: the client's upload is alive.
+            self.role.upload_by = Some(now + self.link.config().upload_idle);
+        }
+        Ok(taken)
     }
 
     /// Ends the request body.

@@ -260,7 +260,7 @@ fn ack_beyond_what_was_sent() {
 #[test]
 fn ack_that_goes_back() {
     let mut g = gateway(BodyMode::Stream);
-    g.write(&mut body(10)).unwrap();
+    g.write(NOW, &mut body(10)).unwrap();
     g.finish_request().unwrap();
     while g.poll_transmit().is_some() {}
     g.handle_message(NOW, &enc(Frame::Ack { acked: 2 })).unwrap();

@@ -319,3 +319,72 @@ fn a_frozen_peer_is_noticed_by_the_idle_timeout_then_the_resume_grace() {
     g.handle_timeout(t);
     assert_eq!(g.error(), Some(&Error::ResumeTimeout(Duration::from_secs(5))));
 }
+
+/// A gateway streaming a request body, with a 5 s upload idle limit, whose socket is open
+/// and has the function's hello.
+fn uploading_gateway() -> GatewaySession {
+    let config = Config {
+        upload_idle: Duration::from_secs(5),
+        ..small()
+    };
+    let now = Timestamp::from_millis(0);
+    let mut g = GatewaySession::new(config, Exchange::new(BodyMode::Stream), TOKEN, now).unwrap();
+    g.socket_opened(now);
+    g.handle_message(now, &hello(16 * 1024, 4096, 4096)).unwrap();
+    while g.poll_transmit().is_some() {}
+    g
+}
+
+/// Runs a gateway's timers up to `until`, or until its session fails: when it failed.
+fn failed_at(g: &mut GatewaySession, until: Timestamp) -> Option<Timestamp> {
+    while let Some(t) = g.poll_timeout().filter(|t| *t <= until) {
+        g.handle_timeout(t);
+        while g.poll_transmit().is_some() {}
+        if g.error().is_some() {
+            return Some(t);
+        }
+    }
+    None
+}
+
+#[test]
+fn a_stalled_upload_ends_the_exchange_408_and_tells_the_function() {
+    let mut g = uploading_gateway();
+    let one = Timestamp::from_millis(1_000);
+    assert_eq!(g.write(one, &mut Bytes::from_static(b"the first bytes")), Ok(15));
+    // The client sends nothing more, while the function could take plenty.
+    let mut told = false;
+    let mut t = one;
+    while g.error().is_none() {
+        t = g.poll_timeout().expect("a timer is armed");
+        g.handle_timeout(t);
+        while let Some(m) = g.poll_transmit() {
+            told |= m[0] == FrameType::ABORT.0;
+        }
+    }
+    assert_eq!(t, Timestamp::from_millis(6_000), "5 s after the last progress");
+    assert_eq!(g.error(), Some(&Error::UploadIdle(Duration::from_secs(5))));
+    assert!(told, "the function is told with an abort (its body read fails ERR_RELAY_ABORTED)");
+    let failure = Failure::from_error(g.error().unwrap());
+    assert_eq!((failure.status, failure.code.name()), (408, "upload_idle"));
+}
+
+#[test]
+fn a_full_window_is_the_functions_slowness_not_a_stalled_upload() {
+    let mut g = uploading_gateway();
+    let zero = Timestamp::from_millis(0);
+    // The client sends more than the window holds; the function acknowledges nothing.
+    let mut body = Bytes::from(vec![7u8; 64 * 1024]);
+    while g.write(zero, &mut body).is_ok_and(|n| n > 0) {}
+    assert_eq!(g.send_capacity(), 0);
+    assert_eq!(failed_at(&mut g, Timestamp::from_millis(20_000)), None, "no 408 while the window is full");
+    // And an upload that keeps coming is never stalled, however long it takes.
+    let mut g = uploading_gateway();
+    for s in 1..=20 {
+        let at = Timestamp::from_millis(s * 4_000);
+        assert_eq!(failed_at(&mut g, at), None);
+        g.write(at, &mut Bytes::from_static(b"x")).unwrap();
+        g.handle_message(at, &enc(Frame::Ack { acked: 0 })).unwrap(); // the function's keepalive
+        while g.poll_transmit().is_some() {}
+    }
+}

@@ -226,7 +226,7 @@ impl Pair {
         }
         if !a.request_finished && self.g.error().is_none() && self.g.has_connected() {
             if !a.request.is_empty() {
-                if let Ok(n) = self.g.write(&mut a.request) {
+                if let Ok(n) = self.g.write(self.now, &mut a.request) {
                     progress |= n > 0;
                 }
             }

@@ -413,7 +413,7 @@ fn once_the_response_ended_the_request_body_is_no_longer_wanted() {
     assert!(matches!(p.app.response_parts.last(), Some(ResponsePart::End(_))));
     assert!(!p.g.wants_request_body());
     // Before the fix this said Blocked for ever, and the request pump kept waiting.
-    assert_eq!(p.g.write(&mut pattern(10)), Err(StreamError::Finished));
+    assert_eq!(p.g.write(p.now, &mut pattern(10)), Err(StreamError::Finished));
     assert_eq!(p.g.finish_request(), Err(StreamError::Finished));
     assert!(p.app.request.len() > 900_000, "the rest of the upload was never taken");
 }

@@ -188,7 +188,10 @@ fn inline_mode_has_an_ended_request_body_from_the_start() {
         Timestamp::from_millis(0),
     )
     .unwrap();
-    assert_eq!(g.write(&mut Bytes::from_static(b"x")), Err(StreamError::Finished));
+    assert_eq!(
+        g.write(Timestamp::from_millis(0), &mut Bytes::from_static(b"x")),
+        Err(StreamError::Finished)
+    );
 }
 
 #[test]

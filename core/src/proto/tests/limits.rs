@@ -364,7 +364,10 @@ fn a_stalled_upload_ends_the_exchange_408_and_tells_the_function() {
     }
     assert_eq!(t, Timestamp::from_millis(6_000), "5 s after the last progress");
     assert_eq!(g.error(), Some(&Error::UploadIdle(Duration::from_secs(5))));
-    assert!(told, "the function is told with an abort (its body read fails ERR_RELAY_ABORTED)");
+    assert!(
+        told,
+        "the function is told with an abort (its body read fails ERR_RELAY_ABORTED)"
+    );
     let failure = Failure::from_error(g.error().unwrap());
     assert_eq!((failure.status, failure.code.name()), (408, "upload_idle"));
 }
@@ -377,7 +380,11 @@ fn a_full_window_is_the_functions_slowness_not_a_stalled_upload() {
     let mut body = Bytes::from(vec![7u8; 64 * 1024]);
     while g.write(zero, &mut body).is_ok_and(|n| n > 0) {}
     assert_eq!(g.send_capacity(), 0);
-    assert_eq!(failed_at(&mut g, Timestamp::from_millis(20_000)), None, "no 408 while the window is full");
+    assert_eq!(
+        failed_at(&mut g, Timestamp::from_millis(20_000)),
+        None,
+        "no 408 while the window is full"
+    );
     // And an upload that keeps coming is never stalled, however long it takes.
     let mut g = uploading_gateway();
     for s in 1..=20 {

@@ -42,3 +42,9 @@ fn gateway_session_corpus() {
 fn credentials_corpus() {
     run("credentials", fuzzing::credentials);
 }
+
+#[cfg(feature = "adapter")]
+#[test]
+fn adapter_event_corpus() {
+    run("adapter_event", fuzzing::adapter_event);
+}

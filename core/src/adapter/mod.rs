@@ -15,11 +15,13 @@
 //! Golden vectors in `core/tests/vectors/` pin every rule; the Rust, Node and Python suites
 //! each replay the whole folder.
 
+#[cfg(feature = "client")]
 mod invocation;
 mod local;
 mod request;
 mod result;
 
+#[cfg(feature = "client")]
 pub use invocation::{
     begin, begin_bound, event_header, relay_result, respond_inline, time_left, Begun, Bound, DEFAULT_TIME_LEFT,
 };

@@ -271,3 +271,43 @@ pub fn credentials(data: &[u8]) {
     let headers: Vec<(&str, &str)> = text.lines().filter_map(|l| l.split_once(':')).collect();
     let _ = proto::invocation_headers(headers.iter().copied(), &info);
 }
+
+/// Reads arbitrary bytes as an invocation's event (JSON) the way every binding does, relayed
+/// and direct, and as a handler's result the way a local server does: nothing panics, and a
+/// request view that reads holds what the adapter promises (a URL of its own parts, a path
+/// starting with `/`, no relay header, at most one `cookie` header).
+#[cfg(feature = "adapter")]
+pub fn adapter_event(data: &[u8]) {
+    use crate::adapter::{handler_event, LocalResponse, RequestView};
+
+    let Ok(event) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    for relayed in [false, true] {
+        if let Ok(view) = RequestView::from_event(&event, relayed) {
+            assert!(view.raw_path.starts_with('/'), "a path starts with /");
+            assert_eq!(
+                view.url(),
+                format!("{}://{}{}", view.scheme, view.host, view.path_and_query())
+            );
+            assert!(
+                view.headers
+                    .iter()
+                    .all(|(n, _)| !proto::RELAY_HEADERS.contains(&n.as_str())),
+                "no relay header"
+            );
+            assert!(
+                view.headers.iter().filter(|(n, _)| n == "cookie").count() <= 1,
+                "cookies joined once"
+            );
+            let seen = handler_event(event.clone(), &view);
+            if let Some(headers) = seen.get("headers").and_then(|h| h.as_object()) {
+                let leaked = headers
+                    .keys()
+                    .any(|n| proto::RELAY_HEADERS.iter().any(|r| n.eq_ignore_ascii_case(r)));
+                assert!(!leaked, "no relay header in the handler's event");
+            }
+        }
+    }
+    let _ = LocalResponse::from_result(&event);
+}

@@ -136,6 +136,7 @@ async fn reconnects_and_resumes_after_the_server_drops_tcp_mid_body() {
     assert_eq!(sha(&got), sha(&response));
     assert_eq!(gw.connections(), 3, "two cuts, two resumes");
     assert_eq!(gw.resumes(), 2, "every reconnect said it was a resume");
+    assert_eq!(gw.session_error(), None, "no resumed message broke the session's rules");
 }
 
 #[tokio::test]

@@ -165,12 +165,15 @@ pub struct BindingRequest {
     pub client_address: Option<String>,
     /// The event's own body, decoded; `null` when there is none.
     pub body: Option<Buffer>,
+    /// Whether it is a HEAD request, whose response has no body.
+    pub head_request: bool,
 }
 
 impl From<adapter::RequestView> for BindingRequest {
     fn from(view: adapter::RequestView) -> Self {
         Self {
             url: view.url(),
+            head_request: view.is_head(),
             method: view.method,
             raw_path: view.raw_path,
             raw_query: view.raw_query,

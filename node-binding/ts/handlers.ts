@@ -63,7 +63,7 @@ function begin(event: FunctionUrlEvent, context: LambdaContext): Invocation {
 }
 
 function direct(event: FunctionUrlEvent, view: BindingRequest): Invocation {
-  return { kind: "direct", event, request: toRequest(view, { body: bodyOf(view) }), headRequest: view.method === "HEAD" };
+  return { kind: "direct", event, request: toRequest(view, { body: bodyOf(view) }), headRequest: view.headRequest };
 }
 
 function bodyOf(view: BindingRequest): Uint8Array<ArrayBuffer> | undefined {

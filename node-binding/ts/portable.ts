@@ -85,6 +85,7 @@ export function requestView(event: unknown, relayed: boolean): Binding.BindingRe
     headers: out,
     clientAddress: sourceIp,
     body: body.length ? body : undefined,
+    headRequest: method.toUpperCase() === "HEAD",
   };
 }
 

@@ -136,8 +136,8 @@ fn parse_event(event_json: &str) -> PyResult<Value> {
 }
 
 /// The request a handler sees ([`adapter::RequestView`]) as a dict: `method`, `scheme`,
-/// `host`, `url`, `raw_path`, `raw_query`, `headers` (`(name, value)` pairs), `client` and
-/// `body`.
+/// `host`, `url`, `raw_path`, `raw_query`, `headers` (`(name, value)` pairs), `client`,
+/// `body` and `head_request`.
 fn view_dict<'py>(py: Python<'py>, view: &adapter::RequestView) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("method", &view.method)?;
@@ -149,6 +149,7 @@ fn view_dict<'py>(py: Python<'py>, view: &adapter::RequestView) -> PyResult<Boun
     d.set_item("headers", view.headers.clone())?;
     d.set_item("client", view.client_address.clone())?;
     d.set_item("body", PyBytes::new(py, &view.body))?;
+    d.set_item("head_request", view.is_head())?;
     Ok(d)
 }
 

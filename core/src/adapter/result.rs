@@ -1,7 +1,6 @@
 //! A handler's response as the invocation's result: the Function URL result (payload 2.0).
 
 use base64::Engine;
-use bytes::Bytes;
 use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::{Map, Value};
@@ -74,18 +73,6 @@ impl FunctionUrlResult {
             headers,
             body: Some(result.message.clone()),
             ..Self::default()
-        }
-    }
-
-    /// The body's bytes (decoded from base64 where it is).
-    pub fn body_bytes(&self) -> Bytes {
-        match (&self.body, self.is_base64_encoded) {
-            (None, _) => Bytes::new(),
-            (Some(text), false) => Bytes::copy_from_slice(text.as_bytes()),
-            (Some(text), true) => base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .map(Bytes::from)
-                .unwrap_or_default(),
         }
     }
 

@@ -104,7 +104,7 @@ class _Runner:
         scope = _event.scope(view, invocation.event, context)
         scope["state"] = dict(self.state)
         if invocation.kind == "direct":
-            return await direct(self.app, scope, view["body"])
+            return await direct(self.app, scope, view["body"], view["head_request"])
         body = None if invocation.streams_body else view["body"]
         return await Relay(invocation.connect(), body).run(self.app, scope)
 

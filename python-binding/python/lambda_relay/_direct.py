@@ -9,7 +9,7 @@ from ._native import buffered_result
 from ._types import ASGIApp, Message, Scope
 
 
-async def direct(app: ASGIApp, scope: Scope, body: bytes) -> dict:
+async def direct(app: ASGIApp, scope: Scope, body: bytes, head_request: bool) -> dict:
     """A direct invocation: the app's whole response, buffered into the result."""
     sent = False
     status = 500
@@ -40,4 +40,4 @@ async def direct(app: ASGIApp, scope: Scope, body: bytes) -> dict:
     if not ended:
         # A body cut short fails the invocation instead of passing for a whole one.
         raise RuntimeError("the app returned before its response body ended (more_body was never False)")
-    return buffered_result(status, headers, b"".join(chunks), scope["method"] == "HEAD")
+    return buffered_result(status, headers, b"".join(chunks), head_request)

@@ -221,8 +221,17 @@ def test_the_lifespan_started_once(fastapi):
 
 
 def test_an_app_that_returns_without_ending_its_body_aborts_the_transfer(fastapi):
-    # As uvicorn does: the transfer is cut, never ended cleanly.
-    conn, res = open_stream(f"{fastapi.url}/raw/unended?status=200")
+    # As uvicorn does: the transfer is cut, never ended cleanly. The abort races the head to the
+    # client: when it wins, the connection closes before any response (as uvicorn's does when it
+    # has not flushed); when the head is out first, the body is cut short.
+    parts = urlsplit(f"{fastapi.url}/raw/unended?status=200")
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    conn.request("GET", f"{parts.path}?{parts.query}")
+    try:
+        res = conn.getresponse()
+    except http.client.RemoteDisconnected:
+        conn.close()
+        return
     assert res.status == 200
     with pytest.raises(http.client.IncompleteRead) as cut:
         res.read()

@@ -40,10 +40,15 @@ const seeds = {
     [0, 8, ...u16(302), 1, 5, 0, 4, 250, 4, 250, 4, 250, 4, 250],
   ],
   credentials: [
-    "v1.1700000000.bd5d3c25437f361c2e3f72ef5b76c304b72dcc9406b4d918145531e87e993bfc\nid\nstream",
+    "v2.1700000000.1700000960.5e3c88bf512178dd117891a4fa1990a2.95216beb29cfef87e33a2eaf0fd533539017e149342819bbefa1d16f40ddd16d\nid\nstream",
     "v1.01.00\nabc\nhttps://gw.example.com",
     "wss://gw.example.com/_relay\nrelay-1_2\nlambda-relay.v1, other",
     "ws://127.0.0.1:8787\na/b\nhttp://10.0.0.1:9000\nx-forwarded-for: 6.6.6.6\nconnection: x-a",
+  ].map((s) => [...Buffer.from(s)]),
+  sigv4: [
+    "GET\n/\nAWS4-HMAC-SHA256 Credential=AKIDFUZZ/20231114/us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31\nhost:fn.example\nx-amz-date:20231114T221320Z",
+    "POST\n/a/./b/../%2Fc//d?b=2&a=1&a=+&%E1%88%B4=%zz\n\ncontent-type: text/plain\nmy-header:  a   b\nMy-Header:c",
+    "PUT\n/ሴ/..?\nAWS4-HMAC-SHA256 Credential=a/b/c/d/e/f, SignedHeaders=, Signature=\nx-amz-date:2023",
   ].map((s) => [...Buffer.from(s)]),
 };
 for (const [target, inputs] of Object.entries(seeds)) {

@@ -43,6 +43,11 @@ fn credentials_corpus() {
     run("credentials", fuzzing::credentials);
 }
 
+#[test]
+fn sigv4_corpus() {
+    run("sigv4", fuzzing::sigv4);
+}
+
 #[cfg(feature = "adapter")]
 #[test]
 fn adapter_event_corpus() {

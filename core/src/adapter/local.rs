@@ -6,6 +6,9 @@ use base64::Engine;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
+use crate::proto::sigv4::{self, AwsCredentials};
+use crate::proto::LAMBDA_ERROR_HEADER;
+
 /// An HTTP request as a local server received it.
 #[derive(Clone, Debug)]
 pub struct LocalRequest<'a> {
@@ -104,6 +107,30 @@ pub fn function_url_event(request: &LocalRequest<'_>) -> Value {
     }
     event.insert("isBase64Encoded".into(), base64.into());
     Value::Object(event)
+}
+
+/// `AuthType AWS_IAM` for a local Function URL: the refusal Lambda would send a request whose
+/// SigV4 signature does not verify for `credentials` at `unix_time` (403, `x-amzn-ErrorType`,
+/// a JSON `Message`), or `None` to let it through. A local stand-in for IAM: one key is
+/// allowed, and any region.
+pub fn iam_refusal(request: &LocalRequest<'_>, credentials: &AwsCredentials, unix_time: u64) -> Option<LocalResponse> {
+    let headers: Vec<(&str, &str)> = request.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let received = sigv4::Received {
+        method: request.method,
+        path_and_query: request.target,
+        headers: &headers,
+        body: request.body,
+    };
+    let error = sigv4::verify(&received, credentials, sigv4::LAMBDA_SERVICE, unix_time).err()?;
+    let body = serde_json::json!({ "Message": error.to_string() }).to_string();
+    Some(LocalResponse {
+        status: 403,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            (LAMBDA_ERROR_HEADER.into(), error.error_type().into()),
+        ],
+        body: Bytes::from(body),
+    })
 }
 
 /// What a local Function URL sends for a handler's result, as AWS's front door reads it: a
@@ -218,16 +245,7 @@ fn clf_time(epoch_ms: u64) -> String {
     ];
     let secs = epoch_ms / 1000;
     let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Civil from days (Howard Hinnant's algorithm), for days since 1970-01-01.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::proto::civil_from_days(days);
     format!(
         "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
         MONTHS[(month - 1) as usize],
@@ -254,6 +272,53 @@ mod tests {
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         assert_eq!(percent_decode("%E2%9C%93"), "✓");
+    }
+
+    #[test]
+    fn an_iam_url_lets_through_only_what_its_key_signed() {
+        let creds = AwsCredentials::new("AKIDLOCAL", "local secret", None).unwrap();
+        let t = 1_800_000_000;
+        let signed = sigv4::sign(
+            &creds,
+            "us-east-1",
+            "lambda",
+            t,
+            "PUT",
+            "127.0.0.1:9000",
+            "/a?b=1",
+            b"body",
+        );
+        let mut headers: Vec<(String, String)> = vec![("Host".into(), "127.0.0.1:9000".into())];
+        headers.extend(signed.pairs().into_iter().map(|(n, v)| (n.to_owned(), v.to_owned())));
+        let request = LocalRequest {
+            method: "PUT",
+            target: "/a?b=1",
+            headers: &headers,
+            body: b"body",
+            source_ip: "127.0.0.1",
+            request_id: "r",
+            time_epoch_ms: t * 1000,
+        };
+        assert!(iam_refusal(&request, &creds, t).is_none());
+        let other = AwsCredentials::new("AKIDLOCAL", "wrong secret", None).unwrap();
+        let refusal = iam_refusal(&request, &other, t).expect("a wrong key is refused");
+        assert_eq!(refusal.status, 403);
+        assert!(refusal
+            .headers
+            .contains(&(LAMBDA_ERROR_HEADER.into(), "InvalidSignatureException".into())));
+        let message: Value = serde_json::from_slice(&refusal.body).unwrap();
+        assert!(message["Message"]
+            .as_str()
+            .unwrap()
+            .starts_with("The request signature we calculated"));
+        let late = iam_refusal(&request, &creds, t + 301).expect("a skewed clock is refused");
+        assert!(String::from_utf8_lossy(&late.body).contains("Signature expired"));
+        let unsigned = LocalRequest {
+            headers: &headers[..1],
+            ..request
+        };
+        let refusal = iam_refusal(&unsigned, &creds, t).unwrap();
+        assert_eq!(String::from_utf8_lossy(&refusal.body), r#"{"Message":"Forbidden"}"#);
     }
 
     #[test]

@@ -238,12 +238,30 @@ pub fn credentials(data: &[u8]) {
         parts.next().unwrap_or(""),
         parts.next().unwrap_or(""),
     );
-    if let Ok(expiry) = secret.verify(a, b, 0) {
+    if let Ok(claims) = secret.verify(a, b, 0) {
         assert_eq!(
-            secret.mint(b, expiry).as_deref(),
+            secret.mint(b, &claims).as_deref(),
             Ok(a),
             "only the minted spelling verifies"
         );
+    }
+    // A token bound to a request made of the text admits that request and no other.
+    let request = proto::RequestBinding {
+        method: b,
+        path_and_query: c,
+        body_mode: proto::BodyMode::Inline,
+        inline_body: a.as_bytes(),
+        client_address: Some(b).filter(|b| !b.is_empty()),
+    };
+    let claims = proto::TokenClaims::new(1_000, 60, &request);
+    if let Ok(token) = secret.mint("fuzz", &claims) {
+        assert_eq!(secret.verify(&token, "fuzz", 1_000), Ok(claims.clone()));
+        assert_eq!(claims.admit(&request, 1_000), Ok(()));
+        let other = proto::RequestBinding {
+            body_mode: proto::BodyMode::Stream,
+            ..request
+        };
+        assert_eq!(claims.admit(&other, 1_000), Err(proto::TokenError::OtherRequest));
     }
     let _ = proto::socket_url(a, b);
     let _ = proto::check_function_url(c);
@@ -270,6 +288,73 @@ pub fn credentials(data: &[u8]) {
     };
     let headers: Vec<(&str, &str)> = text.lines().filter_map(|l| l.split_once(':')).collect();
     let _ = proto::invocation_headers(headers.iter().copied(), &info);
+}
+
+/// SigV4 over arbitrary text: the canonical request of any method, path, query and headers is
+/// made without a panic; a request signed with `sign` verifies, and an arbitrary
+/// `Authorization` header is refused or verified, never a panic.
+pub fn sigv4(data: &[u8]) {
+    use crate::proto::sigv4;
+    let text = String::from_utf8_lossy(data);
+    let mut parts = text.splitn(4, '\n');
+    let (method, target, auth, rest) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    let headers: Vec<(&str, &str)> = rest.lines().filter_map(|l| l.split_once(':')).collect();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    for (encoding, normalize) in [
+        (sigv4::PathEncoding::Double, true),
+        (sigv4::PathEncoding::Single, false),
+    ] {
+        let signable = sigv4::Signable {
+            method,
+            path,
+            query,
+            headers: &headers,
+            payload_sha256: "",
+        };
+        let canonical = sigv4::canonical_request(&signable, encoding, normalize);
+        assert!(canonical.starts_with(method));
+    }
+    let creds = sigv4::AwsCredentials::new("AKIDFUZZ", "fuzzing secret", None).expect("valid credentials");
+    let mut all = headers.clone();
+    all.push(("authorization", auth));
+    let received = sigv4::Received {
+        method,
+        path_and_query: target,
+        headers: &all,
+        body: rest.as_bytes(),
+    };
+    let _ = sigv4::verify(&received, &creds, "lambda", 1_700_000_000);
+    if target.starts_with('/') && !method.is_empty() && method.bytes().all(|b| b.is_ascii_alphabetic()) {
+        let t = 1_700_000_000;
+        let signed = sigv4::sign(
+            &creds,
+            "us-east-1",
+            "lambda",
+            t,
+            method,
+            "fn.example",
+            target,
+            rest.as_bytes(),
+        );
+        let mut sent = vec![("host", "fn.example")];
+        sent.extend(signed.pairs());
+        let received = sigv4::Received {
+            method,
+            path_and_query: target,
+            headers: &sent,
+            body: rest.as_bytes(),
+        };
+        assert_eq!(
+            sigv4::verify(&received, &creds, "lambda", t),
+            Ok(()),
+            "a signed request verifies"
+        );
+    }
 }
 
 /// Reads arbitrary bytes as an invocation's event (JSON) the way every binding does, relayed

@@ -34,6 +34,7 @@ mod link;
 mod result;
 mod session;
 mod settings;
+pub mod sigv4;
 mod time;
 mod token;
 mod upgrade;
@@ -45,9 +46,10 @@ mod tests;
 
 pub use codec::DecodeError;
 pub use codes::{
-    AbortCode, CloseCode, ErrorCode, FailureCode, FrameType, GatewayError, Outcome, ERROR_CODE_HEADER,
-    FORWARDED_FOR_HEADER, GATEWAY_URL_ENV, LAMBDA_ERROR_HEADER, RELAY_BODY_HEADER, RELAY_HEADERS, RELAY_ID_HEADER,
-    RELAY_KEY_HEADER, RELAY_OUTCOME_HEADER, RELAY_RESUME_HEADER, RELAY_TOKEN_HEADER, SECRET_ENV, SUBPROTOCOL,
+    AbortCode, CloseCode, ErrorCode, FailureCode, FrameType, GatewayError, Outcome, CLIENT_AUTHORIZATION_HEADER,
+    ERROR_CODE_HEADER, FORWARDED_FOR_HEADER, GATEWAY_URL_ENV, LAMBDA_ERROR_HEADER, RELAY_BODY_HEADER, RELAY_HEADERS,
+    RELAY_ID_HEADER, RELAY_KEY_HEADER, RELAY_OUTCOME_HEADER, RELAY_RESUME_HEADER, RELAY_TOKEN_HEADER, SECRET_ENV,
+    SUBPROTOCOL,
 };
 pub use config::*;
 pub use error::{Error, ProtocolError, StreamError};
@@ -62,8 +64,13 @@ pub use link::LinkStats;
 pub use result::InvocationResult;
 pub use session::{Intake, Role, Session};
 pub use settings::{RelaySettings, SettingsError, DEFAULT_DEADLINE_MARGIN};
+#[cfg(feature = "adapter")]
+pub(crate) use time::civil_from_days;
 pub use time::Timestamp;
-pub use token::{same_credential, RelaySecret, TokenError, MAX_TOKEN_LEN, MIN_SECRET_LEN};
+pub use token::{
+    same_credential, RelaySecret, RequestBinding, TokenClaims, TokenError, MAX_TOKEN_AGE, MAX_TOKEN_LEN,
+    MAX_TOKEN_SKEW, MIN_SECRET_LEN,
+};
 pub use upgrade::*;
 pub use url::{check_function_url, socket_url, DEFAULT_SOCKET_PATH};
 #[cfg(feature = "adapter")]

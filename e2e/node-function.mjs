@@ -120,6 +120,10 @@ const fetchApp = streamHandler(async (request) => {
         { headers: { "content-type": "text/plain" } },
       );
     }
+    case "/auth":
+      // What the app sees of the client's credentials: relayed, the client's own header, never
+      // the gateway's signature.
+      return Response.json({ authorization: request.headers.get("authorization") });
     case "/bytes":
       return new Response(patternStream(q("n", 1024), url.searchParams.get("tag") ?? "bytes"), {
         headers: { "content-type": "application/octet-stream" },

@@ -90,8 +90,9 @@ export async function startNodeFunction({
   node = process.env.FUNCTION_NODE ?? "node",
   cli = path.join(ROOT, "node-binding", "dist", "cjs", "cli.js"),
   env = {},
+  args = [],
 }) {
-  await startProcess("node function", node, [cli, "serve", module, "--port", String(port)], {
+  await startProcess("node function", node, [cli, "serve", module, "--port", String(port), ...args], {
     env: { RELAY_GATEWAY_URL: gatewayUrl, RELAY_SECRET: secret, ...env },
     ready: /serving/,
   });

@@ -131,6 +131,19 @@ fn relay_config(gw: &TestGateway) -> RelayConfig {
     config
 }
 
+/// A test gateway whose token is bound to the request [`event`] builds with `body` (the token
+/// starts a handler on that request only).
+async fn bound_gateway(mode: BodyMode, request: Bytes, body: Option<&str>) -> TestGateway {
+    let binding = proto::RequestBinding {
+        method: "POST",
+        path_and_query: "/items/42?q=a%20b&x=1",
+        body_mode: mode,
+        inline_body: body.unwrap_or("").as_bytes(),
+        client_address: None,
+    };
+    TestGateway::start_bound(TestGateway::small_config(), mode, request, Cut::Never, &binding).await
+}
+
 fn relay_headers(gw: &TestGateway, mode: BodyMode) -> serde_json::Value {
     json!({
         "content-type": "text/plain",
@@ -160,7 +173,7 @@ async fn streamed_echo(req: Request<Body>) -> Result<Response<Body>, Infallible>
 
 #[tokio::test]
 async fn relay_mode_streams_the_response_through_the_gateway_and_hides_relay_headers() {
-    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let gw = bound_gateway(BodyMode::Inline, Bytes::new(), Some("inline body")).await;
     let result = handle_event(
         &relay_config(&gw),
         &streamed_echo,
@@ -187,7 +200,7 @@ async fn relay_mode_streams_the_response_through_the_gateway_and_hides_relay_hea
 
 #[tokio::test]
 async fn relay_mode_answers_a_small_complete_response_in_the_invocation_result() {
-    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let gw = bound_gateway(BodyMode::Inline, Bytes::new(), Some("inline body")).await;
     let result = handle_event(
         &relay_config(&gw),
         &echo,
@@ -213,7 +226,7 @@ async fn relay_mode_answers_a_small_complete_response_in_the_invocation_result()
 #[tokio::test]
 async fn relay_mode_streams_the_request_body_to_the_handler() {
     let request: Bytes = (0..3_000_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>().into();
-    let gw = TestGateway::start(BodyMode::Stream, request.clone(), Cut::Never).await;
+    let gw = bound_gateway(BodyMode::Stream, request.clone(), None).await;
     let hasher = |req: Request<Body>| async move {
         let mut body = req.into_body();
         let mut sha = Sha256::new();
@@ -243,11 +256,19 @@ async fn relay_mode_streams_the_request_body_to_the_handler() {
 
 #[tokio::test]
 async fn relay_mode_refuses_a_token_that_does_not_verify() {
-    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let gw = bound_gateway(BodyMode::Inline, Bytes::new(), None).await;
     let mut headers = relay_headers(&gw, BodyMode::Inline);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let binding = proto::RequestBinding {
+        method: "POST",
+        path_and_query: "/items/42?q=a%20b&x=1",
+        body_mode: BodyMode::Inline,
+        inline_body: b"",
+        client_address: None,
+    };
     headers[proto::RELAY_TOKEN_HEADER] = json!(RelaySecret::new(*b"some other secret!")
         .unwrap()
-        .mint(&gw.relay_id, 4_000_000_000)
+        .mint(&gw.relay_id, &proto::TokenClaims::new(now, 900, &binding))
         .unwrap());
     let result = handle_event(&relay_config(&gw), &echo, event(headers, None, false))
         .await
@@ -260,8 +281,34 @@ async fn relay_mode_refuses_a_token_that_does_not_verify() {
 }
 
 #[tokio::test]
+async fn relay_mode_refuses_a_genuine_token_on_another_request() {
+    // The token was minted for a POST of /items/42 with no body: the same token on the same
+    // request with a body, or from another client address, starts nothing.
+    let gw = bound_gateway(BodyMode::Inline, Bytes::new(), None).await;
+    let ran = std::sync::atomic::AtomicUsize::new(0);
+    let counting = |req: Request<Body>| {
+        ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        echo(req)
+    };
+    let with_body = event(relay_headers(&gw, BodyMode::Inline), Some("DELETE everything"), false);
+    let result = handle_event(&relay_config(&gw), &counting, with_body).await.unwrap();
+    assert_eq!(
+        ok_text(&result),
+        (403, "relay token refused: relay token was minted for another request")
+    );
+    let mut headers = relay_headers(&gw, BodyMode::Inline);
+    headers["x-forwarded-for"] = json!("198.51.100.7");
+    let result = handle_event(&relay_config(&gw), &counting, event(headers, None, false))
+        .await
+        .unwrap();
+    assert_eq!(result.status_code, 403);
+    assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 0, "no handler ran");
+    assert_eq!(gw.upgrade_attempts(), 0, "no socket for a refused token");
+}
+
+#[tokio::test]
 async fn relay_mode_without_configuration_answers_500() {
-    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let gw = bound_gateway(BodyMode::Inline, Bytes::new(), None).await;
     let result = handle_event(
         &RelayConfig::direct_only(),
         &echo,
@@ -275,7 +322,7 @@ async fn relay_mode_without_configuration_answers_500() {
 
 #[tokio::test]
 async fn relay_mode_handler_error_reaches_the_gateway_before_the_head() {
-    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let gw = bound_gateway(BodyMode::Inline, Bytes::new(), None).await;
     let failing = |_req: Request<Body>| async { Err::<Response<Body>, _>("no such item") };
     let result = handle_event(
         &relay_config(&gw),
@@ -296,7 +343,7 @@ fn stopped_clock(unix_millis: u64) -> Clock {
 
 #[tokio::test]
 async fn relay_mode_fails_the_response_at_the_deadline_minus_the_margin() {
-    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let gw = bound_gateway(BodyMode::Inline, Bytes::new(), None).await;
     // A handler that would never end by itself.
     let stuck = |_req: Request<Body>| async {
         let chunks = futures_util::stream::iter([Ok::<_, Infallible>(Bytes::from_static(b"partial"))])
@@ -332,7 +379,7 @@ async fn relay_mode_fails_the_response_at_the_deadline_minus_the_margin() {
 
 #[tokio::test]
 async fn the_injected_clock_decides_token_expiry() {
-    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let gw = bound_gateway(BodyMode::Inline, Bytes::new(), None).await;
     let mut config = relay_config(&gw);
     // The test gateway's tokens live 300 s.
     let later = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64 + 301_000;
@@ -347,7 +394,7 @@ async fn the_injected_clock_decides_token_expiry() {
 
 #[tokio::test]
 async fn relay_mode_with_invalid_settings_refuses_relay_invocations_and_serves_direct_ones() {
-    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let gw = bound_gateway(BodyMode::Inline, Bytes::new(), None).await;
     let mut config = RelayConfig::direct_only();
     config.settings = RelaySettings::from_values(Some("ws://gateway.example.com"), Some("a secret of enough length"));
     let result = handle_event(&config, &echo, event(relay_headers(&gw, BodyMode::Inline), None, false))
@@ -364,7 +411,7 @@ async fn relay_mode_with_invalid_settings_refuses_relay_invocations_and_serves_d
 
 #[tokio::test]
 async fn relay_mode_stops_the_handler_when_the_gateway_aborts() {
-    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let gw = bound_gateway(BodyMode::Inline, Bytes::new(), None).await;
     let endless = |_req: Request<Body>| async {
         let chunks = futures_util::stream::repeat_with(|| Ok::<_, Infallible>(Bytes::from_static(&[b'x'; 1024])));
         Ok::<_, Infallible>(Response::new(Body::from_stream(chunks)))
@@ -423,7 +470,7 @@ async fn a_channel_body_is_complete_only_when_finished() {
 
 #[tokio::test]
 async fn relay_mode_a_channel_body_dropped_unfinished_aborts_the_clients_transfer() {
-    let gw = TestGateway::start(BodyMode::Inline, Bytes::new(), Cut::Never).await;
+    let gw = bound_gateway(BodyMode::Inline, Bytes::new(), None).await;
     let result = handle_event(
         &relay_config(&gw),
         &channel_handler(false),

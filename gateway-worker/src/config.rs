@@ -20,6 +20,10 @@ pub struct GatewayConfig {
     pub inline_body_limit: u64,
     /// `TOKEN_TTL_S`: how long a token stays valid.
     pub token_ttl: Duration,
+    /// `LAMBDA_AUTH = "aws_iam"`: signs every invocation with the key in the secrets
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`), for the region
+    /// of `LAMBDA_URL` or `AWS_REGION`.
+    pub signer: Option<proto::sigv4::InvocationSigner>,
     /// Session limits and timings (`CONNECT_TIMEOUT_MS`, `RESUME_GRACE_MS`, `KEEPALIVE_MS`,
     /// `IDLE_TIMEOUT_MS`, `UPLOAD_IDLE_MS`, `MAX_PAYLOAD`, `WINDOW`, `MAX_HEADER_BYTES`).
     pub session: proto::Config,
@@ -70,6 +74,21 @@ impl GatewayConfig {
             session.max_header_bytes = u32::try_from(n).map_err(|_| "MAX_HEADER_BYTES is too large".to_owned())?;
         }
         session.validate().map_err(|e| format!("gateway limits: {e}"))?;
+        let secret_var = |name| {
+            env.secret(name)
+                .map(|s| s.to_string())
+                .ok()
+                .or_else(|| var(env, name))
+                .filter(|s| !s.is_empty())
+        };
+        let signer = proto::sigv4::InvocationSigner::from_settings(
+            var(env, "LAMBDA_AUTH").as_deref(),
+            secret_var("AWS_ACCESS_KEY_ID").as_deref(),
+            secret_var("AWS_SECRET_ACCESS_KEY").as_deref(),
+            secret_var("AWS_SESSION_TOKEN").as_deref(),
+            var(env, "AWS_REGION").as_deref(),
+            &lambda_url,
+        )?;
         Ok(Self {
             secret,
             lambda_url: lambda_url.trim_end_matches('/').to_owned(),
@@ -86,6 +105,7 @@ impl GatewayConfig {
                 ),
                 None => DEFAULT_TOKEN_TTL,
             },
+            signer,
             session,
         })
     }

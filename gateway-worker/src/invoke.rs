@@ -1,7 +1,7 @@
 //! The invocation: the request the gateway sends the function's URL, and what it does with
 //! the result (the session judges it: `GatewaySession::handle_invocation_result`).
 
-use lambda_relay::proto::{self, BodyMode, ClientInfo, ReceivedResult, ResultVerdict};
+use lambda_relay::proto::{self, BodyMode, ClientInfo, ReceivedResult, RequestBinding, ResultVerdict, TokenClaims};
 use worker::{Fetch, Headers, Request, RequestInit, RequestRedirect, Result};
 
 use crate::config::GatewayConfig;
@@ -9,22 +9,30 @@ use crate::driver::{drive, DriverRef, Start};
 use crate::web::{self, HeaderList};
 
 /// The invocation request: the client's method, path and query, the headers proto forwards
-/// (`x-forwarded-*` set from what the gateway saw, never from the client), the relay headers,
-/// and the body if it rides inline. Redirects are the client's to follow, never the gateway's.
+/// (`x-forwarded-*` set from what the gateway saw, never from the client), the relay headers
+/// with a token bound to this request (minted now, for `relay_id`), the body if it rides
+/// inline, and with `LAMBDA_AUTH = "aws_iam"` a SigV4 signature. Redirects are the client's
+/// to follow, never the gateway's. Returns the request and its token.
 pub(crate) async fn request(
     req: &mut Request,
     config: &GatewayConfig,
     client: &HeaderList,
     relay_id: &str,
-    token: &str,
     mode: BodyMode,
     has_body: bool,
-) -> Result<Request> {
+) -> Result<(Request, String)> {
     let url = req.url()?;
-    let mut target = format!("{}{}", config.lambda_url, url.path());
-    if let Some(query) = url.query() {
-        target.push('?');
-        target.push_str(query);
+    // The Function URL's own path (if any) prefixes the client's: the function's event shows
+    // this whole path, and the token binds it.
+    let origin_end = config
+        .lambda_url
+        .find("://")
+        .and_then(|scheme| config.lambda_url[scheme + 3..].find('/').map(|p| scheme + 3 + p))
+        .unwrap_or(config.lambda_url.len());
+    let mut path_and_query = format!("{}{}", &config.lambda_url[origin_end..], url.path());
+    if let Some(query) = url.query().filter(|q| !q.is_empty()) {
+        path_and_query.push('?');
+        path_and_query.push_str(query);
     }
     let host = url
         .host_str()
@@ -35,22 +43,49 @@ pub(crate) async fn request(
         scheme: url.scheme(),
         host: host.as_deref(),
     };
+    let body = if mode == BodyMode::Inline && has_body {
+        req.bytes().await?
+    } else {
+        Vec::new()
+    };
+    let method = req.method();
+    let now = web::unix_now();
+    let binding = RequestBinding {
+        method: method.as_ref(),
+        path_and_query: &path_and_query,
+        body_mode: mode,
+        inline_body: &body,
+        client_address: info.address,
+    };
+    let token = config
+        .secret
+        .mint(relay_id, &TokenClaims::new(now, config.token_ttl.as_secs(), &binding))
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
     let headers = Headers::new();
     for (name, value) in proto::invocation_headers(client.pairs(), &info) {
         headers.append(&name, &value)?;
     }
     headers.set(proto::RELAY_ID_HEADER, relay_id)?;
-    headers.set(proto::RELAY_TOKEN_HEADER, token)?;
+    headers.set(proto::RELAY_TOKEN_HEADER, &token)?;
     headers.set(proto::RELAY_BODY_HEADER, mode.as_str())?;
+    if let Some(signer) = &config.signer {
+        let origin = &config.lambda_url[..origin_end];
+        for (name, value) in signer
+            .sign(now, method.as_ref(), origin, &path_and_query, &body)
+            .pairs()
+        {
+            headers.set(name, value)?;
+        }
+    }
     let mut init = RequestInit::new();
-    init.with_method(req.method())
+    init.with_method(method)
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual);
-    if mode == BodyMode::Inline && has_body {
-        let body = req.bytes().await?;
+    if !body.is_empty() {
         init.with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
     }
-    Request::new_with_init(&target, &init)
+    let target = format!("{}{path_and_query}", &config.lambda_url[..origin_end]);
+    Ok((Request::new_with_init(&target, &init)?, token))
 }
 
 /// Sends the invocation and hands its result to the session. The result is a signal, never

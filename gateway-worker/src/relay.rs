@@ -82,19 +82,13 @@ impl RelaySession {
     /// A client request: invoke the function and answer with what it streams back.
     async fn relay_request(&self, mut req: Request, config: GatewayConfig) -> Result<Response> {
         let relay_id = self.state.id().to_string();
-        let expires = web::unix_now() + config.token_ttl.as_secs();
-        let token = config
-            .secret
-            .mint(&relay_id, expires)
-            .map_err(|e| worker::Error::RustError(e.to_string()))?;
-
         let headers = HeaderList::of(req.headers());
         let length = headers.get("content-length").and_then(|v| v.trim().parse::<u64>().ok());
         let has_body = req.inner().body().is_some() && length != Some(0);
         let mode = BodyMode::choose(has_body, length, config.inline_body_limit);
         let method = req.method();
         let exchange = Exchange::for_method(mode, method.as_ref());
-        let invocation = invoke::request(&mut req, &config, &headers, &relay_id, &token, mode, has_body).await?;
+        let (invocation, token) = invoke::request(&mut req, &config, &headers, &relay_id, mode, has_body).await?;
 
         let session = match GatewaySession::new(config.session.clone(), exchange, token, web::now()) {
             Ok(s) => s,

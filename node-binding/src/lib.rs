@@ -243,6 +243,31 @@ pub fn function_url_event(request: BindingLocalRequest) -> Result<Value, Code> {
     }))
 }
 
+/// `AuthType AWS_IAM` for a local Function URL: the 403 Lambda would send `request` when its
+/// SigV4 signature does not verify for the key given, or `null` to let it through.
+#[napi]
+pub fn local_iam_refusal(
+    request: BindingLocalRequest,
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+) -> Result<Option<BindingLocalResponse>, Code> {
+    let headers = header_pairs(request.headers)?;
+    let credentials = proto::sigv4::AwsCredentials::new(access_key_id, secret_access_key, session_token)
+        .map_err(|e| coded(binding::USAGE, e.to_string()))?;
+    let local = adapter::LocalRequest {
+        method: &request.method,
+        target: &request.target,
+        headers: &headers,
+        body: &request.body,
+        source_ip: &request.source_ip,
+        request_id: &request.request_id,
+        time_epoch_ms: request.time_epoch_ms as u64,
+    };
+    let unix_time = (request.time_epoch_ms / 1000.0) as u64;
+    Ok(adapter::iam_refusal(&local, &credentials, unix_time).map(local_response_of))
+}
+
 /// What a local server sends for a handler's result.
 #[napi(object)]
 pub struct BindingLocalResponse {
@@ -259,11 +284,15 @@ pub struct BindingLocalResponse {
 #[napi]
 pub fn local_response(result: Value) -> Result<BindingLocalResponse, Code> {
     let response = adapter::LocalResponse::from_result(&result).map_err(|e| coded(binding::USAGE, e))?;
-    Ok(BindingLocalResponse {
+    Ok(local_response_of(response))
+}
+
+fn local_response_of(response: adapter::LocalResponse) -> BindingLocalResponse {
+    BindingLocalResponse {
         status: u32::from(response.status),
         headers: response.headers.into_iter().map(|(n, v)| vec![n, v]).collect(),
         body: Buffer::from(Vec::from(response.body)),
-    })
+    }
 }
 
 fn header_pairs(headers: Vec<Vec<String>>) -> Result<Vec<(String, String)>, Code> {

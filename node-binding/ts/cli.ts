@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `lambda-relay serve ./handler.mjs [--export handler] [--port 9000] [--host 127.0.0.1]`
+// `lambda-relay serve ./handler.mjs [--export handler] [--port 9000] [--host 127.0.0.1] [--auth none|aws_iam]`
 
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -10,12 +10,15 @@ import { serve, serverUrl } from "./serve.js";
 // on Node 20; this keeps a real dynamic import.
 const importModule = new Function("specifier", "return import(specifier)") as (s: string) => Promise<Record<string, any>>;
 
-const USAGE = "usage: lambda-relay serve <module> [--export handler] [--port 9000] [--host 127.0.0.1]";
+const USAGE =
+  "usage: lambda-relay serve <module> [--export handler] [--port 9000] [--host 127.0.0.1] [--auth none|aws_iam]\n" +
+  "Serves a Lambda handler as a local Function URL, buffered as a Function URL is. --auth aws_iam answers\n" +
+  "requests whose SigV4 signature does not verify for AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY with Lambda's 403.";
 
 async function main(argv: string[]): Promise<void> {
   const [command, file, ...rest] = argv;
   if (command !== "serve" || !file) throw new Error(USAGE);
-  const options: Record<string, string> = { export: "handler", port: "9000", host: "127.0.0.1" };
+  const options: Record<string, string> = { export: "handler", port: "9000", host: "127.0.0.1", auth: "none" };
   for (let i = 0; i < rest.length; i += 2) {
     const key = rest[i]?.replace(/^--/, "");
     const value = rest[i + 1];
@@ -27,8 +30,10 @@ async function main(argv: string[]): Promise<void> {
   const mod = await importModule(pathToFileURL(path.resolve(file)).href);
   const handler = mod[options.export!] ?? mod.default?.[options.export!];
   if (typeof handler !== "function") throw new Error(`${file} has no exported function ${options.export}`);
-  const server = await serve(handler, { port, host: options.host });
-  console.log(`lambda-relay: serving ${file} (${options.export}) as a Function URL on ${serverUrl(server)}`);
+  if (options.auth !== "none" && options.auth !== "aws_iam") throw new Error(`${USAGE}\n--auth must be none or aws_iam`);
+  const server = await serve(handler, { port, host: options.host, auth: options.auth });
+  const auth = options.auth === "aws_iam" ? ", AuthType AWS_IAM" : "";
+  console.log(`lambda-relay: serving ${file} (${options.export}) as a Function URL on ${serverUrl(server)}${auth}`);
   const stop = () => server.close(() => process.exit(0));
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);

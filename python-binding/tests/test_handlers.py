@@ -42,15 +42,26 @@ def event(path="/", method="GET", headers=None, body=None, b64=False, query=""):
     }
 
 
-def mint(relay_id: str, expiry: int, secret: str = SECRET) -> str:
-    mac = hmac.new(secret.encode(), f"lambda-relay.v1\0{relay_id}\0{expiry}".encode(), hashlib.sha256).hexdigest()
-    return f"v1.{expiry}.{mac}"
+def binding(method: str = "GET", path_and_query: str = "/", body_mode: str = "inline", body: bytes = b"", client: str = "") -> str:
+    """The request binding of docs/protocol.md ("Tokens"), written from the spec."""
+    digest = hashlib.sha256(b"lambda-relay.binding.v2\0")
+    for part in [method.encode(), path_and_query.removesuffix("?").encode(), body_mode.encode(), hashlib.sha256(body).digest(), client.encode()]:
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.digest()[:16].hex()
 
 
-def relay_headers(relay_id="abc123", token=None):
+def mint(relay_id: str, expiry: int, secret: str = SECRET, path_and_query: str = "/") -> str:
+    issued, bound = int(time.time()), binding(path_and_query=path_and_query)
+    message = f"lambda-relay.v2\0{relay_id}\0{issued}\0{expiry}\0{bound}".encode()
+    mac = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return f"v2.{issued}.{expiry}.{bound}.{mac}"
+
+
+def relay_headers(relay_id="abc123", token=None, path_and_query="/"):
+    """The relay headers of a GET of `path_and_query` with no body, as the gateway sends them."""
     return {
         "x-lambda-relay-id": relay_id,
-        "x-lambda-relay-token": token or mint(relay_id, int(time.time()) + 60),
+        "x-lambda-relay-token": token or mint(relay_id, int(time.time()) + 60, path_and_query=path_and_query),
         "x-lambda-relay-body": "inline",
     }
 
@@ -160,7 +171,7 @@ def test_stream_handler_takes_sync_and_async_functions_and_iterators():
 def test_a_relay_invocation_without_configuration_answers_500_unconfigured(monkeypatch):
     monkeypatch.delenv("RELAY_GATEWAY_URL", raising=False)
     monkeypatch.delenv("RELAY_SECRET", raising=False)
-    result = asgi(fastapi_app)(event("/sse", headers=relay_headers()), Context())
+    result = asgi(fastapi_app)(event("/sse", headers=relay_headers(path_and_query="/sse")), Context())
     assert result["statusCode"] == 500
     assert result["headers"]["x-lambda-relay-outcome"] == "unconfigured"
 
@@ -184,7 +195,7 @@ def test_a_small_complete_response_rides_in_the_result_without_a_socket(relay_en
 
 def test_an_asgi_apps_small_complete_response_rides_in_the_result_without_a_socket(relay_env):
     # Nothing listens at the gateway URL: a response that needed the socket would fail.
-    result = asgi(fastapi_app)(event("/e2e/release", query="tag=x&upto=0", headers=relay_headers()), Context())
+    result = asgi(fastapi_app)(event("/e2e/release", query="tag=x&upto=0", headers=relay_headers(path_and_query="/e2e/release?tag=x&upto=0")), Context())
     assert result["statusCode"] == 204
     assert result["headers"]["x-lambda-relay-outcome"] == "complete"
 

@@ -111,19 +111,47 @@ async fn close_and_drain<S>(
 
 impl TestGateway {
     pub async fn start(mode: BodyMode, request: Bytes, cut: Cut) -> TestGateway {
-        let config = proto::Config {
+        Self::start_with(Self::small_config(), mode, request, cut).await
+    }
+
+    /// The limits [`TestGateway::start`] uses: small frames and window, so tests exercise
+    /// chunking and flow control with little data.
+    pub fn small_config() -> proto::Config {
+        proto::Config {
             max_payload: 16 * 1024,
             window: 128 * 1024,
             ..proto::Config::default()
-        };
-        Self::start_with(config, mode, request, cut).await
+        }
     }
 
     pub async fn start_with(config: proto::Config, mode: BodyMode, request: Bytes, cut: Cut) -> TestGateway {
+        // The function's socket side never reads the binding (its adapter checks it before a
+        // handler starts): a session opened without an invocation binds any request.
+        let binding = proto::RequestBinding {
+            method: "POST",
+            path_and_query: "/",
+            body_mode: mode,
+            inline_body: b"",
+            client_address: None,
+        };
+        Self::start_bound(config, mode, request, cut, &binding).await
+    }
+
+    /// A gateway whose token is bound to `binding`: the invocation a test hands a function's
+    /// adapter must be that request.
+    pub async fn start_bound(
+        config: proto::Config,
+        mode: BodyMode,
+        request: Bytes,
+        cut: Cut,
+        binding: &proto::RequestBinding<'_>,
+    ) -> TestGateway {
         let secret = RelaySecret::new(*SECRET).unwrap();
         let relay_id = "relay0123".to_owned();
         let unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-        let token = secret.mint(&relay_id, unix + 300).unwrap();
+        let token = secret
+            .mint(&relay_id, &proto::TokenClaims::new(unix, 300, binding))
+            .unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let epoch = Instant::now();

@@ -48,20 +48,21 @@ pub fn begin(
     now: SystemTime,
 ) -> Result<Begun, EventError> {
     let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    let classification = proto::classify_invocation(|name| event_header(event, name), settings, now);
+    // Read as relayed only if it says so; believed only once classified so.
+    let says_relayed = event_header(event, proto::RELAY_ID_HEADER).is_some();
+    let view = RequestView::from_event(event, says_relayed);
+    let path_and_query = view.as_ref().map(RequestView::path_and_query).unwrap_or_default();
+    let token_request = view.as_ref().ok().map(|v| v.token_request(&path_and_query));
+    let classification = proto::classify_invocation(|name| event_header(event, name), token_request, settings, now);
     let relay = match classification {
-        Classification::Direct => {
-            return Ok(Begun::Direct {
-                request: RequestView::from_event(event, false)?,
-            })
-        }
+        Classification::Direct => return Ok(Begun::Direct { request: view? }),
         Classification::Refused(result) => return Ok(Begun::Answer(FunctionUrlResult::relay(&result))),
         Classification::Relayed(relay) => relay,
     };
     let Ok(Some(settings)) = settings else {
         unreachable!("classify_invocation relays only with valid settings")
     };
-    let request = RequestView::from_event(event, true)?;
+    let request = view?;
     let streams_body = relay.body_mode == proto::BodyMode::Stream;
     let invocation = Invocation::new(relay, &request.method).with_time_left(time_left.unwrap_or(DEFAULT_TIME_LEFT));
     Ok(match Connection::open(client(settings), invocation) {

@@ -25,7 +25,7 @@ mod result;
 pub use invocation::{
     begin, begin_bound, event_header, relay_result, respond_inline, time_left, Begun, Bound, DEFAULT_TIME_LEFT,
 };
-pub use local::{function_url_event, LocalRequest, LocalResponse};
+pub use local::{function_url_event, iam_refusal, LocalRequest, LocalResponse};
 pub use request::{handler_event, RequestView};
 pub use result::{direct_result, response_head, FunctionUrlResult};
 

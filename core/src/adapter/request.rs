@@ -84,13 +84,21 @@ impl RequestView {
         let cookies = cookie_list(event)?;
         let host = host.unwrap_or("localhost");
         for (name, value) in headers.iter() {
-            if proto::RELAY_HEADERS.contains(&name.as_str()) || (name == "cookie" && cookies.is_some()) {
+            if proto::RELAY_HEADERS.contains(&name.as_str())
+                || (name == "cookie" && cookies.is_some())
+                || (relayed && name == "authorization")
+            {
                 continue;
             }
             // Relayed, the invocation's host is the Lambda URL's: the handler sees the host the
             // client addressed, as behind any proxy that keeps it.
             let value = if relayed && name == "host" { host } else { value };
             out.push((name.clone(), value.to_owned()));
+        }
+        // Relayed, the invocation's own `authorization` is the gateway's (its signature, if
+        // any); the client's travels in a relay header.
+        if let Some(client) = header(proto::CLIENT_AUTHORIZATION_HEADER).filter(|_| relayed) {
+            out.push(("authorization".to_owned(), client.to_owned()));
         }
         if let Some(cookies) = cookies {
             out.push(("cookie".to_owned(), cookies));
@@ -121,6 +129,15 @@ impl RequestView {
         format!("{}://{}{}", self.scheme, self.host, self.path_and_query())
     }
 
+    /// The parts of the request a relay token is bound to.
+    pub fn token_request<'a>(&'a self, path_and_query: &'a str) -> proto::InvocationRequest<'a> {
+        proto::InvocationRequest {
+            method: &self.method,
+            path_and_query,
+            body: &self.body,
+        }
+    }
+
     /// Whether the request is a HEAD, whose response carries no body.
     pub fn is_head(&self) -> bool {
         self.method.eq_ignore_ascii_case("HEAD")
@@ -128,11 +145,19 @@ impl RequestView {
 }
 
 /// The event a handler that asks for it sees (Hono's `c.env.event`, ASGI's `aws.event`): the
-/// invocation's event without the relay headers (the token never reaches a handler) and, for
-/// a relayed invocation, with the client's address as `requestContext.http.sourceIp`.
+/// invocation's event without the relay headers (the token never reaches a handler), its
+/// `authorization` the view's (on a relayed invocation the client's, never the gateway's
+/// signature) and, for a relayed invocation, with the client's address as
+/// `requestContext.http.sourceIp`.
 pub fn handler_event(mut event: Value, view: &RequestView) -> Value {
     if let Some(headers) = event.get_mut("headers").and_then(Value::as_object_mut) {
-        headers.retain(|name, _| !proto::RELAY_HEADERS.iter().any(|r| name.eq_ignore_ascii_case(r)));
+        headers.retain(|name, _| {
+            !(name.eq_ignore_ascii_case("authorization")
+                || proto::RELAY_HEADERS.iter().any(|r| name.eq_ignore_ascii_case(r)))
+        });
+        if let Some((_, value)) = view.headers.iter().find(|(n, _)| n == "authorization") {
+            headers.insert("authorization".into(), Value::String(value.clone()));
+        }
     }
     if let (Some(address), Some(http)) = (
         &view.client_address,

@@ -243,9 +243,18 @@ pub const RELAY_OUTCOME_HEADER: &str = "x-lambda-relay-outcome";
 /// Header by which Lambda's own front door marks an answer it gave instead of the function
 /// (`AccessDeniedException` for a missing permission, `TooManyRequestsException`, …).
 pub const LAMBDA_ERROR_HEADER: &str = "x-amzn-errortype";
+/// The header in which a relayed invocation carries the client's `authorization` header: the
+/// invocation's own may be the gateway's signature (`LAMBDA_AUTH = "aws_iam"`), so the
+/// gateway always moves the client's here and the function moves it back.
+pub const CLIENT_AUTHORIZATION_HEADER: &str = "x-lambda-relay-authorization";
 /// Every relay header the gateway adds to an invocation; the function strips them before
 /// the handler sees the request.
-pub const RELAY_HEADERS: [&str; 3] = [RELAY_ID_HEADER, RELAY_TOKEN_HEADER, RELAY_BODY_HEADER];
+pub const RELAY_HEADERS: [&str; 4] = [
+    RELAY_ID_HEADER,
+    RELAY_TOKEN_HEADER,
+    RELAY_BODY_HEADER,
+    CLIENT_AUTHORIZATION_HEADER,
+];
 /// The header in which the gateway tells the function the client's address.
 pub const FORWARDED_FOR_HEADER: &str = "x-forwarded-for";
 /// Subprotocol that negotiates this protocol version in the WebSocket upgrade.

@@ -5,7 +5,7 @@
 use core::fmt;
 use core::str::FromStr;
 
-use super::codes::{FORWARDED_FOR_HEADER, RELAY_OUTCOME_HEADER};
+use super::codes::{CLIENT_AUTHORIZATION_HEADER, FORWARDED_FOR_HEADER, RELAY_OUTCOME_HEADER};
 use super::validate::{clip, InvocationError};
 
 /// Default largest request body of known length that rides inline in the invocation.
@@ -198,9 +198,12 @@ pub struct ClientInfo<'a> {
 
 /// The headers of the invocation, from the client's: every header but the hop-by-hop ones,
 /// those the client's `connection` header names, `host`, `content-length`, the relay's own
-/// (`x-lambda-relay-*`) and every forwarding header (`forwarded`, `x-forwarded-*`: a client
-/// could forge them), then `x-forwarded-for`, `-proto` and `-host` as the gateway saw the
-/// client. Names come out lowercase, in the client's order.
+/// (`x-lambda-relay-*`), every forwarding header (`forwarded`, `x-forwarded-*`: a client
+/// could forge them) and the ones a SigV4 signature sets (`x-amz-date`,
+/// `x-amz-content-sha256`, `x-amz-security-token`), then `x-forwarded-for`, `-proto` and
+/// `-host` as the gateway saw the client. The client's `authorization` travels as
+/// [`CLIENT_AUTHORIZATION_HEADER`]: the invocation's own is the gateway's signature when it
+/// signs. Names come out lowercase, in the client's order.
 pub fn invocation_headers<'a, I>(client: I, info: &ClientInfo<'_>) -> Vec<(String, String)>
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
@@ -215,7 +218,20 @@ where
                 || listed.contains(&name)
                 || name.starts_with("x-lambda-relay-")
                 || name.starts_with("x-forwarded-")
-                || matches!(name.as_str(), "host" | "content-length" | "forwarded");
+                || matches!(
+                    name.as_str(),
+                    "host"
+                        | "content-length"
+                        | "forwarded"
+                        | "x-amz-date"
+                        | "x-amz-content-sha256"
+                        | "x-amz-security-token"
+                );
+            let name = if name == "authorization" {
+                CLIENT_AUTHORIZATION_HEADER.to_owned()
+            } else {
+                name
+            };
             (!dropped).then(|| (name, value.to_owned()))
         })
         .collect();
@@ -319,6 +335,9 @@ mod tests {
             ("TE", "trailers"),
             ("set-cookie", "not-a-request-header-but-harmless"),
             ("cookie", "a=1"),
+            ("Authorization", "Bearer client"),
+            ("X-Amz-Date", "20000101T000000Z"),
+            ("x-amz-security-token", "forged"),
         ];
         let info = ClientInfo {
             address: Some("203.0.113.7"),
@@ -333,6 +352,7 @@ mod tests {
                 ("accept", "*/*"),
                 ("set-cookie", "not-a-request-header-but-harmless"),
                 ("cookie", "a=1"),
+                (CLIENT_AUTHORIZATION_HEADER, "Bearer client"),
                 ("x-forwarded-for", "203.0.113.7"),
                 ("x-forwarded-proto", "https"),
                 ("x-forwarded-host", "gw.example"),

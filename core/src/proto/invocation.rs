@@ -13,6 +13,7 @@ use super::codes::{
 use super::exchange::BodyMode;
 use super::result::InvocationResult;
 use super::settings::{RelaySettings, SettingsError};
+use super::token::RequestBinding;
 use super::validate::{validate_relay_id, InvocationError};
 
 /// What an invocation's relay headers say.
@@ -75,22 +76,37 @@ pub enum Classification {
     Refused(InvocationResult),
 }
 
-/// Classifies an invocation from its headers (`get` is a case-insensitive lookup), the
-/// function's settings and the time (Unix seconds), in this order (docs/protocol.md,
-/// "Invocation"):
+/// The parts of an invocation's request its token is bound to, as the function's event shows
+/// them (the body mode and the client's address come from the headers).
+#[derive(Clone, Copy, Debug)]
+pub struct InvocationRequest<'a> {
+    /// The method.
+    pub method: &'a str,
+    /// The path and query, as sent.
+    pub path_and_query: &'a str,
+    /// The event's own body, decoded.
+    pub body: &'a [u8],
+}
+
+/// Classifies an invocation from its headers (`get` is a case-insensitive lookup), its
+/// request as the event shows it (`None` when the event cannot be read), the function's
+/// settings and the time (Unix seconds), in this order (docs/protocol.md, "Invocation"):
 ///
 /// 1. no relay id header: [`Classification::Direct`];
 /// 2. no usable settings: 500 `unconfigured` (the function cannot judge a relay invocation
 ///    without its secret, and the operator has a deployment to fix);
-/// 3. malformed relay headers: 400 `refused`;
-/// 4. a token that does not verify for this relay id, or has expired: 403 `refused`;
+/// 3. malformed relay headers, or a request that cannot be read: 400 `refused`;
+/// 4. a token that does not verify for this relay id, has expired, was minted for another
+///    request or too long ago ([`TokenClaims::admit`](super::TokenClaims::admit)): 403
+///    `refused`;
 /// 5. otherwise [`Classification::Relayed`].
 pub fn classify_invocation<'a>(
     get: impl Fn(&str) -> Option<&'a str>,
+    request: Option<InvocationRequest<'_>>,
     settings: Result<Option<&RelaySettings>, &SettingsError>,
     now_unix: u64,
 ) -> Classification {
-    let Some(relay) = read_relay_headers(get) else {
+    let Some(relay) = read_relay_headers(&get) else {
         return Classification::Direct;
     };
     let settings = match settings {
@@ -110,7 +126,26 @@ pub fn classify_invocation<'a>(
         Ok(r) => r,
         Err(e) => return Classification::Refused(InvocationResult::refused(400, e.to_string())),
     };
-    if let Err(e) = settings.secret().verify(&relay.token, &relay.relay_id, now_unix) {
+    let Some(request) = request else {
+        return Classification::Refused(InvocationResult::refused(
+            400,
+            "the relay invocation's request cannot be read from its event".into(),
+        ));
+    };
+    let admitted = settings
+        .secret()
+        .verify(&relay.token, &relay.relay_id, now_unix)
+        .and_then(|claims| {
+            let binding = RequestBinding {
+                method: request.method,
+                path_and_query: request.path_and_query,
+                body_mode: relay.body_mode,
+                inline_body: request.body,
+                client_address: relayed_client_address(&get),
+            };
+            claims.admit(&binding, now_unix)
+        });
+    if let Err(e) = admitted {
         return Classification::Refused(InvocationResult::refused(403, format!("relay token refused: {e}")));
     }
     Classification::Relayed(relay)
@@ -119,7 +154,24 @@ pub fn classify_invocation<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::Outcome;
+    use crate::proto::{Outcome, TokenClaims};
+
+    const REQUEST: InvocationRequest<'static> = InvocationRequest {
+        method: "GET",
+        path_and_query: "/",
+        body: b"",
+    };
+
+    /// The binding of [`REQUEST`] relayed inline from `client`.
+    fn binding(client: Option<&str>) -> RequestBinding<'_> {
+        RequestBinding {
+            method: REQUEST.method,
+            path_and_query: REQUEST.path_and_query,
+            body_mode: BodyMode::Inline,
+            inline_body: REQUEST.body,
+            client_address: client,
+        }
+    }
 
     fn headers(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<&'static str> {
         move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
@@ -180,7 +232,7 @@ mod tests {
             ),
         ] {
             let get = |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
-            let Classification::Refused(r) = classify_invocation(get, Ok(Some(&s)), 500) else {
+            let Classification::Refused(r) = classify_invocation(get, Some(REQUEST), Ok(Some(&s)), 500) else {
                 panic!("{case} was not refused")
             };
             assert_eq!((r.status, r.outcome), (400, Outcome::REFUSED), "{case}");
@@ -190,39 +242,45 @@ mod tests {
     #[test]
     fn classification_order_direct_unconfigured_malformed_forged_relay() {
         let s = settings();
-        let token = s.secret().mint("abc", 1_000).unwrap();
+        let token = s
+            .secret()
+            .mint("abc", &TokenClaims::new(480, 520, &binding(None)))
+            .unwrap();
         let now = 500;
         let plain = headers(&[("accept", "*/*")]);
-        assert_eq!(classify_invocation(&plain, Ok(None), now), Classification::Direct);
+        assert_eq!(
+            classify_invocation(&plain, Some(REQUEST), Ok(None), now),
+            Classification::Direct
+        );
         let bad_settings = SettingsError::Missing {
             set: SECRET_ENV,
             missing: GATEWAY_URL_ENV,
         };
         assert_eq!(
-            classify_invocation(&plain, Err(&bad_settings), now),
+            classify_invocation(&plain, Some(REQUEST), Err(&bad_settings), now),
             Classification::Direct,
             "direct invocations are served whatever the settings"
         );
 
         // Malformed headers on an unconfigured function: unconfigured comes first.
         let malformed = headers(&[(RELAY_ID_HEADER, "a/b")]);
-        let Classification::Refused(r) = classify_invocation(&malformed, Ok(None), now) else {
+        let Classification::Refused(r) = classify_invocation(&malformed, Some(REQUEST), Ok(None), now) else {
             panic!()
         };
         assert_eq!((r.status, r.outcome), (500, Outcome::UNCONFIGURED));
-        let Classification::Refused(r) = classify_invocation(&malformed, Err(&bad_settings), now) else {
+        let Classification::Refused(r) = classify_invocation(&malformed, Some(REQUEST), Err(&bad_settings), now) else {
             panic!()
         };
         assert_eq!((r.status, r.outcome), (500, Outcome::UNCONFIGURED));
         assert!(r.message.contains("RELAY_SECRET is set but RELAY_GATEWAY_URL is not"));
 
-        let Classification::Refused(r) = classify_invocation(&malformed, Ok(Some(&s)), now) else {
+        let Classification::Refused(r) = classify_invocation(&malformed, Some(REQUEST), Ok(Some(&s)), now) else {
             panic!()
         };
         assert_eq!((r.status, r.outcome), (400, Outcome::REFUSED));
 
         let forged = headers(&[(RELAY_ID_HEADER, "abd"), (RELAY_TOKEN_HEADER, "v1.1000.00")]);
-        let Classification::Refused(r) = classify_invocation(&forged, Ok(Some(&s)), now) else {
+        let Classification::Refused(r) = classify_invocation(&forged, Some(REQUEST), Ok(Some(&s)), now) else {
             panic!()
         };
         assert_eq!((r.status, r.outcome), (403, Outcome::REFUSED));
@@ -233,13 +291,69 @@ mod tests {
             RELAY_TOKEN_HEADER => Some(token.as_str()),
             _ => None,
         };
-        let Classification::Relayed(relay) = classify_invocation(get, Ok(Some(&s)), now) else {
+        let Classification::Relayed(relay) = classify_invocation(get, Some(REQUEST), Ok(Some(&s)), now) else {
             panic!()
         };
         assert_eq!((relay.relay_id.as_str(), relay.body_mode), ("abc", BodyMode::Inline));
-        let Classification::Refused(r) = classify_invocation(get, Ok(Some(&s)), 1_000) else {
+        let Classification::Refused(r) = classify_invocation(get, Some(REQUEST), Ok(Some(&s)), 1_000) else {
             panic!()
         };
         assert_eq!(r.status, 403, "expired");
+    }
+
+    #[test]
+    fn a_genuine_token_starts_nothing_but_its_own_request_and_only_soon() {
+        let s = settings();
+        let token = s
+            .secret()
+            .mint("abc", &TokenClaims::new(1_000, 900, &binding(Some("203.0.113.9"))))
+            .unwrap();
+        let sent = [
+            (RELAY_ID_HEADER, "abc"),
+            (RELAY_TOKEN_HEADER, token.as_str()),
+            ("x-forwarded-for", "203.0.113.9"),
+        ];
+        let classify = |pairs: &[(&str, &str)], request, now| {
+            classify_invocation(
+                |name| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v),
+                request,
+                Ok(Some(&s)),
+                now,
+            )
+        };
+        let refused = |pairs: &[(&str, &str)], request, now| match classify(pairs, request, now) {
+            Classification::Refused(r) => (r.status, r.message),
+            other => panic!("{other:?}"),
+        };
+        assert!(matches!(
+            classify(&sent, Some(REQUEST), 1_010),
+            Classification::Relayed(_)
+        ));
+        let minted_for_another = (
+            403,
+            "relay token refused: relay token was minted for another request".to_owned(),
+        );
+        for request in [
+            InvocationRequest {
+                method: "DELETE",
+                ..REQUEST
+            },
+            InvocationRequest {
+                path_and_query: "/admin",
+                ..REQUEST
+            },
+            InvocationRequest { body: b"x", ..REQUEST },
+        ] {
+            assert_eq!(refused(&sent, Some(request), 1_010), minted_for_another, "{request:?}");
+        }
+        let mut elsewhere = sent;
+        elsewhere[2].1 = "198.51.100.7";
+        assert_eq!(refused(&elsewhere, Some(REQUEST), 1_010), minted_for_another);
+        let streamed = [sent[0], sent[1], sent[2], (RELAY_BODY_HEADER, "stream")];
+        assert_eq!(refused(&streamed, Some(REQUEST), 1_010), minted_for_another);
+        let (status, message) = refused(&sent, Some(REQUEST), 1_061);
+        assert_eq!(status, 403);
+        assert!(message.contains("too far from now"), "{message}");
+        assert_eq!(refused(&sent, None, 1_010).0, 400, "an unreadable request");
     }
 }

@@ -206,7 +206,16 @@ mod tests {
     #[test]
     fn upgrade_checks_in_order() {
         let secret = RelaySecret::new(*b"0123456789abcdef").unwrap();
-        let token = secret.mint("abc", 100).unwrap();
+        let binding = crate::proto::RequestBinding {
+            method: "GET",
+            path_and_query: "/",
+            body_mode: crate::proto::BodyMode::Inline,
+            inline_body: b"",
+            client_address: None,
+        };
+        let token = secret
+            .mint("abc", &crate::proto::TokenClaims::new(0, 100, &binding))
+            .unwrap();
         let good = UpgradeRequest {
             upgrade: Some("websocket"),
             protocols: Some("x, lambda-relay.v1"),

@@ -183,6 +183,31 @@ request(
     view(url="https://gw.example.com/items/42", headers=RELAYED_BASE + RELAY_FWD_PAIRS, client="203.0.113.7"),
     relayed=True,
 )
+SIGV4 = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261203/us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=" + "0" * 64
+request(
+    "request-relay-client-authorization",
+    "relayed, the client's authorization comes back from its relay header; the gateway's signature never reaches a handler",
+    fu_event(extra_headers={**RELAY_HEADERS, **RELAY_FWD, "authorization": SIGV4, "x-lambda-relay-authorization": "Bearer client-token"}),
+    view(
+        url="https://gw.example.com/items/42",
+        headers=RELAYED_BASE + RELAY_FWD_PAIRS + [["authorization", "Bearer client-token"]],
+        client="203.0.113.7",
+    ),
+    relayed=True,
+)
+request(
+    "request-relay-signed-without-client-authorization",
+    "relayed, an authorization header is the gateway's (its SigV4 signature): a client that sent none has none",
+    fu_event(extra_headers={**RELAY_HEADERS, **RELAY_FWD, "authorization": SIGV4}),
+    view(url="https://gw.example.com/items/42", headers=RELAYED_BASE + RELAY_FWD_PAIRS, client="203.0.113.7"),
+    relayed=True,
+)
+request(
+    "request-direct-keeps-authorization",
+    "a direct call's authorization is the caller's; a relay authorization header on it is removed",
+    fu_event(extra_headers={"authorization": "Bearer direct", "x-lambda-relay-authorization": "Bearer smuggled"}),
+    view(headers=BASE_HEADERS + [["authorization", "Bearer direct"]]),
+)
 request(
     "request-relay-headers-removed-direct",
     "relay headers on a direct call are removed too",

@@ -121,11 +121,17 @@ impl GatewaySession {
             ReceivedResult::Response { .. } => Some(ResultVerdict::PassThrough),
             ReceivedResult::Refused { .. } if connected => None,
             ReceivedResult::Refused { status, error_type } => {
-                let hint = if status == 403 {
-                    ": a Function URL needs both lambda:InvokeFunctionUrl and lambda:InvokeFunction \
-                     (--invoked-via-function-url) granted; see docs/deploy.md"
-                } else {
-                    ""
+                let hint = match (status, error_type) {
+                    (403, "InvalidSignatureException" | "UnrecognizedClientException") => {
+                        ": the gateway's signature was refused; check AWS_ACCESS_KEY_ID and \
+                         AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), AWS_REGION, and the clock; \
+                         see docs/deploy.md"
+                    }
+                    (403, _) => {
+                        ": a Function URL needs both lambda:InvokeFunctionUrl and lambda:InvokeFunction \
+                         (--invoked-via-function-url) granted; see docs/deploy.md"
+                    }
+                    _ => "",
                 };
                 Some(ResultVerdict::Fail(Failure::new(
                     502,

@@ -446,7 +446,16 @@ fn invalid_status_and_header_bytes() {
 #[test]
 fn forged_and_expired_tokens() {
     let secret = RelaySecret::new(*b"0123456789abcdef").unwrap();
-    let token = secret.mint("relay1", 100).unwrap();
+    let binding = crate::proto::RequestBinding {
+        method: "GET",
+        path_and_query: "/",
+        body_mode: crate::proto::BodyMode::Inline,
+        inline_body: b"",
+        client_address: None,
+    };
+    let token = secret
+        .mint("relay1", &crate::proto::TokenClaims::new(40, 60, &binding))
+        .unwrap();
     assert_eq!(secret.verify(&token, "relay2", 50), Err(TokenError::BadSignature));
     assert_eq!(
         secret.verify(&token, "relay1", 100),

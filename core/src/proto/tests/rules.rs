@@ -301,6 +301,17 @@ fn lambdas_own_refusal_is_a_502_that_says_what_to_grant_not_a_passed_through_403
         "{}",
         failure.message
     );
+    // A signature Lambda refuses names the gateway's key and clock, not a permission.
+    let mut g = gateway();
+    let bad_signature = ReceivedResult::new(403, None, Some("InvalidSignatureException"));
+    let ResultVerdict::Fail(failure) = g.handle_invocation_result(Timestamp::from_millis(5), bad_signature) else {
+        panic!("a refusal fails the request")
+    };
+    assert!(
+        failure.message.contains("AWS_SECRET_ACCESS_KEY") && failure.message.contains("clock"),
+        "{}",
+        failure.message
+    );
 
     let throttled = ReceivedResult::new(429, None, Some("TooManyRequestsException"));
     let ResultVerdict::Fail(failure) = gateway().handle_invocation_result(Timestamp::from_millis(5), throttled) else {

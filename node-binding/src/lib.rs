@@ -43,7 +43,7 @@ pub struct BindingConstants {
 }
 
 /// The names and numbers the wrapper shares with Rust.
-#[napi]
+#[napi(catch_unwind)]
 pub fn constants() -> BindingConstants {
     BindingConstants {
         relay_id_header: proto::RELAY_ID_HEADER.into(),
@@ -187,7 +187,7 @@ impl From<adapter::RequestView> for BindingRequest {
 /// The request a handler sees for an event (`relayed`: whether its relay token verified, so
 /// the gateway's forwarding headers are believed). Throws `ERR_RELAY_EVENT` for an event
 /// that is not a Function URL event.
-#[napi]
+#[napi(catch_unwind)]
 pub fn request_view(event: Value, relayed: bool) -> Result<BindingRequest, Code> {
     adapter::RequestView::from_event(&event, relayed)
         .map(BindingRequest::from)
@@ -196,7 +196,7 @@ pub fn request_view(event: Value, relayed: bool) -> Result<BindingRequest, Code>
 
 /// A direct invocation's whole response as the Function URL result. Throws `ERR_RELAY_USAGE`
 /// for a status or header HTTP does not allow.
-#[napi]
+#[napi(catch_unwind)]
 pub fn buffered_result(
     status: u32,
     headers: Vec<Vec<String>>,
@@ -229,7 +229,7 @@ pub struct BindingLocalRequest {
 }
 
 /// The Function URL event AWS would build for a request a local server received.
-#[napi]
+#[napi(catch_unwind)]
 pub fn function_url_event(request: BindingLocalRequest) -> Result<Value, Code> {
     let headers = header_pairs(request.headers)?;
     Ok(adapter::function_url_event(&adapter::LocalRequest {
@@ -245,7 +245,7 @@ pub fn function_url_event(request: BindingLocalRequest) -> Result<Value, Code> {
 
 /// `AuthType AWS_IAM` for a local Function URL: the 403 Lambda would send `request` when its
 /// SigV4 signature does not verify for the key given, or `null` to let it through.
-#[napi]
+#[napi(catch_unwind)]
 pub fn local_iam_refusal(
     request: BindingLocalRequest,
     access_key_id: String,
@@ -268,6 +268,14 @@ pub fn local_iam_refusal(
     Ok(adapter::iam_refusal(&local, &credentials, unix_time).map(local_response_of))
 }
 
+/// Panics with `message`. Not API: the tests' proof that a panic inside the addon reaches
+/// JavaScript as an exception (every synchronous export catches unwinds; async ones reject),
+/// never as an abort of the function's process.
+#[napi(catch_unwind, js_name = "__panicForTest")]
+pub fn panic_for_test(message: String) {
+    panic!("{message}");
+}
+
 /// What a local server sends for a handler's result.
 #[napi(object)]
 pub struct BindingLocalResponse {
@@ -281,7 +289,7 @@ pub struct BindingLocalResponse {
 
 /// The HTTP response AWS's front door makes of a handler's result. Throws `ERR_RELAY_USAGE`
 /// for a result it would refuse (answered 502).
-#[napi]
+#[napi(catch_unwind)]
 pub fn local_response(result: Value) -> Result<BindingLocalResponse, Code> {
     let response = adapter::LocalResponse::from_result(&result).map_err(|e| coded(binding::USAGE, e))?;
     Ok(local_response_of(response))
@@ -333,26 +341,26 @@ impl BindingInvocation {
     }
 
     /// The request the handler sees, for `direct` and `relay`; taken once.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn request(&mut self) -> Option<BindingRequest> {
         self.request.take()
     }
 
     /// The event a handler sees (Hono's `c.env.event`): no relay headers, and the client's
     /// own address. Taken once.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn event(&mut self) -> Option<Value> {
         self.event.take()
     }
 
     /// The invocation's result, for `result`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn result(&mut self) -> Option<Value> {
         self.result.take()
     }
 
     /// The connection, for `relay`; taken once.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn connect(&mut self) -> Option<BindingConnection> {
         self.connection
             .take()
@@ -364,7 +372,7 @@ impl BindingInvocation {
 /// sees, and for a relay invocation starts connecting to the gateway in the background.
 /// `time_left_ms` is the Lambda context's remaining time. Throws `ERR_RELAY_EVENT` for an
 /// event that is not a Function URL event.
-#[napi]
+#[napi(catch_unwind)]
 pub fn begin_invocation(
     event: Value,
     gateway_url: Option<String>,
@@ -426,7 +434,7 @@ impl BindingConnection {
     }
 
     /// Queues the status and headers (pairs, repeated names allowed).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn send_head(&self, status: u32, headers: Vec<Vec<String>>) -> Result<(), Code> {
         let pairs = header_pairs(headers)?;
         let (status, map) = adapter::response_head(status, pairs.into_iter()).map_err(|e| coded(binding::USAGE, e))?;
@@ -441,7 +449,7 @@ impl BindingConnection {
     /// (`adapter::respond_inline`: the request body did not stream, and the body, all of
     /// `chunks`, is complete and small): the Function URL result, or `null` if it must go
     /// over the socket after all.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn respond_inline(&self, status: u32, headers: Vec<Vec<String>>, chunks: Vec<Buffer>) -> Option<Value> {
         let pairs = header_pairs(headers).ok()?;
         let (status, map) = adapter::response_head(status, pairs.into_iter()).ok()?;

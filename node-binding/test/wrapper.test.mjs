@@ -35,3 +35,12 @@ describe("one source for every shared name", () => {
     assert.equal(esm.streamHandler, cjs.streamHandler);
   });
 });
+
+describe("a panic inside the addon", () => {
+  it("reaches JavaScript as an exception, and the process and the addon carry on", () => {
+    const addon = require(path.join(dir, "binding.cjs"));
+    assert.throws(() => addon.__panicForTest("boom in Rust"), (e) => e instanceof Error && /boom in Rust/.test(e.message));
+    // The addon still answers after the panic.
+    assert.equal(addon.constants().relayIdHeader, "x-lambda-relay-id");
+  });
+});

@@ -83,17 +83,47 @@ describe("streamifyHandler, direct", () => {
     assert.equal(result.headers["content-type"], "text/plain");
   });
 
-  it("ends a stream the handler left open, and keeps setHeader and statusCode", async () => {
+  it("waits for a stream the handler ends after it returned, and keeps setHeader and statusCode", async () => {
     const handler = streamifyHandler(async (_request, responseStream) => {
       responseStream.statusCode = 418;
       responseStream.setHeader("x-teapot", "yes");
       responseStream.write(Buffer.from([0xc3, 0x28]));
+      // Returned with the body unfinished; it ends later, as an unawaited pipeline would.
+      setTimeout(() => responseStream.end(Buffer.from([0x29])), 20);
     });
     const result = await handler(event(), context);
     assert.equal(result.statusCode, 418);
     assert.equal(result.headers["x-teapot"], "yes");
     assert.equal(result.isBase64Encoded, true, "invalid UTF-8 goes base64");
-    assert.deepEqual([...Buffer.from(result.body, "base64")], [0xc3, 0x28]);
+    assert.deepEqual([...Buffer.from(result.body, "base64")], [0xc3, 0x28, 0x29]);
+  });
+});
+
+describe("a handler that returns with its body unfinished", () => {
+  it("is not a complete response: relayed, it is never answered inline as if it were", async () => {
+    // A gateway that refuses the socket: the response, not complete, must go over one.
+    const gateway = http.createServer((_req, res) => res.writeHead(403).end("relay token refused"));
+    await new Promise((resolve) => gateway.listen(0, "127.0.0.1", resolve));
+    process.env.RELAY_GATEWAY_URL = `ws://127.0.0.1:${gateway.address().port}`;
+    process.env.RELAY_SECRET = "a secret of at least sixteen bytes";
+    try {
+      const headers = {
+        "x-lambda-relay-id": "abc126",
+        "x-lambda-relay-token": mintToken(process.env.RELAY_SECRET, "abc126", Math.floor(Date.now() / 1000) + 60),
+        "x-lambda-relay-body": "inline",
+      };
+      const handler = streamifyHandler(async (_request, responseStream) => {
+        responseStream.write("partial");
+      });
+      const result = await handler(event({ headers }), { ...context, getRemainingTimeInMillis: () => 3_000 });
+      assert.notEqual(result.headers["x-lambda-relay-outcome"], "complete");
+      assert.equal(result.statusCode, 502);
+      assert.equal(result.body, "relay failed: gateway refused the relay socket with HTTP 403");
+    } finally {
+      delete process.env.RELAY_GATEWAY_URL;
+      delete process.env.RELAY_SECRET;
+      gateway.close();
+    }
   });
 });
 

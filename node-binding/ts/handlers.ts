@@ -137,7 +137,10 @@ async function respond(relay: Relay, produce: () => Response | Promise<Response>
 /**
  * Wraps a streaming handler as a Lambda handler for Function URL events: `responseStream` is a
  * Node `Writable` with `statusCode`, `setHeader` and `writeHead`, so
- * `await pipeline(readable, responseStream)` works, with backpressure.
+ * `await pipeline(readable, responseStream)` works, with backpressure. The response is
+ * complete when the handler ends the stream, before or after it returns; as on AWS, one it
+ * never ends runs to the invocation's deadline, and a relayed client's transfer is then
+ * aborted, never ended cleanly.
  */
 export function streamifyHandler(handler: StreamifyHandler): FunctionUrlHandler {
   return streaming((request, stream, env) => handler(request, stream, env));
@@ -173,7 +176,7 @@ function streaming(run: StreamifyHandler): FunctionUrlHandler {
     if (invocation.kind === "direct") {
       const stream = new BufferedResponseStream();
       await run(invocation.request, stream, env);
-      await endAndWait(stream);
+      await whenEnded(stream);
       return bufferedResult(invocation, stream.statusCode, headerPairs(stream.headerObject()), stream.body());
     }
     const { relay, request } = invocation;
@@ -181,7 +184,7 @@ function streaming(run: StreamifyHandler): FunctionUrlHandler {
     const work = (async () => {
       try {
         await run(request, stream, env);
-        await endAndWait(stream);
+        await whenEnded(stream);
         return stream.inlineResult;
       } catch (e) {
         if (relay.signal.aborted) throw relay.signal.reason;
@@ -195,9 +198,12 @@ function streaming(run: StreamifyHandler): FunctionUrlHandler {
   };
 }
 
-/** Ends the stream if the handler did not, and waits until everything was taken. A stream the
- * handler destroyed has already failed the response. */
-function endAndWait(stream: Writable): Promise<void> {
+/** Waits until the handler ended the stream and everything was taken. A handler may end it
+ * after it returned (in a write's callback, an unawaited pipeline); one that never does is
+ * not complete: as on AWS, the invocation runs to its deadline, and a relayed response is
+ * then failed (`deadline`), never ended cleanly. A stream the handler destroyed has already
+ * failed the response. */
+function whenEnded(stream: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
     if (stream.writableFinished) return resolve();
     if (stream.errored) return reject(stream.errored);
@@ -205,6 +211,5 @@ function endAndWait(stream: Writable): Promise<void> {
     stream.once("finish", resolve);
     stream.once("error", reject);
     stream.once("close", resolve);
-    if (!stream.writableEnded) stream.end();
   });
 }

@@ -15,6 +15,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const build = path.join(root, "gateway-worker", "build");
 const wrangler = readFileSync(path.join(root, "gateway-worker", "wrangler.toml"), "utf8");
 const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(wrangler)?.[1];
+const compatibilityFlags = JSON.parse(/^compatibility_flags\s*=\s*(\[[^\]]*\])/m.exec(wrangler)?.[1] ?? "[]");
 const port = Number(process.argv[2] ?? 8787);
 
 const mf = new Miniflare(
@@ -25,6 +26,7 @@ const mf = new Miniflare(
       { type: "CompiledWasm", path: path.join(build, "index_bg.wasm") },
     ],
     compatibilityDate,
+    compatibilityFlags,
     durableObjects: { RELAY_SESSION: "RelaySession" },
     bindings: JSON.parse(process.env.GATEWAY_VARS ?? "{}"),
     host: "127.0.0.1",

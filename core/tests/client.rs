@@ -269,3 +269,30 @@ async fn a_silent_gateway_is_left_at_the_idle_timeout_and_the_session_resumes() 
     // idle too, and the session must survive that the same way.
     assert!(gw.resumes() >= 1, "the frozen socket was replaced by a resume");
 }
+
+#[tokio::test]
+async fn a_gateway_whose_exchange_is_over_stops_the_function_as_aborted() {
+    // 410 to the upgrade: the client left before the function connected (or the exchange
+    // ended otherwise). The function stops as when the gateway aborts, not as a refusal.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0u8; 4096];
+            let _ = tokio::io::AsyncReadExt::read(&mut socket, &mut request).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 410 Gone\r\ncontent-length: 23\r\n\r\nrelay session has ended")
+                .await;
+        }
+    });
+    let conn = Connection::open(
+        ClientConfig::new(url),
+        invocation("relay410", "v2.token", BodyMode::Inline),
+    )
+    .unwrap();
+    let (_body, mut writer) = conn.split();
+    writer.send_head(StatusCode::OK, HeaderMap::new()).unwrap();
+    let err = writer.finish(HeaderMap::new()).await.unwrap_err();
+    assert!(err.is_aborted(), "{err:?}");
+    assert_eq!(err.invocation_result().outcome, proto::Outcome::ABORTED);
+}

@@ -11,7 +11,7 @@ use lambda_relay::proto::{AbortCode, ResponsePart, StreamError};
 use wasm_bindgen::JsValue;
 use worker::ByteStream;
 
-use crate::driver::{drive, DriverRef};
+use crate::driver::{client_left, drive, DriverRef};
 use crate::web;
 
 /// Streams the client's request body into the session as the window allows, and stops
@@ -114,11 +114,6 @@ impl Stream for BodyStream {
 impl Drop for BodyStream {
     fn drop(&mut self) {
         // Dropped before the end: the client went away. Tell the function to stop.
-        let mut relay = self.driver.borrow_mut();
-        if !relay.session.is_done() && relay.session.error().is_none() {
-            relay.session.abort(AbortCode::CLIENT_GONE, "the client disconnected");
-            drop(relay);
-            drive(&self.driver);
-        }
+        client_left(&self.driver, "the client disconnected");
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_channel::oneshot;
 use lambda_relay::proto::{
-    self, CloseCode, Failure, GatewaySession, Intake, ResponseHead, ResponsePart, Timestamp, UpgradeRequest,
+    self, AbortCode, CloseCode, Failure, GatewaySession, Intake, ResponseHead, ResponsePart, Timestamp, UpgradeRequest,
 };
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -211,6 +211,17 @@ pub(crate) fn attach_socket(driver: &DriverRef, ws: WebSocket, upgrade: &Upgrade
 /// Sends what the session wants sent, closes the socket when it says so, starts the
 /// client's response once the head or a failure is known, wakes the waiting streams and
 /// arms the timer.
+/// The client went away: the function is told at once (an `Abort`, or a 410 to a socket that
+/// comes later), unless the exchange already ended.
+pub(crate) fn client_left(driver: &DriverRef, reason: &str) {
+    let mut relay = driver.borrow_mut();
+    if !relay.session.is_done() && relay.session.error().is_none() {
+        relay.session.abort(AbortCode::CLIENT_GONE, reason);
+        drop(relay);
+        drive(driver);
+    }
+}
+
 pub(crate) fn drive(driver: &DriverRef) {
     let mut guard = driver.borrow_mut();
     let state = &mut *guard;

@@ -15,6 +15,8 @@ use std::cell::RefCell;
 use futures_channel::oneshot;
 use futures_util::StreamExt;
 use lambda_relay::proto::{self, Abort, AbortCode, BodyMode, Exchange, Failure, GatewaySession};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use worker::{
     durable_object, DurableObject, EncodeBody, Env, Headers, Request, Response, ResponseBody, Result, State,
@@ -23,7 +25,7 @@ use worker::{
 
 use crate::body::{pump_request, BodyStream};
 use crate::config::GatewayConfig;
-use crate::driver::{attach_socket, drive, Driver, DriverRef, Start};
+use crate::driver::{attach_socket, client_left, drive, Driver, DriverRef, Start};
 use crate::invoke;
 use crate::web::{self, HeaderList};
 
@@ -98,13 +100,26 @@ impl RelaySession {
         let driver = Driver::new(session, start_tx);
         *self.driver.borrow_mut() = Some(driver.clone());
 
+        // A client that leaves before the head: where the runtime reports it by aborting the
+        // request's signal (`enable_request_signal`; workerd run locally never does, so no
+        // test here can show it), the function is told as when the client leaves later.
+        let signal = req.inner().signal();
+        let on_abort = {
+            let driver = driver.clone();
+            Closure::<dyn FnMut()>::new(move || client_left(&driver, "the client disconnected before the response"))
+        };
+        signal.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref())?;
         spawn_local(invoke::send(driver.clone(), invocation));
         if mode == BodyMode::Stream {
             spawn_local(pump_request(driver.clone(), req.stream()?));
         }
         drive(&driver);
 
-        let start = start_rx.await.unwrap_or_else(|_| {
+        let start = start_rx.await;
+        // From the head on, the body stream tells a client's leaving.
+        let _ = signal.remove_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
+        drop(on_abort);
+        let start = start.unwrap_or_else(|_| {
             Start::Failed(Failure::from_error(&proto::Error::Aborted(Abort {
                 code: AbortCode::GATEWAY,
                 reason: "the relay ended before a response".into(),

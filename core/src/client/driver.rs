@@ -55,6 +55,11 @@ pub(crate) async fn run(inner: Arc<Inner>, config: ClientConfig, invocation: Inv
             }
             Err(ConnectError::Refused(failure)) => {
                 inner.lock().fatal = Some(match failure {
+                    // The exchange ended before this socket: for the handler, its client left.
+                    proto::UpgradeFailure::Gone => Error::Session(proto::Error::Aborted(proto::Abort {
+                        code: proto::AbortCode::CLIENT_GONE,
+                        reason: failure.to_string(),
+                    })),
                     proto::UpgradeFailure::Refused(status) => Error::Refused { status },
                     other => Error::Config(other.to_string()),
                 });

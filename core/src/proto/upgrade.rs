@@ -29,7 +29,10 @@ pub fn upgrade_request_headers<'a>(token: &'a str, key: &'a str, resume: bool) -
 /// Why the function stops or retries after an upgrade that did not give it a socket.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UpgradeFailure {
-    /// The gateway refused with a 4xx: final, retrying cannot help.
+    /// The gateway answered 410: the exchange is over (its client left before the function
+    /// connected, or it ended otherwise). Final; the function stops as when the gateway aborts.
+    Gone,
+    /// The gateway refused with another 4xx: final, retrying cannot help.
     Refused(u16),
     /// The gateway upgraded without selecting this protocol version: final.
     WrongProtocol,
@@ -40,6 +43,7 @@ pub enum UpgradeFailure {
 impl fmt::Display for UpgradeFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            UpgradeFailure::Gone => write!(f, "the exchange is over (HTTP 410): the client left"),
             UpgradeFailure::Refused(status) => write!(f, "gateway refused the relay socket with HTTP {status}"),
             UpgradeFailure::WrongProtocol => write!(f, "gateway did not select subprotocol {SUBPROTOCOL}"),
             UpgradeFailure::Retry(status) => write!(f, "upgrade answered with HTTP {status}"),
@@ -60,6 +64,7 @@ pub fn check_upgrade_response(status: u16, selected_protocol: Option<&str>) -> R
     match status {
         101 if selected_protocol.map(str::trim) == Some(SUBPROTOCOL) => Ok(()),
         101 => Err(UpgradeFailure::WrongProtocol),
+        410 => Err(UpgradeFailure::Gone),
         400..=499 => Err(UpgradeFailure::Refused(status)),
         _ => Err(UpgradeFailure::Retry(status)),
     }
@@ -196,6 +201,8 @@ mod tests {
         assert_eq!(check_upgrade_response(101, Some(SUBPROTOCOL)), Ok(()));
         assert_eq!(check_upgrade_response(101, None), Err(UpgradeFailure::WrongProtocol));
         assert_eq!(check_upgrade_response(409, None), Err(UpgradeFailure::Refused(409)));
+        assert_eq!(check_upgrade_response(410, None), Err(UpgradeFailure::Gone));
+        assert!(UpgradeFailure::Gone.is_final());
         assert_eq!(check_upgrade_response(503, None), Err(UpgradeFailure::Retry(503)));
         assert!(UpgradeFailure::Refused(403).is_final() && !UpgradeFailure::Retry(502).is_final());
         let headers = upgrade_request_headers("t", KEY, true);

@@ -11,7 +11,8 @@ impl GatewaySession {
     /// connected, the session key the first one presented (403 otherwise). A first socket (no
     /// resume header) is admitted again until the function's hello arrived on one, so a
     /// function whose first 101 was lost can try again; a resume only once a socket connected;
-    /// neither once the session is over (410).
+    /// neither once the session is over (410: the function stops as if aborted, which it was
+    /// when the client left before it connected).
     pub fn admit_socket(&self, req: &UpgradeRequest<'_>) -> Result<(), UpgradeRefusal> {
         if !req.token.is_some_and(|t| same_credential(t, &self.role.token)) {
             return Err(UpgradeRefusal::TOKEN_REFUSED);

@@ -84,6 +84,13 @@ fn runtime() -> &'static Runtime {
 }
 
 /// The names and numbers the Python package shares with Rust.
+/// Panics with `message`. Not API: the tests' proof that a panic inside the module reaches
+/// Python as an exception (PyO3's `PanicException`), never as an abort of the function.
+#[pyfunction]
+fn _panic_for_test(message: &str) {
+    panic!("{message}");
+}
+
 #[pyfunction]
 fn constants(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
@@ -415,6 +422,7 @@ impl Connection {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_function(wrap_pyfunction!(constants, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add_function(wrap_pyfunction!(begin_invocation, m)?)?;
     m.add_function(wrap_pyfunction!(request_view, m)?)?;
     m.add_function(wrap_pyfunction!(buffered_result, m)?)?;

@@ -261,3 +261,13 @@ def test_a_direct_app_that_returns_without_ending_its_body_fails_the_invocation(
 
     with pytest.raises(RuntimeError, match="before its response body ended"):
         asgi(unended, lifespan="off")(event(), None)
+
+
+def test_a_panic_inside_the_native_module_is_a_python_exception_and_the_module_carries_on():
+    from lambda_relay import _native
+
+    with pytest.raises(BaseException) as raised:
+        _native._panic_for_test("boom in Rust")
+    assert type(raised.value).__name__ == "PanicException"
+    assert "boom in Rust" in str(raised.value)
+    assert _native.constants()["relay_id_header"] == "x-lambda-relay-id"

@@ -186,9 +186,20 @@ pub(crate) struct Inner {
 
 impl Inner {
     pub(crate) fn lock(&self) -> MutexGuard<'_, SessionState> {
-        // A panic while holding the lock leaves the session mid-update; nothing in it is
-        // worth more than failing loudly in every handle.
-        self.state.lock().expect("relay session lock poisoned")
+        // A panic while holding the lock (a bug, in the driver or a handle) leaves the session
+        // mid-update: trust nothing in it, but never panic again in every handle, which in a
+        // binding would take the function's process down. The relay is over: each handle
+        // reports it closed, and whoever waits is woken to hear it.
+        self.state.lock().unwrap_or_else(|poisoned| {
+            let mut state = poisoned.into_inner();
+            if state.fatal.is_none() {
+                state.fatal = Some(Error::Closed);
+                state.driver_done = true;
+                state.wake_ready();
+                self.notify.notify_one();
+            }
+            state
+        })
     }
 
     pub(crate) fn now(&self) -> Timestamp {
@@ -380,4 +391,35 @@ pub(crate) fn poll_state<T>(
     drop(state);
     inner.notify.notify_one();
     poll
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use http::{HeaderMap, StatusCode};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_poisoned_session_lock_fails_every_handle_without_a_second_panic() {
+        let invocation = Invocation {
+            relay_id: "poisoned".into(),
+            token: "t".into(),
+            exchange: proto::Exchange::new(proto::BodyMode::Inline),
+            time_left: None,
+        };
+        // Nothing listens there: the driver keeps retrying, the session stays open.
+        let conn = Connection::open(ClientConfig::new("ws://127.0.0.1:1"), invocation).unwrap();
+        let inner = Arc::clone(&conn.inner);
+        let poisoner = std::thread::spawn(move || {
+            let _held = inner.state.lock().unwrap();
+            panic!("a bug while the session is mid-update");
+        });
+        assert!(poisoner.join().is_err());
+        assert!(conn.inner.state.is_poisoned());
+        let (_body, mut writer) = conn.split();
+        assert_eq!(writer.send_head(StatusCode::OK, HeaderMap::new()), Err(Error::Closed));
+        assert_eq!(writer.finish(HeaderMap::new()).await, Err(Error::Closed));
+    }
 }

@@ -209,6 +209,37 @@ fn function_url_event<'py>(
     to_py(py, &event)
 }
 
+/// `AuthType AWS_IAM` for a local Function URL (`adapter::iam_refusal`): `(status, headers,
+/// body)` of the 403 Lambda would send, or `None` to let the request through.
+#[pyfunction]
+#[pyo3(signature = (method, target, headers, body, time_epoch_ms, access_key_id, secret_access_key, session_token=None))]
+#[allow(clippy::too_many_arguments)]
+fn local_iam_refusal<'py>(
+    py: Python<'py>,
+    method: &str,
+    target: &str,
+    headers: Vec<(String, String)>,
+    body: &[u8],
+    time_epoch_ms: u64,
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+) -> PyResult<Option<LocalResponseTuple<'py>>> {
+    let credentials = proto::sigv4::AwsCredentials::new(access_key_id, secret_access_key, session_token)
+        .map_err(|e| relay_error(binding::USAGE, e.to_string()))?;
+    let request = adapter::LocalRequest {
+        method,
+        target,
+        headers: &headers,
+        body,
+        source_ip: "",
+        request_id: "",
+        time_epoch_ms,
+    };
+    Ok(adapter::iam_refusal(&request, &credentials, time_epoch_ms / 1000)
+        .map(|r| (r.status, r.headers, PyBytes::new(py, &r.body))))
+}
+
 /// `(status, headers, body)`.
 type LocalResponseTuple<'py> = (u16, Vec<(String, String)>, Bound<'py, PyBytes>);
 
@@ -423,6 +454,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_function(wrap_pyfunction!(constants, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
+    m.add_function(wrap_pyfunction!(local_iam_refusal, m)?)?;
     m.add_function(wrap_pyfunction!(begin_invocation, m)?)?;
     m.add_function(wrap_pyfunction!(request_view, m)?)?;
     m.add_function(wrap_pyfunction!(buffered_result, m)?)?;

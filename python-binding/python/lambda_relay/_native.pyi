@@ -30,6 +30,16 @@ def function_url_event(
     method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str, request_id: str, time_epoch_ms: int
 ) -> dict[str, Any]: ...
 def local_response(result_json: str) -> tuple[int, list[tuple[str, str]], bytes]: ...
+def local_iam_refusal(
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    time_epoch_ms: int,
+    access_key_id: str,
+    secret_access_key: str,
+    session_token: str | None = None,
+) -> tuple[int, list[tuple[str, str]], bytes] | None: ...
 
 class Invocation:
     kind: str

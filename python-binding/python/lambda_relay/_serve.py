@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional, Sequence
 from . import _native
 from ._asgi import asgi, is_asgi_app
 
-USAGE = "python -m lambda_relay serve module:attr [--port 9000] [--host 127.0.0.1]"
+USAGE = "python -m lambda_relay serve module:attr [--port 9000] [--host 127.0.0.1] [--auth none|aws_iam]"
 #: Lambda's longest run: the local context's remaining time at the start of an invocation.
 TIMEOUT_MS = 900_000
 _ids = itertools.count(1)
@@ -64,7 +64,27 @@ def _result_parts(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
     return _native.local_response(json.dumps(result))
 
 
-def make_server(handler: Callable[[dict, Any], Any], host: str, port: int) -> ThreadingHTTPServer:
+def iam_check(auth: str) -> Optional[Callable[[str, str, list[tuple[str, str]], bytes], Optional[tuple[int, list[tuple[str, str]], bytes]]]]:
+    """The signature check ``auth`` asks for: ``aws_iam`` answers what does not verify for the key
+    in ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` with Lambda's 403 (``adapter::iam_refusal``)."""
+    if auth == "none":
+        return None
+    if auth != "aws_iam":
+        raise ValueError(f'auth must be "none" or "aws_iam", got {auth!r}')
+    key, secret = os.environ.get("AWS_ACCESS_KEY_ID", ""), os.environ.get("AWS_SECRET_ACCESS_KEY", "")
+    if not key or not secret:
+        raise ValueError('auth "aws_iam" needs a key: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY')
+    token = os.environ.get("AWS_SESSION_TOKEN") or None
+
+    def check(method: str, target: str, headers: list[tuple[str, str]], body: bytes):
+        return _native.local_iam_refusal(method, target, headers, body, int(time.time() * 1000), key, secret, token)
+
+    return check
+
+
+def make_server(handler: Callable[[dict, Any], Any], host: str, port: int, auth: str = "none") -> ThreadingHTTPServer:
+    iam = iam_check(auth)
+
     class FunctionUrl(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -77,13 +97,18 @@ def make_server(handler: Callable[[dict, Any], Any], host: str, port: int) -> Th
             else:
                 body = b""
             request_id = f"local-{next(_ids)}"
-            event = function_url_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0], request_id)
-            try:
-                status, headers, data = _result_parts(handler(event, LocalContext(request_id)))
-            except Exception:
-                traceback.print_exc()
-                # What Lambda's front door answers for a function error.
-                status, headers, data = 502, [("content-type", "text/plain")], b"Internal Server Error"
+            # Refused before the handler runs, as Lambda refuses before it invokes.
+            refusal = iam and iam(self.command, self.path, list(self.headers.items()), body)
+            if refusal:
+                status, headers, data = refusal
+            else:
+                event = function_url_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0], request_id)
+                try:
+                    status, headers, data = _result_parts(handler(event, LocalContext(request_id)))
+                except Exception:
+                    traceback.print_exc()
+                    # What Lambda's front door answers for a function error.
+                    status, headers, data = 502, [("content-type", "text/plain")], b"Internal Server Error"
             self.send_response(status)
             for name, value in headers:
                 if name.lower() not in ("content-length", "transfer-encoding", "connection"):
@@ -121,9 +146,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("target", help="module:attr, a Lambda handler or an ASGI app")
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--auth", choices=["none", "aws_iam"], default="none", help="aws_iam: answer requests whose SigV4 signature does not verify with Lambda's 403")
     args = parser.parse_args(argv)
-    server = make_server(load(args.target), args.host, args.port)
-    print(f"lambda-relay: serving {args.target} as a Function URL on http://{args.host}:{server.server_address[1]}", flush=True)
+    server = make_server(load(args.target), args.host, args.port, args.auth)
+    auth = ", AuthType AWS_IAM" if args.auth == "aws_iam" else ""
+    print(f"lambda-relay: serving {args.target} as a Function URL on http://{args.host}:{server.server_address[1]}{auth}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -57,7 +57,10 @@ before(async () => {
   });
   proxy = await startCheckingProxy(proxyPort, functionPort);
   const iam = { LAMBDA_AUTH: "aws_iam", AWS_REGION: REGION, AWS_ACCESS_KEY_ID: KEY.accessKeyId };
-  gateway = await startGateway({ port: gatewayPort, lambdaUrl: `http://127.0.0.1:${proxyPort}`, vars: { ...iam, AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey } });
+  // A LAMBDA_URL whose path the URL parser normalises away: what is signed and bound must be
+  // what fetch sends.
+  const lambdaUrl = `http://127.0.0.1:${proxyPort}/unused/..`;
+  gateway = await startGateway({ port: gatewayPort, lambdaUrl, vars: { ...iam, AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey } });
   wrongKeyGateway = await startGateway({ port: wrongPort, lambdaUrl: fn, vars: { ...iam, AWS_SECRET_ACCESS_KEY: "not the key" } });
 });
 
@@ -100,10 +103,20 @@ describe("IAM-signed invocations", () => {
   });
 
   it("the app sees the client's own authorization header, never the gateway's signature", async () => {
-    const res = await fetch(`${gateway}/auth`, { headers: { authorization: "Bearer client-token" } });
-    assert.equal((await res.json()).authorization, "Bearer client-token");
+    const res = await fetch(`${gateway}/auth`, { headers: { authorization: "Bearer client-token", "x-amz-date": "20000101T000000Z" } });
+    const seen = await res.json();
+    assert.equal(seen.authorization, "Bearer client-token");
+    assert.deepEqual(seen.amz, [], "neither the gateway's x-amz-* signing headers nor a client's");
     const bare = await fetch(`${gateway}/auth`);
     assert.equal((await bare.json()).authorization, null, "no client authorization, none seen");
+  });
+
+  it("relays, signs and binds a method the worker library does not know as the client sent it", async () => {
+    seen.length = 0;
+    const res = await fetch(`${gateway}/auth`, { method: "PROPFIND" });
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).method, "PROPFIND");
+    assert.ok(seen[0].agrees, JSON.stringify(seen[0]));
   });
 
   it("a wrong key reaches the client as a 502 that names the cause", async () => {

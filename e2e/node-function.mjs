@@ -123,7 +123,7 @@ const fetchApp = streamHandler(async (request) => {
     case "/auth":
       // What the app sees of the client's credentials: relayed, the client's own header, never
       // the gateway's signature.
-      return Response.json({ authorization: request.headers.get("authorization") });
+      return Response.json({ method: request.method, authorization: request.headers.get("authorization"), amz: [...request.headers.keys()].filter((h) => h.startsWith("x-amz-")) });
     case "/bytes":
       return new Response(patternStream(q("n", 1024), url.searchParams.get("tag") ?? "bytes"), {
         headers: { "content-type": "application/octet-stream" },

@@ -6,7 +6,7 @@ import { createHash, createHmac } from "node:crypto";
  * length-prefixed parts, as hex. */
 export function requestBinding({ method = "GET", pathAndQuery = "/", bodyMode = "inline", body = Buffer.alloc(0), clientAddress = "" } = {}) {
   const hash = createHash("sha256").update("lambda-relay.binding.v2\0");
-  const parts = [method, pathAndQuery.replace(/\?$/, ""), bodyMode, createHash("sha256").update(body).digest(), clientAddress];
+  const parts = [method, pathAndQuery, bodyMode, createHash("sha256").update(body).digest(), clientAddress];
   for (const part of parts) {
     const bytes = Buffer.from(part);
     const length = Buffer.alloc(8);

@@ -102,18 +102,27 @@ fn every_golden_vector_replays_through_the_adapter() {
 }
 
 #[test]
-fn a_relayed_event_for_its_handler_has_no_token_and_the_clients_address() {
+fn a_relayed_event_for_its_handler_has_no_token_no_gateway_signature_and_the_clients_address() {
     let event = json!({
         "version": "2.0",
         "rawPath": "/",
-        "headers": {"X-Lambda-Relay-Token": "t", "x-lambda-relay-id": "r", "x-forwarded-for": "203.0.113.7", "accept": "*/*"},
+        "headers": {
+            "X-Lambda-Relay-Token": "t",
+            "x-lambda-relay-id": "r",
+            "x-forwarded-for": "203.0.113.7",
+            "accept": "*/*",
+            "authorization": "AWS4-HMAC-SHA256 Credential=...",
+            "X-Amz-Security-Token": "the gateway's session token",
+            "x-amz-date": "20261203T120000Z",
+            "x-lambda-relay-authorization": "Bearer client"
+        },
         "requestContext": {"http": {"method": "GET", "sourceIp": "10.0.0.1"}},
     });
     let view = RequestView::from_event(&event, true).unwrap();
     let seen = adapter::handler_event(event, &view);
     assert_eq!(
         seen["headers"],
-        json!({"x-forwarded-for": "203.0.113.7", "accept": "*/*"})
+        json!({"x-forwarded-for": "203.0.113.7", "accept": "*/*", "authorization": "Bearer client"})
     );
     assert_eq!(seen["requestContext"]["http"]["sourceIp"], "203.0.113.7");
 }

@@ -41,6 +41,13 @@ impl GatewayConfig {
         let secret = RelaySecret::new(secret).map_err(|e| format!("RELAY_SECRET: {e}"))?;
         let lambda_url = var(env, "LAMBDA_URL").ok_or("LAMBDA_URL is not set: set it to your function's URL")?;
         proto::check_function_url(&lambda_url).map_err(|e| format!("LAMBDA_URL: {e}"))?;
+        // As fetch will send it (host lowercased, a default port dropped, the path normalised):
+        // the signature and the token's binding are made over what is sent.
+        let lambda_url = worker::Url::parse(&lambda_url)
+            .map_err(|e| format!("LAMBDA_URL: {e}"))?
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned();
         let mut socket_path = var(env, "RELAY_SOCKET_PATH").unwrap_or_else(|| proto::DEFAULT_SOCKET_PATH.to_owned());
         if !socket_path.starts_with('/') {
             socket_path.insert(0, '/');
@@ -91,7 +98,7 @@ impl GatewayConfig {
         )?;
         Ok(Self {
             secret,
-            lambda_url: lambda_url.trim_end_matches('/').to_owned(),
+            lambda_url,
             socket_path,
             inline_body_limit: match number(env, "INLINE_BODY_LIMIT")? {
                 Some(n) => proto::in_range("INLINE_BODY_LIMIT", n, 0, proto::MAX_INLINE_BODY_LIMIT)

@@ -2,7 +2,7 @@
 //! the result (the session judges it: `GatewaySession::handle_invocation_result`).
 
 use lambda_relay::proto::{self, BodyMode, ClientInfo, ReceivedResult, RequestBinding, ResultVerdict, TokenClaims};
-use worker::{Fetch, Headers, Request, RequestInit, RequestRedirect, Result};
+use worker::{Fetch, Headers, Request, Result};
 
 use crate::config::GatewayConfig;
 use crate::driver::{drive, DriverRef, Start};
@@ -48,10 +48,12 @@ pub(crate) async fn request(
     } else {
         Vec::new()
     };
-    let method = req.method();
+    // The method as the client sent it: worker's `Method` reads any it does not know (WebDAV's
+    // PROPFIND, QUERY, PURGE) as GET, which would invoke, sign and bind another request.
+    let method = req.inner().method();
     let now = web::unix_now();
     let binding = RequestBinding {
-        method: method.as_ref(),
+        method: &method,
         path_and_query: &path_and_query,
         body_mode: mode,
         inline_body: &body,
@@ -70,22 +72,20 @@ pub(crate) async fn request(
     headers.set(proto::RELAY_BODY_HEADER, mode.as_str())?;
     if let Some(signer) = &config.signer {
         let origin = &config.lambda_url[..origin_end];
-        for (name, value) in signer
-            .sign(now, method.as_ref(), origin, &path_and_query, &body)
-            .pairs()
-        {
+        for (name, value) in signer.sign(now, &method, origin, &path_and_query, &body).pairs() {
             headers.set(name, value)?;
         }
     }
-    let mut init = RequestInit::new();
-    init.with_method(method)
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual);
+    let init = web_sys::RequestInit::new();
+    init.set_method(&method);
+    init.set_headers(&headers.0);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
     if !body.is_empty() {
-        init.with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
+        init.set_body(&js_sys::Uint8Array::from(body.as_slice()));
     }
     let target = format!("{}{path_and_query}", &config.lambda_url[..origin_end]);
-    Ok((Request::new_with_init(&target, &init)?, token))
+    let invocation = web_sys::Request::new_with_str_and_init(&target, &init)?;
+    Ok((Request::from(invocation), token))
 }
 
 /// Sends the invocation and hands its result to the session. The result is a signal, never

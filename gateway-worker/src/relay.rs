@@ -88,8 +88,7 @@ impl RelaySession {
         let length = headers.get("content-length").and_then(|v| v.trim().parse::<u64>().ok());
         let has_body = req.inner().body().is_some() && length != Some(0);
         let mode = BodyMode::choose(has_body, length, config.inline_body_limit);
-        let method = req.method();
-        let exchange = Exchange::for_method(mode, method.as_ref());
+        let exchange = Exchange::for_method(mode, &req.inner().method());
         let (invocation, token) = invoke::request(&mut req, &config, &headers, &relay_id, mode, has_body).await?;
 
         let session = match GatewaySession::new(config.session.clone(), exchange, token, web::now()) {

@@ -45,7 +45,7 @@ def event(path="/", method="GET", headers=None, body=None, b64=False, query=""):
 def binding(method: str = "GET", path_and_query: str = "/", body_mode: str = "inline", body: bytes = b"", client: str = "") -> str:
     """The request binding of docs/protocol.md ("Tokens"), written from the spec."""
     digest = hashlib.sha256(b"lambda-relay.binding.v2\0")
-    for part in [method.encode(), path_and_query.removesuffix("?").encode(), body_mode.encode(), hashlib.sha256(body).digest(), client.encode()]:
+    for part in [method.encode(), path_and_query.encode(), body_mode.encode(), hashlib.sha256(body).digest(), client.encode()]:
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.digest()[:16].hex()
 

@@ -115,9 +115,16 @@ pub fn function_url_event(request: &LocalRequest<'_>) -> Value {
 /// allowed, and any region.
 pub fn iam_refusal(request: &LocalRequest<'_>, credentials: &AwsCredentials, unix_time: u64) -> Option<LocalResponse> {
     let headers: Vec<(&str, &str)> = request.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    // An absolute-form target (`http://host/p?q`) is its path and query.
+    let (path, query) = split_target(request.target);
+    let path_and_query = if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    };
     let received = sigv4::Received {
         method: request.method,
-        path_and_query: request.target,
+        path_and_query: &path_and_query,
         headers: &headers,
         body: request.body,
     };

@@ -86,7 +86,7 @@ impl RequestView {
         for (name, value) in headers.iter() {
             if proto::RELAY_HEADERS.contains(&name.as_str())
                 || (name == "cookie" && cookies.is_some())
-                || (relayed && name == "authorization")
+                || (relayed && is_gateway_signature(name))
             {
                 continue;
             }
@@ -95,8 +95,9 @@ impl RequestView {
             let value = if relayed && name == "host" { host } else { value };
             out.push((name.clone(), value.to_owned()));
         }
-        // Relayed, the invocation's own `authorization` is the gateway's (its signature, if
-        // any); the client's travels in a relay header.
+        // Relayed, the invocation's own `authorization` and `x-amz-*` signing headers are the
+        // gateway's (its signature, its session token); the client's authorization travels in
+        // a relay header, its `x-amz-*` signing headers not at all.
         if let Some(client) = header(proto::CLIENT_AUTHORIZATION_HEADER).filter(|_| relayed) {
             out.push(("authorization".to_owned(), client.to_owned()));
         }
@@ -151,9 +152,12 @@ impl RequestView {
 /// `requestContext.http.sourceIp`.
 pub fn handler_event(mut event: Value, view: &RequestView) -> Value {
     if let Some(headers) = event.get_mut("headers").and_then(Value::as_object_mut) {
+        let relayed = headers.keys().any(|n| n.eq_ignore_ascii_case(proto::RELAY_ID_HEADER));
         headers.retain(|name, _| {
-            !(name.eq_ignore_ascii_case("authorization")
-                || proto::RELAY_HEADERS.iter().any(|r| name.eq_ignore_ascii_case(r)))
+            let name = name.to_ascii_lowercase();
+            !(name == "authorization"
+                || (relayed && is_gateway_signature(&name))
+                || proto::RELAY_HEADERS.contains(&name.as_str()))
         });
         if let Some((_, value)) = view.headers.iter().find(|(n, _)| n == "authorization") {
             headers.insert("authorization".into(), Value::String(value.clone()));
@@ -166,6 +170,13 @@ pub fn handler_event(mut event: Value, view: &RequestView) -> Value {
         http.insert("sourceIp".into(), Value::String(address.clone()));
     }
     event
+}
+
+/// Whether a (lowercase) header of a relayed invocation is the gateway's SigV4 signature, never
+/// the client's (the gateway drops a client's `x-amz-date`, `x-amz-content-sha256` and
+/// `x-amz-security-token`, and moves its `authorization`).
+fn is_gateway_signature(name: &str) -> bool {
+    proto::sigv4::SIGNING_HEADERS.contains(&name)
 }
 
 /// The event as a payload 2.0 object, or an error naming the shape it has instead.

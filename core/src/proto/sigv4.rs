@@ -24,8 +24,9 @@ pub const LAMBDA_SERVICE: &str = "lambda";
 /// How far a signature's time may be from the verifier's clock, in seconds (AWS's rule).
 pub const MAX_CLOCK_SKEW_S: u64 = 5 * 60;
 
-/// An AWS access key. `Debug` never shows the secret or the session token.
-#[derive(Clone, PartialEq, Eq)]
+/// An AWS access key. `Debug` never shows the secret or the session token, and there is no
+/// `PartialEq` (it would compare the secret in variable time).
+#[derive(Clone)]
 pub struct AwsCredentials {
     access_key_id: String,
     secret_access_key: String,
@@ -48,6 +49,12 @@ impl AwsCredentials {
         }
         if secret_access_key.is_empty() {
             return Err(SigV4Error::Credentials("AWS_SECRET_ACCESS_KEY is empty"));
+        }
+        if secret_access_key.trim() != secret_access_key {
+            // A pasted secret's trailing newline would make every signature wrong, silently.
+            return Err(SigV4Error::Credentials(
+                "AWS_SECRET_ACCESS_KEY has leading or trailing whitespace",
+            ));
         }
         if session_token.as_deref().is_some_and(|t| !header_safe(t)) {
             return Err(SigV4Error::Credentials(
@@ -91,8 +98,8 @@ pub enum PathEncoding {
     Single,
 }
 
-/// What a request is signed over.
-#[derive(Clone, Copy, Debug)]
+/// What a request is signed over (no `Debug`: its headers may hold credentials).
+#[derive(Clone, Copy)]
 pub struct Signable<'a> {
     /// The method, as sent.
     pub method: &'a str,
@@ -161,8 +168,9 @@ pub fn signature(secret_access_key: &str, date: &str, region: &str, service: &st
 /// The headers that sign an invocation: `x-amz-date`, `x-amz-content-sha256`, with temporary
 /// credentials `x-amz-security-token`, and `authorization`. The signature covers `host`
 /// (`host` is the authority the request is sent to), those headers, and nothing a client
-/// sent, so no hop can break it by adding or reordering headers.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// sent, so no hop can break it by adding or reordering headers. `Debug` shows the date and
+/// the body's hash only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SignedHeaders {
     /// `x-amz-date`.
     pub amz_date: String,
@@ -172,6 +180,15 @@ pub struct SignedHeaders {
     pub security_token: Option<String>,
     /// `authorization`.
     pub authorization: String,
+}
+
+impl fmt::Debug for SignedHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedHeaders")
+            .field("amz_date", &self.amz_date)
+            .field("content_sha256", &self.content_sha256)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SignedHeaders {
@@ -252,8 +269,9 @@ pub fn sign(
     }
 }
 
-/// A request as a Function URL receives it, to verify.
-#[derive(Clone, Copy, Debug)]
+/// A request as a Function URL receives it, to verify (no `Debug`: its headers hold
+/// credentials).
+#[derive(Clone, Copy)]
 pub struct Received<'a> {
     /// The method.
     pub method: &'a str,
@@ -316,11 +334,15 @@ pub fn verify(
     if !parsed.signed_headers.split(';').any(|h| h == "host") {
         return Err(SigV4Error::Malformed("the signed headers do not include host"));
     }
-    if credentials.session_token.is_some() && header("x-amz-security-token") != credentials.session_token.as_deref() {
-        return Err(SigV4Error::UnknownKey);
-    }
+    // The token is checked in constant time, and its failure told only after the signature's.
+    let token_ok = match (&credentials.session_token, header("x-amz-security-token")) {
+        (Some(expected), Some(presented)) => same_credential(expected, presented),
+        (None, None) => true,
+        _ => false,
+    };
+    // A Function URL signs every payload: no `UNSIGNED-PAYLOAD`.
     let body_hash = hex(&Sha256::digest(req.body));
-    if header("x-amz-content-sha256").is_some_and(|h| h != body_hash && h != "UNSIGNED-PAYLOAD") {
+    if header("x-amz-content-sha256").is_some_and(|h| h != body_hash) {
         return Err(SigV4Error::BodyHash);
     }
     let payload = header("x-amz-content-sha256").unwrap_or(&body_hash);
@@ -351,10 +373,10 @@ pub fn verify(
     );
     let to_sign = string_to_sign(amz_date, &parsed.credential[key_id.len() + 1..], &canonical);
     let expected = signature(&credentials.secret_access_key, date, region, service, &to_sign);
-    if same_credential(&expected, parsed.signature) {
-        Ok(())
-    } else {
-        Err(SigV4Error::Mismatch)
+    match (same_credential(&expected, parsed.signature), token_ok) {
+        (true, true) => Ok(()),
+        (true, false) => Err(SigV4Error::UnknownKey),
+        (false, _) => Err(SigV4Error::Mismatch),
     }
 }
 
@@ -794,6 +816,28 @@ mod tests {
             ..req
         };
         assert_eq!(verify(&tampered, &creds, LAMBDA_SERVICE, t), Err(SigV4Error::BodyHash));
+        let unsigned_payload: Vec<_> = headers
+            .iter()
+            .map(|&(n, v)| {
+                if n == "x-amz-content-sha256" {
+                    (n, "UNSIGNED-PAYLOAD")
+                } else {
+                    (n, v)
+                }
+            })
+            .collect();
+        let unsigned_payload = Received {
+            headers: &unsigned_payload,
+            ..req
+        };
+        assert_eq!(
+            verify(&unsigned_payload, &creds, LAMBDA_SERVICE, t),
+            Err(SigV4Error::BodyHash),
+            "a Function URL signs every payload"
+        );
+        let tokenless = AwsCredentials::new("AKIDEXAMPLE", "secret/key+example", None).unwrap();
+        assert_eq!(verify(&req, &tokenless, LAMBDA_SERVICE, t), Err(SigV4Error::UnknownKey));
+        assert!(!format!("{signed:?}").contains("session"), "{signed:?}");
         let stranger = AwsCredentials::new("AKIDOTHER", "secret/key+example", None).unwrap();
         assert_eq!(verify(&req, &stranger, LAMBDA_SERVICE, t), Err(SigV4Error::UnknownKey));
         let unsigned: Vec<_> = headers.iter().filter(|(n, _)| *n != "authorization").copied().collect();
@@ -858,6 +902,7 @@ mod tests {
         assert!(AwsCredentials::new("AKID", "", None).is_err());
         assert!(AwsCredentials::new("AK/ID", "s", None).is_err());
         assert!(AwsCredentials::new("AKID", "s", Some("bad\ntoken".into())).is_err());
+        assert!(AwsCredentials::new("AKID", "pasted\n", None).is_err());
         assert_eq!(
             AwsCredentials::new("AKID", "s", Some(String::new()))
                 .unwrap()

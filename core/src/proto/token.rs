@@ -35,13 +35,15 @@ const PREFIX: &str = "v2.";
 const BINDING_HEX_LEN: usize = 32;
 
 /// The request a token is minted for: what the gateway sends and the function reads back from
-/// its event. A token leaked from a log cannot start a handler on any other request.
+/// its event. A token leaked from a log starts no handler on a request with another method,
+/// path, query, body or client address (headers are not bound: Lambda rewrites some of them;
+/// `AuthType AWS_IAM` keeps anyone else from invoking the function at all).
 #[derive(Clone, Copy, Debug)]
 pub struct RequestBinding<'a> {
     /// The method.
     pub method: &'a str,
-    /// The path the function's URL is invoked at and the query, as sent; no `?` when the query
-    /// is empty.
+    /// The path the function's URL is invoked at and the query, as sent (no `?` when the query
+    /// is empty: both sides leave it out).
     pub path_and_query: &'a str,
     /// Where the body travels.
     pub body_mode: BodyMode,
@@ -54,12 +56,11 @@ pub struct RequestBinding<'a> {
 impl RequestBinding<'_> {
     /// The binding as it appears in a token: 32 lowercase hex digits.
     pub fn digest(&self) -> String {
-        let path_and_query = self.path_and_query.strip_suffix('?').unwrap_or(self.path_and_query);
         let mut hash = Sha256::new();
         hash.update(BINDING_DOMAIN);
         for part in [
             self.method.as_bytes(),
-            path_and_query.as_bytes(),
+            self.path_and_query.as_bytes(),
             self.body_mode.as_str().as_bytes(),
             Sha256::digest(self.inline_body).as_slice(),
             self.client_address.unwrap_or("").as_bytes(),
@@ -411,16 +412,16 @@ mod tests {
         for other in others {
             assert_eq!(c.admit(&other, 1_000), Err(TokenError::OtherRequest), "{other:?}");
         }
-        // An empty query is no query: `/p?` and `/p` are one request.
+        // Bytes are bound as they are: `/p?x?` is not `/p?x`.
         let bare = RequestBinding {
-            path_and_query: "/p",
+            path_and_query: "/p?x",
             ..REQUEST
         };
         let asked = RequestBinding {
-            path_and_query: "/p?",
+            path_and_query: "/p?x?",
             ..REQUEST
         };
-        assert_eq!(bare.digest(), asked.digest());
+        assert_ne!(bare.digest(), asked.digest());
         // Parts are length-prefixed: moving a byte between two parts changes the digest.
         let split = RequestBinding {
             method: "POST/",

@@ -197,8 +197,8 @@ request(
 )
 request(
     "request-relay-signed-without-client-authorization",
-    "relayed, an authorization header is the gateway's (its SigV4 signature): a client that sent none has none",
-    fu_event(extra_headers={**RELAY_HEADERS, **RELAY_FWD, "authorization": SIGV4}),
+    "relayed, authorization and the x-amz-* signing headers are the gateway's (its SigV4 signature, its session token): a handler sees none of them",
+    fu_event(extra_headers={**RELAY_HEADERS, **RELAY_FWD, "authorization": SIGV4, "x-amz-date": "20261203T120000Z", "x-amz-content-sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "x-amz-security-token": "the-gateways-session-token"}),
     view(url="https://gw.example.com/items/42", headers=RELAYED_BASE + RELAY_FWD_PAIRS, client="203.0.113.7"),
     relayed=True,
 )

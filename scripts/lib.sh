@@ -138,7 +138,8 @@ pack_node() {
   (cd "$dir" && "$root/node_modules/.bin/napi" create-npm-dirs --npm-dir pack/npm >/dev/null &&
     "$root/node_modules/.bin/napi" artifacts --output-dir pack/artifacts --npm-dir pack/npm >/dev/null)
   mkdir -p "$pack/main"
-  cp -r "$dir/dist" "$dir/esm" "$dir/binding.cjs" "$dir/binding.d.ts" "$pack/main/"
+  cp -r "$dir/dist" "$dir/esm" "$dir/binding.cjs" "$dir/binding.d.ts" "$dir/README.md" "$pack/main/"
+  for d in "$pack/main" "$pack"/npm/*; do cp "$root/LICENSE-MIT" "$root/LICENSE-APACHE" "$d/"; done
   node "$dir/scripts/pack-manifest.cjs" "$dir/package.json" "$pack/npm" "$pack/main/package.json"
   for d in "$pack/main" "$pack"/npm/*; do
     (cd "$d" && npm pack --silent --pack-destination "$pack" >/dev/null)

@@ -19,6 +19,23 @@ cargo clippy -p lambda-relay-gateway --target wasm32-unknown-unknown --locked --
 step "cargo test (lambda-relay with all features, the Rust examples)"
 cargo test -p lambda-relay -p lambda-relay-examples --all-features --locked
 
+step "release: the crate's package (cargo package) and the licence copies"
+for dir in core python-binding; do
+  for licence in LICENSE-MIT LICENSE-APACHE; do
+    cmp -s "$licence" "$dir/$licence" || { echo "$dir/$licence is not the repository's $licence" >&2; exit 1; }
+  done
+done
+crate_files=$(cargo package -p lambda-relay --no-verify --allow-dirty --locked --list)
+for file in Cargo.toml README.md LICENSE-MIT LICENSE-APACHE src/lib.rs; do
+  grep -qx "$file" <<<"$crate_files" || { echo "the lambda-relay crate would ship without $file" >&2; exit 1; }
+done
+# The .crate itself (its manifest rewritten as crates.io gets it); not compiled again.
+if ! packaged=$(cargo package -p lambda-relay --no-verify --allow-dirty --locked 2>&1); then
+  echo "$packaged" >&2
+  exit 1
+fi
+echo "lambda-relay crate: $(wc -l <<<"$crate_files") files"
+
 step "proto builds for wasm32-unknown-unknown without default features"
 cargo build -p lambda-relay --no-default-features --target wasm32-unknown-unknown --locked
 

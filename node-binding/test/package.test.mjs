@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
@@ -28,6 +28,27 @@ describe("packaging", { skip: !existsSync(pack) && "run scripts/pack-node.sh fir
     const x64 = maxGlibc("objdump", path.join(pack, "artifacts", "lambda-relay.linux-x64-gnu.node"));
     const arm64 = maxGlibc("aarch64-linux-gnu-objdump", path.join(pack, "artifacts", "lambda-relay.linux-arm64-gnu.node"));
     for (const [major, minor] of [x64, arm64]) assert.ok(major === 2 && minor <= 34, `needs GLIBC_${major}.${minor}`);
+  });
+
+  it("every tarball carries the licences, a README and the metadata, at the workspace's one version", () => {
+    const root = path.resolve(pack, "..", "..");
+    const version = /\[workspace\.package\][^[]*?\nversion = "([^"]+)"/.exec(readFileSync(path.join(root, "Cargo.toml"), "utf8"))?.[1];
+    assert.ok(version, "Cargo.toml's [workspace.package] has a version");
+    const tarballs = readdirSync(pack).filter((f) => f.endsWith(".tgz"));
+    assert.equal(tarballs.length, 3);
+    for (const tarball of tarballs) {
+      const files = execFileSync("tar", ["tzf", path.join(pack, tarball)], { encoding: "utf8" }).split("\n").filter(Boolean);
+      for (const file of ["package/LICENSE-MIT", "package/LICENSE-APACHE", "package/README.md", "package/package.json"]) {
+        assert.ok(files.includes(file), `${tarball} lacks ${file}: ${files.join(", ")}`);
+      }
+      const license = execFileSync("tar", ["xzfO", path.join(pack, tarball), "package/LICENSE-APACHE"], { encoding: "utf8" });
+      assert.equal(license, readFileSync(path.join(root, "LICENSE-APACHE"), "utf8"), `${tarball}'s LICENSE-APACHE is the repository's`);
+      const manifest = JSON.parse(execFileSync("tar", ["xzfO", path.join(pack, tarball), "package/package.json"], { encoding: "utf8" }));
+      assert.equal(manifest.version, version, `${tarball} is at ${version}`);
+      assert.equal(manifest.license, "MIT OR Apache-2.0");
+      assert.match(manifest.repository.url, /github\.com\/lambda-relay\/lambda-relay/);
+      assert.ok(manifest.homepage && manifest.bugs.url && manifest.keywords.includes("aws-lambda"), tarball);
+    }
   });
 
   it("installs from the tarballs into an empty folder and works without Rust on PATH", () => {

@@ -105,3 +105,29 @@ def test_the_aarch64_wheel_imports_under_qemu(tmp_path):
     )
     out = subprocess.run(["qemu-aarch64", "-L", str(sysroot), str(python), "-c", script], check=True, capture_output=True, text=True, timeout=300).stdout
     assert out.split() == ["hello", "from", "aarch64", "x-lambda-relay-id"], out
+
+
+def test_every_distribution_carries_the_licences_and_the_metadata_twine_accepts():
+    root = Path(__file__).resolve().parents[2]
+    version = re.search(r'\[workspace\.package\][^\[]*?\nversion = "([^"]+)"', (root / "Cargo.toml").read_text()).group(1)
+    licences = {name: (root / name).read_bytes() for name in ("LICENSE-MIT", "LICENSE-APACHE")}
+    dists = [wheel("x86_64"), wheel("aarch64"), *DIST.glob("lambda_relay-*.tar.gz")]
+    assert len(dists) == 3, dists
+    for dist in dists:
+        assert f"-{version}" in dist.name, f"{dist.name} is at the workspace's version {version}"
+        if dist.suffix == ".whl":
+            with zipfile.ZipFile(dist) as z:
+                files = {name: z.read(name) for name in z.namelist() if name.rsplit("/", 1)[-1] in licences or name.endswith("/METADATA")}
+        else:
+            with tarfile.open(dist) as t:
+                files = {m.name: t.extractfile(m).read() for m in t.getmembers() if m.isfile() and (m.name.rsplit("/", 1)[-1] in licences or m.name.endswith("/PKG-INFO"))}
+        for name, text in licences.items():
+            assert [f for f, data in files.items() if f.endswith("/" + name) and data == text], f"{dist.name} lacks {name}"
+        metadata = next(data for f, data in files.items() if f.endswith(("/METADATA", "/PKG-INFO"))).decode()
+        assert "License-Expression: MIT OR Apache-2.0" in metadata, dist.name
+        assert "Project-URL: Repository, https://github.com/lambda-relay/lambda-relay" in metadata, dist.name
+        assert "Keywords:" in metadata, dist.name
+    twine = Path(sys.executable).with_name("twine")
+    out = subprocess.run([str(twine), "check", "--strict", *map(str, dists)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.count("PASSED") == 3, out.stdout

@@ -60,7 +60,7 @@ export function native(): typeof Binding {
     `lambda-relay has no native addon for ${platform}: relayed invocations need one, and one is ` +
       `published for Lambda's platforms (linux-x64-gnu and linux-arm64-gnu). Direct invocations and ` +
       `\`lambda-relay serve\` work without it. Deploy with the addon of your function's architecture: ` +
-      `\`npm install --os=linux --cpu=x64\` (or --cpu=arm64), or a lambda-relay layer.`,
+      `\`npm install --os=linux --cpu=x64 --libc=glibc\` (or --cpu=arm64), or a lambda-relay layer.`,
     { cause: loadError },
   );
 }

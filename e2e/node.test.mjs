@@ -7,13 +7,14 @@ import http from "node:http";
 import { gunzipSync } from "node:zlib";
 import { after, before, describe, it } from "node:test";
 
-import { freePort, hashBody, patternSha256, readGated, startGateway, startNodeFunction, stopAll, gatewayErrors } from "./support.mjs";
+import { freePort, gatewayProcess, hashBody, processLog, patternSha256, readGated, startGateway, startNodeFunction, stopAll, gatewayErrors } from "./support.mjs";
 
 let gateway, fn;
 
 before(async () => {
   const [gatewayPort, functionPort] = [await freePort(), await freePort()];
-  fn = await startNodeFunction({ port: functionPort, gatewayUrl: `ws://127.0.0.1:${gatewayPort}` });
+  // Every relayed invocation logs its line (by default only those that went wrong do).
+  fn = await startNodeFunction({ port: functionPort, gatewayUrl: `ws://127.0.0.1:${gatewayPort}`, env: { LAMBDA_RELAY_LOG: "info" } });
   gateway = await startGateway({ port: gatewayPort, lambdaUrl: fn });
 });
 
@@ -103,6 +104,54 @@ describe("Node function through the gateway", () => {
     assert.equal(signal.reason.name, "RelayError");
     assert.equal(signal.reason.code, "ERR_RELAY_ABORTED");
     assert.doesNotMatch(signal.reason.message, /^ERR_/);
+  });
+
+  it("names every request with a relay id the gateway's one log line for it carries, with its bytes, status and outcome", async () => {
+    /** The gateway's log line for `relayId`, once written (the exchange ends after the client read its end). */
+    const logLine = async (relayId) => {
+      for (let i = 0; i < 250; i++) {
+        const line = gatewayProcess.log.find((l) => l.includes('"event":"lambda-relay.request"') && l.includes(relayId));
+        if (line) return JSON.parse(line.slice(line.indexOf("{")));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.fail(`no log line for ${relayId}`);
+    };
+    const body = randomBytes(3_000_000);
+    const upload = await fetch(`${gateway}/upload?secret=not-logged`, { method: "POST", body, headers: { "content-length": String(body.length) } });
+    const uploaded = await upload.text();
+    const relayId = upload.headers.get("x-lambda-relay-id");
+    assert.match(relayId, /^[0-9a-f]{64}$/);
+    const line = await logLine(relayId);
+    assert.deepEqual(
+      { method: line.method, path: line.path, status: line.status, outcome: line.outcome, request_bytes: line.request_bytes, resumes: line.resumes },
+      { method: "POST", path: "/upload", status: 200, outcome: "complete", request_bytes: 3_000_000, resumes: 0 },
+    );
+    assert.equal(line.response_bytes, Buffer.byteLength(uploaded), "a streamed answer's bytes");
+    assert.ok(line.ttfb_ms <= line.duration_ms, JSON.stringify(line));
+    assert.ok(!JSON.stringify(line).includes("not-logged"), "the query stays out of the log");
+    // The function's own line for the same request: the same relay id.
+    let fnLine;
+    for (let i = 0; i < 250 && !fnLine; i++) {
+      fnLine = processLog("node function").find((l) => l.includes('"event":"lambda-relay.invocation"') && l.includes(relayId));
+      if (!fnLine) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(fnLine, "the function logged the invocation");
+    assert.deepEqual(
+      (({ level, status, outcome }) => ({ level, status, outcome }))(JSON.parse(fnLine)),
+      { level: "info", status: 200, outcome: "relayed" },
+    );
+
+    const failed = await fetch(`${gateway}/fail-before-head`);
+    assert.equal(failed.status, 502);
+    await failed.text();
+    const failure = await logLine(failed.headers.get("x-lambda-relay-id"));
+    assert.deepEqual([failure.status, failure.outcome, failure.error_code], [502, "failed", "handler_error"]);
+
+    const bytes = await fetch(`${gateway}/bytes?n=1000`);
+    assert.equal((await bytes.arrayBuffer()).byteLength, 1000);
+    const small = await logLine(bytes.headers.get("x-lambda-relay-id"));
+    assert.equal(small.status, 200);
+    assert.ok(["complete", "inline"].includes(small.outcome), small.outcome);
   });
 
   it("aborts the client's transfer when the body fails after the head", async () => {

@@ -32,6 +32,11 @@ export async function freePort() {
   return port;
 }
 
+/** The output lines, after it was ready, of the last process started as `name`. */
+export function processLog(name) {
+  return started.findLast((c) => c.label === name)?.log ?? [];
+}
+
 /** The PIDs of everything started and still running. */
 export function runningPids() {
   return started.filter((c) => c.exitCode === null).map((c) => c.pid);
@@ -41,6 +46,7 @@ export function runningPids() {
 export function startProcess(name, command, args, { env, cwd, ready, timeoutMs = 120_000 }) {
   const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   child.log = [];
+  child.label = name;
   started.push(child);
   let output = "";
   let isReady = false;

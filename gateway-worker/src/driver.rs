@@ -20,6 +20,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{BinaryType, CloseEvent, MessageEvent};
 use worker::{Delay, Response, Result, WebSocket};
 
+use crate::log::RequestLog;
 use crate::web;
 
 /// An event listener registered on a socket, kept alive as long as it is registered.
@@ -158,6 +159,8 @@ pub(crate) struct Driver {
     pub(crate) request_waker: Option<Waker>,
     /// The deadline a timer task is armed for.
     timer_at: Option<Timestamp>,
+    /// The request's log line, written once the exchange is over.
+    pub(crate) log: RequestLog,
 }
 
 /// How the client's response starts.
@@ -174,7 +177,7 @@ pub(crate) enum Start {
 
 impl Driver {
     /// The state of a new session, whose client's response starts through `start`.
-    pub(crate) fn new(session: GatewaySession, start: oneshot::Sender<Start>) -> DriverRef {
+    pub(crate) fn new(session: GatewaySession, start: oneshot::Sender<Start>, log: RequestLog) -> DriverRef {
         Rc::new(RefCell::new(Self {
             session,
             external_payloads: VecDeque::new(),
@@ -183,6 +186,7 @@ impl Driver {
             body_waker: None,
             request_waker: None,
             timer_at: None,
+            log,
         }))
     }
 
@@ -266,6 +270,12 @@ pub(crate) fn drive(driver: &DriverRef) {
     if over || state.session.send_capacity() > 0 || !state.session.wants_request_body() {
         if let Some(waker) = state.request_waker.take() {
             waker.wake();
+        }
+    }
+    if state.log.pending() {
+        let summary = state.session.summary();
+        if summary.outcome != "open" {
+            state.log.write(&summary, web::now());
         }
     }
     let deadline = state.session.poll_timeout();

@@ -11,6 +11,7 @@ mod body;
 mod config;
 mod driver;
 mod invoke;
+mod log;
 mod relay;
 mod web;
 

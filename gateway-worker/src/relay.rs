@@ -27,6 +27,7 @@ use crate::body::{pump_request, BodyStream};
 use crate::config::GatewayConfig;
 use crate::driver::{attach_socket, client_left, drive, Driver, DriverRef, Start};
 use crate::invoke;
+use crate::log::RequestLog;
 use crate::web::{self, HeaderList};
 
 /// One client request and its relay session.
@@ -89,6 +90,8 @@ impl RelaySession {
         let has_body = req.inner().body().is_some() && length != Some(0);
         let mode = BodyMode::choose(has_body, length, config.inline_body_limit);
         let exchange = Exchange::for_method(mode, &req.inner().method());
+        // The path without its query, which may carry secrets.
+        let log = RequestLog::new(&relay_id, &req.inner().method(), req.path().as_str(), web::now());
         let (invocation, token) = invoke::request(&mut req, &config, &headers, &relay_id, mode, has_body).await?;
 
         let session = match GatewaySession::new(config.session.clone(), exchange, token, web::now()) {
@@ -96,7 +99,7 @@ impl RelaySession {
             Err(e) => return web::failure_response(&Failure::misconfigured(e.to_string())),
         };
         let (start_tx, start_rx) = oneshot::channel();
-        let driver = Driver::new(session, start_tx);
+        let driver = Driver::new(session, start_tx, log);
         *self.driver.borrow_mut() = Some(driver.clone());
 
         // A client that leaves before the head: where the runtime reports it by aborting the
@@ -124,9 +127,32 @@ impl RelaySession {
                 reason: "the relay ended before a response".into(),
             })))
         });
+        let response = self.respond(start, &driver, exchange);
+        // Every answer names its relay id: the key to the gateway's and the function's logs.
+        response.map(|mut response| {
+            // Every response here was made here, so its headers are mutable; a failure to name
+            // it must not cost the client its response.
+            let _ = response.headers_mut().set(proto::RELAY_ID_HEADER, &relay_id);
+            response
+        })
+    }
+
+    /// The client's response, as it starts; the request's log line records how.
+    fn respond(&self, start: Start, driver: &DriverRef, exchange: Exchange) -> Result<Response> {
+        let now = web::now();
+        let decided =
+            |driver: &DriverRef, status: u16, outcome: &'static str, code: Option<&'static str>, error: String| {
+                let mut relay = driver.borrow_mut();
+                relay.log.responded(status, now);
+                relay.log.decided(outcome, code, error);
+                let summary = relay.session.summary();
+                relay.log.write(&summary, now);
+            };
         match start {
             Start::Head(head) => {
                 let status = head.status.as_u16();
+                driver.borrow_mut().log.responded(status, now);
+                let driver = driver.clone();
                 let has_body = exchange.response_has_body(status);
                 let headers = web::client_headers(&head, has_body, exchange.head_request)?;
                 if has_body {
@@ -143,10 +169,27 @@ impl RelaySession {
                     Ok(Response::empty()?.with_status(status).with_headers(headers))
                 }
             }
-            Start::Failed(failure) => web::failure_response(&failure),
-            Start::PassThrough(response) => Ok(response),
+            Start::Failed(failure) => {
+                decided(
+                    driver,
+                    failure.status,
+                    "failed",
+                    Some(failure.code.name()),
+                    failure.message.clone(),
+                );
+                web::failure_response(&failure)
+            }
+            Start::PassThrough(response) => {
+                let status = response.status_code();
+                decided(driver, status, "passthrough", None, String::new());
+                // Rebuilt: a fetched response's headers cannot be changed.
+                let headers = response.headers().clone();
+                let (_, body) = response.into_parts();
+                Ok(Response::from_body(body)?.with_status(status).with_headers(headers))
+            }
             Start::Inline(response) => {
                 let status = response.status_code();
+                decided(driver, status, "inline", None, String::new());
                 let headers = web::inline_headers(response.headers(), status, exchange.head_request)?;
                 let (_, body) = response.into_parts();
                 Ok(Response::from_body(body)?.with_status(status).with_headers(headers))

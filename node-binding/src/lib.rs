@@ -500,6 +500,8 @@ impl BindingConnection {
     #[napi]
     pub async fn result(&self, failure: Option<String>) -> Value {
         let over = self.status.clone().over().await;
-        adapter::relay_result(over, failure).to_json()
+        let result = adapter::relay_result(over, failure);
+        adapter::log_relay(self.status.relay_id(), &result, self.status.elapsed());
+        result.to_json()
     }
 }

@@ -444,8 +444,10 @@ impl Connection {
     #[pyo3(signature = (failure=None))]
     fn result<'py>(&self, py: Python<'py>, failure: Option<String>) -> PyResult<Bound<'py, PyAny>> {
         let status = self.status.clone();
-        let over = py.detach(|| runtime().block_on(status.over()));
-        to_py(py, &adapter::relay_result(over, failure).to_json())
+        let over = py.detach(|| runtime().block_on(status.clone().over()));
+        let result = adapter::relay_result(over, failure);
+        adapter::log_relay(status.relay_id(), &result, status.elapsed());
+        to_py(py, &result.to_json())
     }
 }
 

@@ -118,6 +118,7 @@ pub fn begin_bound(
     };
     let request = match begun {
         Begun::Answer(result) => {
+            log_answer(&event, &result);
             bound.kind = "result";
             bound.result = Some(result);
             return Ok(bound);
@@ -175,7 +176,69 @@ pub fn respond_inline<C: AsRef<[u8]>>(
     } else {
         Default::default()
     };
-    Some(FunctionUrlResult::inline(status, headers, &body, head_request))
+    let result = FunctionUrlResult::inline(status, headers, &body, head_request);
+    let relay = writer.status();
+    log_relay(relay.relay_id(), &result, relay.elapsed());
+    Some(result)
+}
+
+/// The setting that chooses which invocations the function logs: `warn` (default: relays
+/// that did not complete, refused invocations), `info` (every relayed invocation), `off`.
+pub const LOG_ENV: &str = "LAMBDA_RELAY_LOG";
+
+/// The function's log line for a relayed (or refused) invocation, as JSON, if `LAMBDA_RELAY_LOG`
+/// (`level`, read by the caller) lets it through: `event`, `level`, `relay_id`, `status`,
+/// `outcome`, `duration_ms`, and for a relay that did not complete its `error`. The relay id
+/// is the gateway's log line's and the client's `x-lambda-relay-id` (docs/operations.md).
+pub fn relay_log_line(
+    level: Option<&str>,
+    relay_id: &str,
+    result: &FunctionUrlResult,
+    elapsed: Duration,
+) -> Option<String> {
+    let outcome = result
+        .headers
+        .get(proto::RELAY_OUTCOME_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let warn = !matches!(outcome, "relayed" | "complete");
+    let enabled = match level.map(str::trim) {
+        Some("off") => false,
+        Some("info" | "debug") => true,
+        _ => warn,
+    };
+    if !enabled {
+        return None;
+    }
+    let mut line = serde_json::json!({
+        "event": "lambda-relay.invocation",
+        "level": if warn { "warn" } else { "info" },
+        "relay_id": relay_id,
+        "status": result.status_code,
+        "outcome": outcome,
+        "duration_ms": elapsed.as_millis() as u64,
+    });
+    if warn {
+        line["error"] = result.body.clone().map_or(Value::Null, Value::String);
+    }
+    Some(line.to_string())
+}
+
+/// Writes [`relay_log_line`] to standard error (Lambda's log), with the level from the
+/// environment. Every binding calls it once per relayed or refused invocation.
+pub fn log_relay(relay_id: &str, result: &FunctionUrlResult, elapsed: Duration) {
+    let level = std::env::var(LOG_ENV).ok();
+    if let Some(line) = relay_log_line(level.as_deref(), relay_id, result, elapsed) {
+        eprintln!("{line}");
+    }
+}
+
+/// [`log_relay`] for an invocation answered without a relay (refused, unconfigured), if its
+/// event names a relay id.
+pub fn log_answer(event: &Value, result: &FunctionUrlResult) {
+    if let Some(relay_id) = event_header(event, proto::RELAY_ID_HEADER) {
+        log_relay(&proto::clip(relay_id), result, Duration::ZERO);
+    }
 }
 
 /// The invocation's result once its relay is over: the relay's own failure if it had one
@@ -187,4 +250,36 @@ pub fn relay_result(over: Option<Error>, failure: Option<String>) -> FunctionUrl
         (None, Some(why)) => InvocationResult::failed(why),
         (None, None) => InvocationResult::relayed(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relayed_invocations_log_line_is_quiet_unless_it_went_wrong_or_was_asked_for() {
+        let ok = FunctionUrlResult::relay(&InvocationResult::relayed());
+        let failed = FunctionUrlResult::relay(&InvocationResult::failed("the socket broke"));
+        let took = Duration::from_millis(1234);
+        assert_eq!(relay_log_line(None, "r1", &ok, took), None, "quiet by default");
+        assert_eq!(relay_log_line(Some("off"), "r1", &failed, took), None);
+        let line: Value = serde_json::from_str(&relay_log_line(Some("info"), "r1", &ok, took).unwrap()).unwrap();
+        assert_eq!(
+            line,
+            serde_json::json!({
+                "event": "lambda-relay.invocation", "level": "info", "relay_id": "r1",
+                "status": 200, "outcome": "relayed", "duration_ms": 1234
+            })
+        );
+        let line: Value = serde_json::from_str(&relay_log_line(None, "r1", &failed, took).unwrap()).unwrap();
+        assert_eq!(
+            (
+                line["level"].as_str(),
+                line["outcome"].as_str(),
+                line["status"].as_u64()
+            ),
+            (Some("warn"), Some("failed"), Some(502))
+        );
+        assert!(line["error"].as_str().unwrap().contains("the socket broke"), "{line}");
+    }
 }

@@ -23,7 +23,8 @@ mod result;
 
 #[cfg(feature = "client")]
 pub use invocation::{
-    begin, begin_bound, event_header, relay_result, respond_inline, time_left, Begun, Bound, DEFAULT_TIME_LEFT,
+    begin, begin_bound, event_header, log_answer, log_relay, relay_log_line, relay_result, respond_inline, time_left,
+    Begun, Bound, DEFAULT_TIME_LEFT, LOG_ENV,
 };
 pub use local::{function_url_event, iam_refusal, LocalRequest, LocalResponse};
 pub use request::{handler_event, RequestView};

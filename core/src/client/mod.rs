@@ -177,6 +177,8 @@ impl SessionState {
 
 pub(crate) struct Inner {
     pub(crate) state: Mutex<SessionState>,
+    /// The invocation's relay id, for its log line.
+    pub(crate) relay_id: Arc<str>,
     /// Wakes the driver after the application queued something.
     pub(crate) notify: Notify,
     pub(crate) epoch: Instant,
@@ -225,7 +227,9 @@ impl Connection {
             session.set_deadline(Timestamp::from_millis(0) + left.saturating_sub(config.deadline_margin));
         }
         let key = session_key()?;
+        let relay_id: Arc<str> = Arc::from(invocation.relay_id.as_str());
         let inner = Arc::new(Inner {
+            relay_id,
             state: Mutex::new(SessionState {
                 session,
                 fatal: None,
@@ -297,9 +301,30 @@ impl Inner {
 #[derive(Clone)]
 pub struct RelayStatus {
     rx: watch::Receiver<Status>,
+    relay_id: Arc<str>,
+    epoch: Instant,
 }
 
 impl RelayStatus {
+    pub(crate) fn of(inner: &Inner) -> Self {
+        Self {
+            rx: inner.status.subscribe(),
+            relay_id: inner.relay_id.clone(),
+            epoch: inner.epoch,
+        }
+    }
+
+    /// The invocation's relay id (what the gateway's log line and the client's
+    /// `x-lambda-relay-id` header carry).
+    pub fn relay_id(&self) -> &str {
+        &self.relay_id
+    }
+
+    /// The time since the connection opened.
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.epoch.elapsed()
+    }
+
     /// Waits for a cancellation and returns why; pending for ever if the relay finishes
     /// without one (race it against the work it cancels).
     pub async fn cancellation(self) -> Error {
@@ -342,9 +367,7 @@ pub struct RequestBody {
 impl RequestBody {
     /// The relay's status: cancelled, over.
     pub fn status(&self) -> RelayStatus {
-        RelayStatus {
-            rx: self.inner.status.subscribe(),
-        }
+        RelayStatus::of(&self.inner)
     }
 }
 

@@ -126,9 +126,7 @@ impl ResponseWriter {
     /// The relay's status: cancelled (the client went away, the relay failed, the deadline
     /// passed), over.
     pub fn status(&self) -> RelayStatus {
-        RelayStatus {
-            rx: self.inner.status.subscribe(),
-        }
+        RelayStatus::of(&self.inner)
     }
 
     fn poll_flush_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {

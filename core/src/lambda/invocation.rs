@@ -63,7 +63,10 @@ where
     )
     .map_err(Error::Event)?;
     let (view, relay) = match begun {
-        Begun::Answer(result) => return Ok(result),
+        Begun::Answer(result) => {
+            adapter::log_answer(&event, &result);
+            return Ok(result);
+        }
         Begun::Direct { request } => (request, None),
         Begun::Relayed {
             request,
@@ -106,7 +109,9 @@ where
         Body::from(view.body)
     };
     let request = Request::from_parts(parts, body);
-    Ok(relay_response(handler(request), &mut writer, head_request).await)
+    // The relay id joins this invocation's events to the gateway's log line for its request.
+    let span = tracing::info_span!("lambda_relay.invocation", relay_id = %writer.status().relay_id());
+    Ok(tracing::Instrument::instrument(relay_response(handler(request), &mut writer, head_request), span).await)
 }
 
 /// The `http` request of a view, minus its body: its absolute URL, method and headers.

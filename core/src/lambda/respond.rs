@@ -31,10 +31,11 @@ where
     let status = writer.status();
     let outcome = tokio::select! {
         r = stream_response(response, writer, head_request) => r,
-        why = status.cancellation() => Err(why),
+        why = status.clone().cancellation() => Err(why),
     };
-    match outcome {
-        Ok(Some(inline)) => inline,
+    // An inline answer was logged as it was made (`adapter::respond_inline`).
+    let result = match outcome {
+        Ok(Some(inline)) => return inline,
         Ok(None) => adapter::relay_result(None, None),
         Err(client::Error::Deadline) => {
             // The session failed the response with `deadline`; return once that reached the
@@ -43,7 +44,9 @@ where
             adapter::relay_result(Some(client::Error::Deadline), None)
         }
         Err(e) => adapter::relay_result(Some(e), None),
-    }
+    };
+    adapter::log_relay(status.relay_id(), &result, status.elapsed());
+    result
 }
 
 /// Streams the handler's response, or returns it whole when it is small and complete the

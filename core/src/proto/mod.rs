@@ -57,7 +57,7 @@ pub use exchange::*;
 pub use failure::Failure;
 pub use frame::{Abort, Frame, FunctionError, Hello, Item, ResponseHead, BODY_HEADER_LEN, HELLO_LEN};
 pub use function::{FunctionRole, FunctionSession, RequestChunk, DEADLINE_MESSAGE};
-pub use gateway::{GatewayRole, GatewaySession, ReceivedResult, ResponsePart, ResultVerdict};
+pub use gateway::{ExchangeSummary, GatewayRole, GatewaySession, ReceivedResult, ResponsePart, ResultVerdict};
 pub use headers::encoded_len as header_block_len;
 pub use invocation::*;
 pub use link::LinkStats;

@@ -52,6 +52,7 @@ impl GatewaySession {
         if !req.is_resume() {
             self.role.key = req.key.map(str::to_owned);
         }
+        self.role.counts.sockets += 1;
         self.socket_opened(now);
     }
 }

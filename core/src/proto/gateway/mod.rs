@@ -41,6 +41,32 @@ pub struct GatewayRole {
     /// While a streamed request body is open: the client must have sent more by then, unless
     /// the function's window is full (docs/protocol.md, "Gateway side").
     upload_by: Option<Timestamp>,
+    /// What the exchange moved, for its log line ([`GatewaySession::summary`]).
+    counts: Counts,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Counts {
+    request_bytes: u64,
+    response_bytes: u64,
+    sockets: u32,
+}
+
+/// What became of an exchange, as the gateway logs it once per request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExchangeSummary {
+    /// Request body bytes sent to the function over the socket (an inline body is the
+    /// invocation's own, not counted here).
+    pub request_bytes: u64,
+    /// Response body bytes received from the function.
+    pub response_bytes: u64,
+    /// Sockets after the first: resumes, and first sockets whose 101 the function missed.
+    pub resumes: u32,
+    /// `complete` (the response ended and was read), `aborted` (the client left), `failed`
+    /// (the function, the socket or the gateway failed it) or `open` (none of these yet).
+    pub outcome: &'static str,
+    /// Why it did not complete, when it did not.
+    pub error: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,6 +203,7 @@ impl GatewaySession {
             final_part_read: false,
             finish_by: None,
             upload_by: (exchange.body_mode == super::BodyMode::Stream).then(|| now + config.upload_idle),
+            counts: Counts::default(),
         };
         let mut session = Session::with_role(config, now, role)?;
         session.link.set_timer(Timer::Connect, Some(connect_by));
@@ -196,10 +223,32 @@ impl GatewaySession {
             Some(Item::Error(e)) => ResponsePart::Failed(e),
             Some(other) => unreachable!("accept() refuses {:?} at the gateway", other.frame_type()),
         };
-        if matches!(part, ResponsePart::End(_) | ResponsePart::Failed(_)) {
-            self.role.final_part_read = true;
+        match &part {
+            ResponsePart::Data(data) => self.role.counts.response_bytes += data.len() as u64,
+            ResponsePart::External(len) => self.role.counts.response_bytes += u64::from(*len),
+            ResponsePart::End(_) | ResponsePart::Failed(_) => self.role.final_part_read = true,
+            ResponsePart::Head(_) => {}
         }
         Ok(Some(part))
+    }
+
+    /// What became of the exchange so far: bytes each way, resumes, the outcome.
+    pub fn summary(&self) -> ExchangeSummary {
+        let (outcome, error) = match self.link.error() {
+            Some(Error::Aborted(abort)) if abort.code == AbortCode::CLIENT_GONE => {
+                ("aborted", Some(abort.reason.clone()))
+            }
+            Some(e) => ("failed", Some(e.to_string())),
+            None if self.role.final_part_read && self.role.response == Response::Ended => ("complete", None),
+            None => ("open", None),
+        };
+        ExchangeSummary {
+            request_bytes: self.role.counts.request_bytes,
+            response_bytes: self.role.counts.response_bytes,
+            resumes: self.role.counts.sockets.saturating_sub(1),
+            outcome,
+            error,
+        }
     }
 
     /// Takes as much of the request body in `data` as the window allows; see
@@ -209,6 +258,7 @@ impl GatewaySession {
     pub fn write(&mut self, now: Timestamp, data: &mut Bytes) -> Result<usize, StreamError> {
         self.request_open()?;
         let taken = self.write_body(data, Item::RequestBody)?;
+        self.role.counts.request_bytes += taken as u64;
         if taken > 0 && self.role.upload_by.is_some() {
             // Progress: the client's upload is alive.
             self.role.upload_by = Some(now + self.link.config().upload_idle);

@@ -230,8 +230,11 @@ fn resumes_must_present_the_first_sockets_session_key() {
     );
     g.socket_accepted(now, &upgrade(TOKEN, KEY, true));
     assert!(g.is_connected());
+    assert_eq!((g.summary().resumes, g.summary().outcome), (1, "open"));
     g.abort(AbortCode::CLIENT_GONE, "gone");
     assert_eq!(g.admit_socket(&upgrade(TOKEN, KEY, true)).unwrap_err().status, 410);
+    let summary = g.summary();
+    assert_eq!((summary.outcome, summary.error.as_deref()), ("aborted", Some("gone")));
 }
 
 // ---- the invocation's result ----

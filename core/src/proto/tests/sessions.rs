@@ -31,6 +31,17 @@ fn streams_request_and_response_bodies_byte_identical() {
     assert!(p.f.is_done() && p.g.is_done());
     assert_eq!(p.f.poll_close(), Some(CloseCode::NORMAL));
     assert_eq!(p.g.poll_close(), None, "the function closes a completed session");
+    // What the gateway logs of it: the bytes each way as the bodies moved, and the outcome.
+    let summary = p.g.summary();
+    assert_eq!(
+        (
+            summary.request_bytes,
+            summary.response_bytes,
+            summary.outcome,
+            summary.error
+        ),
+        (300_000, 1_000_000, "complete", None)
+    );
 }
 
 #[test]

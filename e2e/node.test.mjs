@@ -15,7 +15,8 @@ before(async () => {
   const [gatewayPort, functionPort] = [await freePort(), await freePort()];
   // Every relayed invocation logs its line (by default only those that went wrong do).
   fn = await startNodeFunction({ port: functionPort, gatewayUrl: `ws://127.0.0.1:${gatewayPort}`, env: { LAMBDA_RELAY_LOG: "info" } });
-  gateway = await startGateway({ port: gatewayPort, lambdaUrl: fn });
+  // Every request here goes through a location-hinted stub (workerd run locally ignores where).
+  gateway = await startGateway({ port: gatewayPort, lambdaUrl: fn, vars: { DO_LOCATION: "weur" } });
 });
 
 after(stopAll);

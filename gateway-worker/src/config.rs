@@ -24,6 +24,9 @@ pub struct GatewayConfig {
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`), for the region
     /// of `LAMBDA_URL` or `AWS_REGION`.
     pub signer: Option<proto::sigv4::InvocationSigner>,
+    /// `DO_LOCATION`: the location hint for each request's Durable Object (`auto`: near the
+    /// function's region; `off`: near the client).
+    pub location_hint: Option<&'static str>,
     /// Session limits and timings (`CONNECT_TIMEOUT_MS`, `RESUME_GRACE_MS`, `KEEPALIVE_MS`,
     /// `IDLE_TIMEOUT_MS`, `UPLOAD_IDLE_MS`, `MAX_PAYLOAD`, `WINDOW`, `MAX_HEADER_BYTES`).
     pub session: proto::Config,
@@ -96,6 +99,10 @@ impl GatewayConfig {
             var(env, "AWS_REGION").as_deref(),
             &lambda_url,
         )?;
+        let location_hint = proto::location_hint(
+            var(env, "DO_LOCATION").as_deref(),
+            proto::sigv4::function_url_region(&lambda_url),
+        )?;
         Ok(Self {
             secret,
             lambda_url,
@@ -113,6 +120,7 @@ impl GatewayConfig {
                 None => DEFAULT_TOKEN_TTL,
             },
             signer,
+            location_hint,
             session,
         })
     }

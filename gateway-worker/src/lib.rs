@@ -44,5 +44,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         };
         return id.get_stub()?.fetch_with_request(req).await;
     }
-    namespace.unique_id()?.get_stub()?.fetch_with_request(req).await
+    // A new object per request, placed near the function unless DO_LOCATION says otherwise.
+    let id = namespace.unique_id()?;
+    let stub = match config.location_hint {
+        Some(hint) => id.get_stub_with_location_hint(hint)?,
+        None => id.get_stub()?,
+    };
+    stub.fetch_with_request(req).await
 }

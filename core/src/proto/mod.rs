@@ -31,6 +31,7 @@ mod gateway;
 mod headers;
 mod invocation;
 mod link;
+mod placement;
 mod result;
 mod session;
 mod settings;
@@ -61,6 +62,7 @@ pub use gateway::{ExchangeSummary, GatewayRole, GatewaySession, ReceivedResult, 
 pub use headers::encoded_len as header_block_len;
 pub use invocation::*;
 pub use link::LinkStats;
+pub use placement::{location_hint, location_hint_for_region, LOCATION_HINTS};
 pub use result::InvocationResult;
 pub use session::{Intake, Role, Session};
 pub use settings::{RelaySettings, SettingsError, DEFAULT_DEADLINE_MARGIN};

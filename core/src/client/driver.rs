@@ -105,12 +105,9 @@ pub(crate) async fn run(inner: Arc<Inner>, config: ClientConfig, invocation: Inv
 async fn pump(inner: &Inner, socket: Socket) -> SocketEnd {
     let (mut sink, mut stream) = socket.split();
     loop {
+        // The application's work was cancelled as the session failed or its deadline passed,
+        // under the lock that saw it (`Inner::lock`), not only when the socket closes.
         let turn = take_output(inner);
-        if let Some(why) = turn.cancelled {
-            // Cancel the application's work as soon as the session fails or its deadline
-            // passes, not only when the socket is closed.
-            inner.cancel(why);
-        }
         if send_all(&mut sink, turn.out).await.is_err() {
             return SocketEnd::Lost(None);
         }
@@ -149,8 +146,6 @@ struct Turn {
     close: Option<CloseCode>,
     /// Whether the session still counts this socket as up.
     connected: bool,
-    /// Why the application's work is cancelled, if it is.
-    cancelled: Option<Error>,
 }
 
 fn take_output(inner: &Inner) -> Turn {
@@ -159,11 +154,6 @@ fn take_output(inner: &Inner) -> Turn {
     while let Some(m) = state.session.poll_transmit() {
         out.push(m);
     }
-    let cancelled = match state.session.error() {
-        Some(e) => Some(Error::Session(e.clone())),
-        None if state.session.deadline_reached() => Some(Error::Deadline),
-        None => None,
-    };
     state.wake_ready();
     let session = &state.session;
     Turn {
@@ -171,7 +161,6 @@ fn take_output(inner: &Inner) -> Turn {
         deadline: session.poll_timeout(),
         close: session.poll_close(),
         connected: session.is_connected(),
-        cancelled,
     }
 }
 

@@ -151,6 +151,16 @@ impl SessionState {
         self.fatal.clone()
     }
 
+    /// Why the application's work is cancelled, if it is: the session failed (the gateway
+    /// aborted, the relay failed for good) or the invocation's deadline passed.
+    pub(crate) fn cancellation(&self) -> Option<Error> {
+        match self.failure() {
+            Some(e) => Some(e),
+            None if self.session.deadline_reached() => Some(Error::Deadline),
+            None => None,
+        }
+    }
+
     /// Wakes the handles that can make progress now: a reader with something to read, a
     /// writer with window (or a finished or failed session). Waking them without progress
     /// would spin: each poll notifies the driver, which would wake them again.
@@ -187,12 +197,16 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, SessionState> {
+    /// Locks the shared state. Whatever failed or cancelled the session while it was held
+    /// is recorded in the relay's status before it is let go, so a handle that saw the
+    /// failure also sees the cancellation (an application asks `is_cancelled` to tell a
+    /// client that left from a write that failed for its own reasons).
+    pub(crate) fn lock(&self) -> Locked<'_> {
         // A panic while holding the lock (a bug, in the driver or a handle) leaves the session
         // mid-update: trust nothing in it, but never panic again in every handle, which in a
         // binding would take the function's process down. The relay is over: each handle
         // reports it closed, and whoever waits is woken to hear it.
-        self.state.lock().unwrap_or_else(|poisoned| {
+        let guard = self.state.lock().unwrap_or_else(|poisoned| {
             let mut state = poisoned.into_inner();
             if state.fatal.is_none() {
                 state.fatal = Some(Error::Closed);
@@ -201,11 +215,40 @@ impl Inner {
                 self.notify.notify_one();
             }
             state
-        })
+        });
+        Locked { inner: self, guard }
     }
 
     pub(crate) fn now(&self) -> Timestamp {
         Timestamp::from_millis(self.epoch.elapsed().as_millis() as u64)
+    }
+}
+
+/// The shared state, locked; see [`Inner::lock`].
+pub(crate) struct Locked<'a> {
+    inner: &'a Inner,
+    guard: MutexGuard<'a, SessionState>,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = SessionState;
+
+    fn deref(&self) -> &SessionState {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut SessionState {
+        &mut self.guard
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        if let Some(why) = self.guard.cancellation() {
+            self.inner.cancel(why);
+        }
     }
 }
 
@@ -444,5 +487,47 @@ mod tests {
         let (_body, mut writer) = conn.split();
         assert_eq!(writer.send_head(StatusCode::OK, HeaderMap::new()), Err(Error::Closed));
         assert_eq!(writer.finish(HeaderMap::new()).await, Err(Error::Closed));
+    }
+
+    #[tokio::test]
+    async fn a_handle_that_sees_the_session_fail_sees_the_relay_cancelled() {
+        // An application tells a client that left from a write that failed for its own
+        // reasons by asking `is_cancelled` once the write failed: the two must agree at once,
+        // not after the driver's next turn (Python's send raised the wrong error under load).
+        let invocation = Invocation {
+            relay_id: "agree".into(),
+            token: "t".into(),
+            exchange: proto::Exchange::new(proto::BodyMode::Inline),
+            time_left: Some(Duration::from_secs(60)),
+        };
+        // Nothing listens there: the driver sits in its backoff, taking no turn.
+        let conn = Connection::open(ClientConfig::new("ws://127.0.0.1:1"), invocation).unwrap();
+        let status = RelayStatus::of(&conn.inner);
+        assert!(!status.is_cancelled());
+        conn.inner
+            .lock()
+            .session
+            .handle_timeout(Timestamp::from_millis(3_600_000));
+        assert!(
+            status.is_cancelled(),
+            "the deadline passed under the lock, and the lock was let go"
+        );
+        assert!(matches!(
+            status.clone().cancelled_or_over().await,
+            Some(Error::Deadline)
+        ));
+
+        let invocation = Invocation {
+            relay_id: "agree-fatal".into(),
+            token: "t".into(),
+            exchange: proto::Exchange::new(proto::BodyMode::Inline),
+            time_left: None,
+        };
+        let conn = Connection::open(ClientConfig::new("ws://127.0.0.1:1"), invocation).unwrap();
+        let status = RelayStatus::of(&conn.inner);
+        conn.inner.lock().fatal = Some(Error::Closed);
+        assert!(status.is_cancelled());
+        let (_body, mut writer) = conn.split();
+        assert_eq!(writer.write(Bytes::from_static(b"x")).await, Err(Error::Closed));
     }
 }

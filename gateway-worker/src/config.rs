@@ -12,8 +12,11 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(16 * 60);
 pub struct GatewayConfig {
     /// `RELAY_SECRET`: mints and verifies tokens.
     pub secret: RelaySecret,
-    /// `LAMBDA_URL`: the function's URL, invoked for every client request.
-    pub lambda_url: String,
+    /// `LAMBDA_URL`'s origin (`https://host[:port]`): every client request invokes it.
+    pub lambda_origin: String,
+    /// `LAMBDA_URL`'s own path without its trailing `/` (usually empty): it prefixes the
+    /// client's path.
+    pub lambda_path: String,
     /// `RELAY_SOCKET_PATH`: prefix of the relay socket path (default `/_relay/`).
     pub socket_path: String,
     /// `INLINE_BODY_LIMIT`: largest request body of known length sent inline.
@@ -46,11 +49,9 @@ impl GatewayConfig {
         proto::check_function_url(&lambda_url).map_err(|e| format!("LAMBDA_URL: {e}"))?;
         // As fetch will send it (host lowercased, a default port dropped, the path normalised):
         // the signature and the token's binding are made over what is sent.
-        let lambda_url = worker::Url::parse(&lambda_url)
-            .map_err(|e| format!("LAMBDA_URL: {e}"))?
-            .as_str()
-            .trim_end_matches('/')
-            .to_owned();
+        let parsed = worker::Url::parse(&lambda_url).map_err(|e| format!("LAMBDA_URL: {e}"))?;
+        let lambda_origin = parsed.origin().ascii_serialization();
+        let lambda_path = parsed.path().trim_end_matches('/').to_owned();
         let mut socket_path = var(env, "RELAY_SOCKET_PATH").unwrap_or_else(|| proto::DEFAULT_SOCKET_PATH.to_owned());
         if !socket_path.starts_with('/') {
             socket_path.insert(0, '/');
@@ -97,15 +98,16 @@ impl GatewayConfig {
             secret_var("AWS_SECRET_ACCESS_KEY").as_deref(),
             secret_var("AWS_SESSION_TOKEN").as_deref(),
             var(env, "AWS_REGION").as_deref(),
-            &lambda_url,
+            &lambda_origin,
         )?;
         let location_hint = proto::location_hint(
             var(env, "DO_LOCATION").as_deref(),
-            proto::sigv4::function_url_region(&lambda_url),
+            proto::sigv4::function_url_region(&lambda_origin),
         )?;
         Ok(Self {
             secret,
-            lambda_url,
+            lambda_origin,
+            lambda_path,
             socket_path,
             inline_body_limit: match number(env, "INLINE_BODY_LIMIT")? {
                 Some(n) => proto::in_range("INLINE_BODY_LIMIT", n, 0, proto::MAX_INLINE_BODY_LIMIT)

@@ -24,12 +24,7 @@ pub(crate) async fn request(
     let url = req.url()?;
     // The Function URL's own path (if any) prefixes the client's: the function's event shows
     // this whole path, and the token binds it.
-    let origin_end = config
-        .lambda_url
-        .find("://")
-        .and_then(|scheme| config.lambda_url[scheme + 3..].find('/').map(|p| scheme + 3 + p))
-        .unwrap_or(config.lambda_url.len());
-    let mut path_and_query = format!("{}{}", &config.lambda_url[origin_end..], url.path());
+    let mut path_and_query = format!("{}{}", config.lambda_path, url.path());
     if let Some(query) = url.query().filter(|q| !q.is_empty()) {
         path_and_query.push('?');
         path_and_query.push_str(query);
@@ -71,8 +66,10 @@ pub(crate) async fn request(
     headers.set(proto::RELAY_TOKEN_HEADER, &token)?;
     headers.set(proto::RELAY_BODY_HEADER, mode.as_str())?;
     if let Some(signer) = &config.signer {
-        let origin = &config.lambda_url[..origin_end];
-        for (name, value) in signer.sign(now, &method, origin, &path_and_query, &body).pairs() {
+        for (name, value) in signer
+            .sign(now, &method, &config.lambda_origin, &path_and_query, &body)
+            .pairs()
+        {
             headers.set(name, value)?;
         }
     }
@@ -83,7 +80,7 @@ pub(crate) async fn request(
     if !body.is_empty() {
         init.set_body(&js_sys::Uint8Array::from(body.as_slice()));
     }
-    let target = format!("{}{path_and_query}", &config.lambda_url[..origin_end]);
+    let target = format!("{}{path_and_query}", config.lambda_origin);
     let invocation = web_sys::Request::new_with_str_and_init(&target, &init)?;
     Ok((Request::from(invocation), token))
 }

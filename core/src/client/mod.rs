@@ -303,7 +303,7 @@ impl Connection {
 fn session_key() -> Result<String, Error> {
     let mut bytes = [0u8; proto::SESSION_KEY_LEN / 2];
     getrandom::fill(&mut bytes).map_err(|e| Error::Config(format!("no randomness for the session key: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(proto::lower_hex(&bytes))
 }
 
 /// Where a relay stands: whether it was cancelled (and why), and whether it is over.

@@ -45,6 +45,8 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "client")]
+pub(crate) use codec::lower_hex;
 pub use codec::DecodeError;
 pub use codes::{
     AbortCode, CloseCode, ErrorCode, FailureCode, FrameType, GatewayError, Outcome, CLIENT_AUTHORIZATION_HEADER,

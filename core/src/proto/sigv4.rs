@@ -13,6 +13,7 @@ use core::fmt::Write as _;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use super::codec::lower_hex;
 use super::token::same_credential;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -151,7 +152,7 @@ pub fn canonical_request(req: &Signable<'_>, encoding: PathEncoding, normalize: 
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
     format!(
         "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        hex(&Sha256::digest(canonical_request))
+        lower_hex(&Sha256::digest(canonical_request))
     )
 }
 
@@ -162,7 +163,7 @@ pub fn signature(secret_access_key: &str, date: &str, region: &str, service: &st
         .fold(format!("AWS4{secret_access_key}").into_bytes(), |key, part| {
             hmac(&key, part.as_bytes()).to_vec()
         });
-    hex(&hmac(&key, string_to_sign.as_bytes()))
+    lower_hex(&hmac(&key, string_to_sign.as_bytes()))
 }
 
 /// The headers that sign an invocation: `x-amz-date`, `x-amz-content-sha256`, with temporary
@@ -227,7 +228,7 @@ pub fn sign(
     body: &[u8],
 ) -> SignedHeaders {
     let amz_date = amz_date(unix_time);
-    let content_sha256 = hex(&Sha256::digest(body));
+    let content_sha256 = lower_hex(&Sha256::digest(body));
     let mut headers = vec![
         ("host", host),
         ("x-amz-date", amz_date.as_str()),
@@ -341,7 +342,7 @@ pub fn verify(
         _ => false,
     };
     // A Function URL signs every payload: no `UNSIGNED-PAYLOAD`.
-    let body_hash = hex(&Sha256::digest(req.body));
+    let body_hash = lower_hex(&Sha256::digest(req.body));
     if header("x-amz-content-sha256").is_some_and(|h| h != body_hash) {
         return Err(SigV4Error::BodyHash);
     }
@@ -708,14 +709,6 @@ fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     let mut mac = HmacSha256::new_from_slice(key).expect("hmac takes keys of any length");
     mac.update(data);
     mac.finalize().into_bytes().into()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use core::time::Duration;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use super::codec::lower_hex;
 use super::exchange::BodyMode;
 use super::validate::{validate_relay_id, InvocationError};
 
@@ -68,12 +69,7 @@ impl RequestBinding<'_> {
             hash.update((part.len() as u64).to_be_bytes());
             hash.update(part);
         }
-        let mut out = String::with_capacity(BINDING_HEX_LEN);
-        for b in &hash.finalize()[..BINDING_HEX_LEN / 2] {
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
-        }
-        out
+        lower_hex(&hash.finalize()[..BINDING_HEX_LEN / 2])
     }
 }
 
@@ -139,12 +135,13 @@ impl RelaySecret {
             return Err(TokenError::Malformed("binding is not 32 hex digits"));
         }
         let mac = self.mac(relay_id, claims).finalize().into_bytes();
-        let mut token = format!("{PREFIX}{}.{}.{}.", claims.issued_at, claims.expires_at, claims.binding);
-        for b in mac {
-            token.push(char::from(HEX[usize::from(b >> 4)]));
-            token.push(char::from(HEX[usize::from(b & 0xf)]));
-        }
-        Ok(token)
+        Ok(format!(
+            "{PREFIX}{}.{}.{}.{}",
+            claims.issued_at,
+            claims.expires_at,
+            claims.binding,
+            lower_hex(&mac)
+        ))
     }
 
     /// Checks that `token` was minted for `relay_id` under this secret and has not expired at
@@ -205,8 +202,6 @@ impl fmt::Debug for RelaySecret {
         f.write_str("RelaySecret(..)")
     }
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn is_lower_hex(b: u8) -> bool {
     matches!(b, b'0'..=b'9' | b'a'..=b'f')

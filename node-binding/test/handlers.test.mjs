@@ -97,6 +97,16 @@ describe("streamifyHandler, direct", () => {
     assert.equal(result.isBase64Encoded, true, "invalid UTF-8 goes base64");
     assert.deepEqual([...Buffer.from(result.body, "base64")], [0xc3, 0x28, 0x29]);
   });
+
+  it("direct and never ended, fails when the invocation's time is up instead of hanging", async () => {
+    let wrote = false;
+    const handler = streamifyHandler(async (_request, responseStream) => {
+      responseStream.write("never ended");
+      wrote = true;
+    });
+    await assert.rejects(handler(event(), { ...context, getRemainingTimeInMillis: () => 50 }), /never ended its response stream/);
+    assert.ok(wrote, "the handler ran");
+  });
 });
 
 describe("a handler that returns with its body unfinished", () => {

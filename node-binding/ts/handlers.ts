@@ -176,7 +176,9 @@ function streaming(run: StreamifyHandler): FunctionUrlHandler {
     if (invocation.kind === "direct") {
       const stream = new BufferedResponseStream();
       await run(invocation.request, stream, env);
-      await whenEnded(stream);
+      // Nothing else ends a direct invocation: without a bound, a stream never ended would
+      // hold a local server's request forever (Lambda would end it at the deadline).
+      await within(whenEnded(stream), context.getRemainingTimeInMillis?.(), "the handler never ended its response stream before the invocation's time was up");
       return bufferedResult(invocation, stream.statusCode, headerPairs(stream.headerObject()), stream.body());
     }
     const { relay, request } = invocation;
@@ -196,6 +198,20 @@ function streaming(run: StreamifyHandler): FunctionUrlHandler {
     })();
     return relay.result(work);
   };
+}
+
+/** `work`, failed with `why` once `ms` (if known) have passed. */
+async function within<T>(work: Promise<T>, ms: number | undefined, why: string): Promise<T> {
+  if (ms === undefined || !Number.isFinite(ms)) return work;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(why)), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([work, timeUp]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Waits until the handler ended the stream and everything was taken. A handler may end it

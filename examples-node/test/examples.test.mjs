@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 
 import { handler as classic } from "../classic/handler.mjs";
+import { handler as expressApp } from "../express/handler.mjs";
 import { handler as hono } from "../hono/handler.mjs";
 import { handler as nodeStream } from "../node-stream/handler.mjs";
 import { handler as sse } from "../sse/handler.mjs";
@@ -57,5 +58,14 @@ describe("examples, direct", () => {
     const bytes = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 31) & 0xff));
     const result = await upload(event("/", { method: "POST", body: bytes.toString("base64") }), context);
     assert.deepEqual(JSON.parse(result.body), { bytes: 100_000, sha256: createHash("sha256").update(bytes).digest("hex") });
+  });
+
+  it("express: routes, the event stream, an upload's size", async () => {
+    assert.deepEqual(JSON.parse((await expressApp(event("/hello/relay"), context)).body), { hello: "relay" });
+    const events = await expressApp(event("/events"), context);
+    assert.equal(events.headers["content-type"], "text/event-stream; charset=utf-8");
+    assert.deepEqual(events.body.trim().split("\n\n").map((e) => e.split("data: ")[1]), ["tick 1", "tick 2", "tick 3", "tick 4", "tick 5"]);
+    const size = await expressApp(event("/size", { method: "POST", body: Buffer.alloc(70_000).toString("base64") }), context);
+    assert.deepEqual(JSON.parse(size.body), { bytes: 70_000 });
   });
 });

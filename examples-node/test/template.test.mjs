@@ -18,7 +18,7 @@ it("template.yaml parses and its handlers exist", async () => {
   assert.match(template.Globals.Function.Runtime, /^nodejs(20|22|24)\.x$/);
   const resources = Object.entries(template.Resources);
   const functions = resources.filter(([, r]) => r.Type === "AWS::Serverless::Function").map(([, r]) => r);
-  assert.equal(functions.length, 5);
+  assert.equal(functions.length, 6);
   const withUrls = resources.filter(([, r]) => r.Type === "AWS::Serverless::Function" && (r.Properties.FunctionUrlConfig ?? template.Globals.Function.FunctionUrlConfig));
   const invokable = resources
     .filter(([, r]) => r.Type === "AWS::Lambda::Permission" && r.Properties.Action === "lambda:InvokeFunction" && r.Properties.InvokedViaFunctionUrl === true && r.Properties.Principal === "*")

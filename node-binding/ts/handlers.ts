@@ -167,8 +167,8 @@ export function streamifyResponse(handler: AwsStreamingHandler): FunctionUrlHand
   });
 }
 
-/** The Lambda handler around a streaming handler of either shape. */
-function streaming(run: StreamifyHandler): FunctionUrlHandler {
+/** The Lambda handler around a streaming handler of any shape (also `nodeHandler`'s). */
+export function streaming(run: StreamifyHandler): FunctionUrlHandler {
   return async (event, context) => {
     const invocation = begin(event, context);
     if (invocation.kind === "result") return invocation.result;

@@ -6,5 +6,7 @@ export type { FunctionUrlEvent, FunctionUrlRequestContext, FunctionUrlResult, Ha
 export { RelayError } from "./native.js";
 export { HttpResponseStream, ResponseStream } from "./response-stream.js";
 export type { HttpResponseMetadata } from "./response-stream.js";
+export { nodeHandler } from "./node-app.js";
+export type { NodeApp, NodeListener } from "./node-app.js";
 export { serve } from "./serve.js";
 export type { ServeOptions } from "./serve.js";

@@ -46,6 +46,10 @@ export abstract class ResponseStream extends Writable {
     return this;
   }
 
+  /** Sends the head now, before any body (as `http.ServerResponse`'s): for a response whose
+   * first bytes take a while, such as server-sent events. */
+  flushHeaders(): void {}
+
   get headersSent(): boolean {
     return this.#headSent;
   }
@@ -116,6 +120,10 @@ export class RelayResponseStream extends ResponseStream {
       if (held.length) await this.#relay.write(held);
     })();
     return this.#streaming;
+  }
+
+  override flushHeaders(): void {
+    if (this.#held && !this.writableEnded) void this.#stream().catch((e) => this.destroy(e));
   }
 
   /** Fails the response, once: a handler error before the head, a body error after it. */

@@ -83,10 +83,14 @@ impl RequestView {
         let mut out = Vec::with_capacity(headers.len() + 1);
         let cookies = cookie_list(event)?;
         let host = host.unwrap_or("localhost");
+        // Relayed with a streamed body, the invocation itself had none: its content-length
+        // (0) is not the body's, whose length the handler learns as it streams.
+        let streamed = relayed && header(proto::RELAY_BODY_HEADER) == Some(proto::BodyMode::Stream.as_str());
         for (name, value) in headers.iter() {
             if proto::RELAY_HEADERS.contains(&name.as_str())
                 || (name == "cookie" && cookies.is_some())
                 || (relayed && is_gateway_signature(name))
+                || (streamed && name == "content-length")
             {
                 continue;
             }

@@ -183,6 +183,31 @@ request(
     view(url="https://gw.example.com/items/42", headers=RELAYED_BASE + RELAY_FWD_PAIRS, client="203.0.113.7"),
     relayed=True,
 )
+request(
+    "request-relay-streamed-body-drops-content-length",
+    "relayed with a streamed body, the invocation's own content-length (0) is not the body's: a handler sees none",
+    fu_event(method="POST", extra_headers={**RELAY_HEADERS, "x-lambda-relay-body": "stream", **RELAY_FWD, "content-length": "0", "content-type": "application/octet-stream"}),
+    view(
+        method="POST",
+        url="https://gw.example.com/items/42",
+        headers=RELAYED_BASE + [["content-type", "application/octet-stream"]] + RELAY_FWD_PAIRS,
+        client="203.0.113.7",
+    ),
+    relayed=True,
+)
+request(
+    "request-relay-inline-body-keeps-content-length",
+    "relayed with the body inline, the invocation's body is the client's: its content-length stays",
+    fu_event(method="POST", body="hello", extra_headers={**RELAY_HEADERS, **RELAY_FWD, "content-length": "5"}),
+    view(
+        method="POST",
+        url="https://gw.example.com/items/42",
+        headers=RELAYED_BASE[:1] + [["content-length", "5"]] + RELAYED_BASE[1:] + RELAY_FWD_PAIRS,
+        client="203.0.113.7",
+        body=b"hello",
+    ),
+    relayed=True,
+)
 SIGV4 = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261203/us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=" + "0" * 64
 request(
     "request-relay-client-authorization",

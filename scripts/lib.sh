@@ -235,7 +235,8 @@ build_python() {
     (cd "$root/python-binding" && PATH="$bin:$PATH" "$bin/maturin" build --release --locked --zig \
       --compatibility manylinux2014 --target "$target" --out dist)
   done
-  step "building the Python sdist"
+  step "building the Python pure wheel (no native module: dev machines) and the sdist"
+  "$py" "$root/scripts/pure-wheel.py" "$root"/python-binding/dist/lambda_relay-*_x86_64.whl
   (cd "$root/python-binding" && PATH="$bin:$PATH" "$bin/maturin" sdist --out dist)
   "$py" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$root"/python-binding/dist/lambda_relay-*_x86_64.whl
   ls "$root/python-binding/dist"

@@ -109,6 +109,14 @@ fn constants(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
             .map(|(code, _, _)| *code)
             .collect::<Vec<_>>(),
     )?;
+    // For the classes a platform without this module makes of the codes (`_errors.py`).
+    d.set_item(
+        "error_classes",
+        binding::ERROR_CODES
+            .iter()
+            .map(|(code, class, _)| (*code, *class))
+            .collect::<Vec<_>>(),
+    )?;
     Ok(d)
 }
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_relay import _native, asgi
+from lambda_relay import RelayPlatformError, _native, _portable, asgi
 
 VECTORS = Path(__file__).resolve().parents[2] / "core" / "tests" / "vectors"
 CASES = sorted(VECTORS.glob("*.json"))
@@ -19,10 +19,14 @@ def test_the_folder_holds_every_case():
     assert len(CASES) >= 40
 
 
-def _replay(case: dict):
+def _replay(case: dict, impl=_native):
+    """Through the native module, or through ``_portable`` (the rules for platforms without it)."""
     kind = case["kind"]
     if kind == "request":
-        view = _native.request_view(json.dumps(case["event"]), case["relayed"])
+        if impl is _native:
+            view = _native.request_view(json.dumps(case["event"]), case["relayed"])
+        else:
+            view = _portable.request_view(case["event"], case["relayed"])
         return {
             "method": view["method"],
             "url": view["url"],
@@ -35,9 +39,9 @@ def _replay(case: dict):
     if kind == "response":
         r = case["response"]
         headers = [tuple(p) for p in r["headers"]]
-        return _native.buffered_result(r["status"], headers, base64.b64decode(r["bodyBase64"]), r["headRequest"])
+        return impl.buffered_result(r["status"], headers, base64.b64decode(r["bodyBase64"]), r["headRequest"])
     r = case["request"]
-    return _native.function_url_event(
+    return impl.function_url_event(
         r["method"], r["target"], [tuple(p) for p in r["headers"]], base64.b64decode(r["bodyBase64"]), r["sourceIp"], r["requestId"], r["timeEpochMs"]
     )
 
@@ -55,6 +59,34 @@ def test_vector_through_the_native_module(path: Path):
         if case["kind"] == "request":
             case["expect"]["headers"] = sorted(case["expect"]["headers"], key=json.dumps)
         assert got == case["expect"]
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_vector_through_the_portable_rules(path: Path):
+    """What a platform without the native module runs: the same answers for every direct case,
+    and for a relayed one the error that names the platform."""
+    case = json.loads(path.read_text())
+    if case.get("relayed"):
+        with pytest.raises(RelayPlatformError) as raised:
+            _replay(case, _portable)
+        assert raised.value.code == "ERR_RELAY_PLATFORM"
+    elif "error" in case:
+        with pytest.raises(_native.RelayError) as raised:
+            _replay(case, _portable)
+        assert case["error"] in str(raised.value)
+        assert raised.value.code in ("ERR_RELAY_EVENT", "ERR_RELAY_USAGE")
+    else:
+        got = _replay(case, _portable)
+        if case["kind"] == "request":
+            case["expect"]["headers"] = sorted(case["expect"]["headers"], key=json.dumps)
+        assert got == case["expect"]
+
+
+def test_the_constants_written_down_for_other_platforms_are_the_native_modules():
+    written = json.loads((Path(_portable.__file__).parent / "_constants.json").read_text())
+    assert written == json.loads(json.dumps(_native.constants())), (
+        "python/lambda_relay/_constants.json is stale: write it again from lambda_relay._native.constants()"
+    )
 
 
 DIRECT = [p for p in CASES if p.stem.startswith("request-") and not json.loads(p.read_text())["relayed"]]

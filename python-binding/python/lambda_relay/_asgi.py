@@ -18,7 +18,9 @@ from typing import Any, Optional
 from . import _event
 from ._direct import direct
 from ._lifespan import SHUTDOWN_TIMEOUT_S, Lifespan
-from ._native import begin_invocation
+from . import _portable
+from ._errors import platform_error
+from ._platform import native
 from ._relay import ClientDisconnected, Relay
 from ._types import ASGIApp, Handler, Message, Receive, Scope, Send
 
@@ -91,8 +93,10 @@ class _Runner:
             if self._startup is None:
                 self._startup = asyncio.ensure_future(self.lifespan.start())
             await asyncio.shield(self._startup)
+        if native is None:
+            return await self._direct_without_native(event, context)
         time_left = getattr(context, "get_remaining_time_in_millis", None)
-        invocation = begin_invocation(
+        invocation = native.begin_invocation(
             json.dumps(event),
             os.environ.get(_event.CONSTANTS["gateway_url_env"]),
             os.environ.get(_event.CONSTANTS["secret_env"]),
@@ -107,6 +111,17 @@ class _Runner:
             return await direct(self.app, scope, view["body"], view["head_request"])
         body = None if invocation.streams_body else view["body"]
         return await Relay(invocation.connect(), body).run(self.app, scope)
+
+    async def _direct_without_native(self, event: dict, context: Any) -> dict:
+        """A platform without the native module: a direct invocation through ``_portable``;
+        a relayed one is refused, naming the platform and the fix."""
+        headers = event.get("headers") if isinstance(event, dict) else None
+        if isinstance(headers, dict) and any(n.lower() == _event.CONSTANTS["relay_id_header"] for n in headers):
+            raise platform_error("a relayed invocation")
+        view = _portable.request_view(event, False)
+        scope = _event.scope(view, _portable.handler_event(event), context)
+        scope["state"] = dict(self.state)
+        return await direct(self.app, scope, view["body"], view["head_request"])
 
 
 

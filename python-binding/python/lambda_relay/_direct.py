@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from ._event import header_pairs
-from ._native import buffered_result
+from . import _portable
+from ._platform import native
 from ._types import ASGIApp, Message, Scope
 
 
@@ -40,4 +41,5 @@ async def direct(app: ASGIApp, scope: Scope, body: bytes, head_request: bool) ->
     if not ended:
         # A body cut short fails the invocation instead of passing for a whole one.
         raise RuntimeError("the app returned before its response body ended (more_body was never False)")
+    buffered_result = native.buffered_result if native is not None else _portable.buffered_result
     return buffered_result(status, headers, b"".join(chunks), head_request)

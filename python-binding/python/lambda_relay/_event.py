@@ -6,9 +6,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 from urllib.parse import unquote
 
-from ._native import constants
-
-CONSTANTS: Mapping[str, Any] = constants()
+from ._platform import CONSTANTS
 
 
 def _wire(text: str) -> bytes:

@@ -16,7 +16,9 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional, Sequence
 
-from . import _native
+from . import _portable
+from ._errors import RelayError, require_native
+from ._platform import native
 from ._asgi import asgi, is_asgi_app
 
 USAGE = "python -m lambda_relay serve module:attr [--port 9000] [--host 127.0.0.1] [--auth none|aws_iam]"
@@ -55,13 +57,15 @@ def load(spec: str) -> Callable[[dict, Any], Any]:
 def function_url_event(method: str, target: str, headers: list[tuple[str, str]], body: bytes, client: str, request_id: str) -> dict:
     """The Function URL event Lambda would make of this request (``adapter::function_url_event``,
     shared with the Rust and Node local servers)."""
-    return _native.function_url_event(method, target, headers, body, client, request_id, int(time.time() * 1000))
+    make = native.function_url_event if native is not None else _portable.function_url_event
+    return make(method, target, headers, body, client, request_id, int(time.time() * 1000))
 
 
 def _result_parts(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
     """Status, headers and body of a handler's result, as Lambda's front door reads it
     (``adapter::LocalResponse``)."""
-    return _native.local_response(json.dumps(result))
+    parts = native.local_response if native is not None else _portable.local_response
+    return parts(json.dumps(result))
 
 
 def iam_check(auth: str) -> Optional[Callable[[str, str, list[tuple[str, str]], bytes], Optional[tuple[int, list[tuple[str, str]], bytes]]]]:
@@ -75,9 +79,10 @@ def iam_check(auth: str) -> Optional[Callable[[str, str, list[tuple[str, str]], 
     if not key or not secret:
         raise ValueError('auth "aws_iam" needs a key: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY')
     token = os.environ.get("AWS_SESSION_TOKEN") or None
+    signatures = require_native('`serve --auth aws_iam` (the signature check)')
 
     def check(method: str, target: str, headers: list[tuple[str, str]], body: bytes):
-        return _native.local_iam_refusal(method, target, headers, body, int(time.time() * 1000), key, secret, token)
+        return signatures.local_iam_refusal(method, target, headers, body, int(time.time() * 1000), key, secret, token)
 
     return check
 
@@ -141,14 +146,23 @@ def make_server(handler: Callable[[dict, Any], Any], host: str, port: int, auth:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lambda_relay", usage=USAGE)
+    parser = argparse.ArgumentParser(
+        prog="python -m lambda_relay",
+        usage=USAGE,
+        description="Serves a handler (or an ASGI app) as a local Function URL. Buffered, as a Function URL "
+        "is: each response arrives whole, when the handler is done. Streaming needs the gateway.",
+    )
     parser.add_argument("command", choices=["serve"])
     parser.add_argument("target", help="module:attr, a Lambda handler or an ASGI app")
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--auth", choices=["none", "aws_iam"], default="none", help="aws_iam: answer requests whose SigV4 signature does not verify with Lambda's 403")
     args = parser.parse_args(argv)
-    server = make_server(load(args.target), args.host, args.port, args.auth)
+    try:
+        server = make_server(load(args.target), args.host, args.port, args.auth)
+    except (ValueError, RelayError) as e:
+        print(f"lambda-relay: {e}", file=sys.stderr)
+        return 2
     auth = ", AuthType AWS_IAM" if args.auth == "aws_iam" else ""
     print(f"lambda-relay: serving {args.target} as a Function URL on http://{args.host}:{server.server_address[1]}{auth}", flush=True)
     try:

@@ -42,8 +42,9 @@ export function runningPids() {
   return started.filter((c) => c.exitCode === null).map((c) => c.pid);
 }
 
-/** Spawns a process in its own group and resolves once a line of its output matches `ready`. */
-export function startProcess(name, command, args, { env, cwd, ready, timeoutMs = 120_000 }) {
+/** Spawns a process in its own group and resolves once a line of its output matches `ready`,
+ * or once `readyWhen` (a promise) resolves. */
+export function startProcess(name, command, args, { env, cwd, ready, readyWhen, timeoutMs = 120_000 }) {
   const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   child.log = [];
   child.label = name;
@@ -72,6 +73,12 @@ export function startProcess(name, command, args, { env, cwd, ready, timeoutMs =
     child.on("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`${name} exited with ${code} before it was ready:\n${output}`));
+    });
+    readyWhen?.then(() => {
+      if (isReady) return;
+      isReady = true;
+      clearTimeout(timer);
+      resolve(child);
     });
   });
 }

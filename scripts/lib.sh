@@ -174,6 +174,24 @@ ensure_debian() {
   fi
 }
 
+# AWS's Node runtime interface client for e2e/runtimes.test.mjs, in e2e/ric (its own lock
+# file, apart from the workspace: its install builds curl and aws-lambda-cpp from source, with
+# cmake and autotools, and the addon against Node 22's own headers, nothing downloaded).
+ensure_node_ric() {
+  local dir node
+  dir="$(root_dir)/e2e/ric"
+  if [ ! -f "$dir/node_modules/aws-lambda-ric/rapid-client.node" ]; then
+    ensure_debian cmake cmake
+    ensure_debian autoconf autoconf
+    ensure_debian automake automake
+    ensure_debian libtoolize libtool
+    node=$(node22)
+    step "installing AWS's Node runtime interface client in e2e/ric (builds its native client, once)"
+    (cd "$dir" && PATH="$(dirname "$node"):$PATH" npm_config_nodedir="$(dirname "$(dirname "$node")")" \
+      npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 # Lambda layer zips, one per architecture, from the packed tarballs (pack_node first):
 # node-binding/pack/layers/lambda-relay-layer-linux-<arch>.zip, each holding
 # nodejs/node_modules/lambda-relay and its platform package, where Lambda's Node runtimes

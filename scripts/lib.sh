@@ -77,14 +77,18 @@ build_gateway() {
     "$root/gateway-worker/Cargo.toml" "$root/core/src" "$root/core/Cargo.toml" "$root/Cargo.toml" \
     "$root/Cargo.lock" "$(dirname "${BASH_SOURCE[0]}")/lib.sh" -newer "$root/gateway-worker/build/index.js" -print -quit)" ]; then
     step "the gateway worker is up to date"
-    return
+  else
+    step "building the gateway worker (wasm)"
+    (cd "$root/gateway-worker" &&
+      WASM_BINDGEN_BIN="$(command -v wasm-bindgen)" \
+      WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt" \
+      ESBUILD_BIN="$root/node_modules/@esbuild/linux-x64/bin/esbuild" \
+      worker-build --release --locked)
   fi
-  step "building the gateway worker (wasm)"
-  (cd "$root/gateway-worker" &&
-    WASM_BINDGEN_BIN="$(command -v wasm-bindgen)" \
-    WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt" \
-    ESBUILD_BIN="$root/node_modules/@esbuild/linux-x64/bin/esbuild" \
-    worker-build --release --locked)
+  # The npm package lambda-relay-gateway (gateway-worker/npm) carries the build.
+  mkdir -p "$root/gateway-worker/npm/build"
+  cp "$root/gateway-worker/build/index.js" "$root/gateway-worker/build/index_bg.wasm" "$root/gateway-worker/npm/build/"
+  cp "$root/LICENSE-MIT" "$root/LICENSE-APACHE" "$root/gateway-worker/npm/"
 }
 
 # Builds the Node package in node-binding/: the native addon for this machine (napi), the

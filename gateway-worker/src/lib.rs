@@ -25,16 +25,17 @@ pub const BINDING: &str = "RELAY_SESSION";
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let config = match config::GatewayConfig::from_env(&env) {
-        Ok(c) => c,
-        Err(reason) => return web::failure_response(&Failure::misconfigured(reason)),
-    };
     let namespace = env.durable_object(BINDING)?;
     let path = req.path();
-    if let Some(relay_id) = path.strip_prefix(config.socket_path.as_str()) {
-        // Check at the edge, so a bad socket never wakes a Durable Object.
+    if let Some(relay_id) = path.strip_prefix(config::socket_path(&env).as_str()) {
+        // A function's socket, whichever route its request took. Checked at the edge, so a
+        // bad socket never wakes a Durable Object.
+        let secret = match config::secret(&env) {
+            Ok(s) => s,
+            Err(reason) => return web::failure_response(&Failure::misconfigured(reason)),
+        };
         let headers = web::HeaderList::of(req.headers());
-        let check = proto::check_upgrade(&headers.upgrade(), relay_id, &config.secret, web::unix_now());
+        let check = proto::check_upgrade(&headers.upgrade(), relay_id, &secret, web::unix_now());
         if let Err(refusal) = check {
             return web::failure_response(&Failure::socket_refused(refusal));
         }
@@ -44,11 +45,28 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         };
         return id.get_stub()?.fetch_with_request(req).await;
     }
+    let config = match config::GatewayConfig::from_env(&env) {
+        Ok(c) => c,
+        Err(reason) => return web::failure_response(&Failure::misconfigured(reason)),
+    };
     // A new object per request, placed near the function unless DO_LOCATION says otherwise.
     let id = namespace.unique_id()?;
     let stub = match config.location_hint {
         Some(hint) => id.get_stub_with_location_hint(hint)?,
         None => id.get_stub()?,
     };
-    stub.fetch_with_request(req).await
+    stub.fetch_with_request(with_route(&req, &env)?).await
+}
+
+/// The client's request as the Durable Object gets it: with the route's settings as this
+/// Worker sees them (its own, or those `relay()` gave it), never a client's claim to them.
+fn with_route(req: &Request, env: &Env) -> Result<Request> {
+    let headers = web_sys::Headers::new_with_headers(&req.headers().0)?;
+    headers.set(config::ROUTE_HEADER, &config::route_snapshot(env))?;
+    let init = web_sys::RequestInit::new();
+    init.set_headers(&headers);
+    Ok(Request::from(web_sys::Request::new_with_request_and_init(
+        req.inner(),
+        &init,
+    )?))
 }

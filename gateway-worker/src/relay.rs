@@ -48,14 +48,14 @@ impl DurableObject for RelaySession {
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        let config = match GatewayConfig::from_env(&self.env) {
-            Ok(c) => c,
-            Err(reason) => return web::failure_response(&Failure::misconfigured(reason)),
-        };
-        if req.path().starts_with(config.socket_path.as_str()) {
-            self.accept_socket(req)
-        } else {
-            self.relay_request(req, config).await
+        if req.path().starts_with(crate::config::socket_path(&self.env).as_str()) {
+            return self.accept_socket(req);
+        }
+        // A client's request comes with its route's settings (the Worker's `with_route`).
+        let route = req.headers().get(crate::config::ROUTE_HEADER)?;
+        match GatewayConfig::for_route(&self.env, route.as_deref()) {
+            Ok(config) => self.relay_request(req, config).await,
+            Err(reason) => web::failure_response(&Failure::misconfigured(reason)),
         }
     }
 }

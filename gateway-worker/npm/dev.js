@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// `lambda-relay-gateway dev`: this package's gateway in workerd on 127.0.0.1, for local
+// development (what `lambda-relay dev` and `python -m lambda_relay dev` start in front of a
+// function). workerd comes from npm the first time (miniflare, at the version this package
+// was tested with), into a cache folder, not as a dependency of this package: a Worker
+// project that deploys the gateway has it through wrangler already.
+//
+//   LAMBDA_RELAY_GATEWAY_VARS='{"LAMBDA_URL":"http://127.0.0.1:9000","RELAY_SECRET":"…"}' \
+//     npx lambda-relay-gateway dev [--port 8787] [--host 127.0.0.1]
+//
+// Prints `lambda-relay-gateway: ready on http://…` once it serves.
+
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const manifest = JSON.parse(readFileSync(path.join(here, "package.json"), "utf8"));
+const wrangler = readFileSync(path.join(here, "wrangler.example.toml"), "utf8");
+
+/** The compatibility date and flags the gateway is built and tested for. */
+export const compatibility = {
+  date: /^compatibility_date\s*=\s*"([^"]+)"/m.exec(wrangler)[1],
+  flags: JSON.parse(/^compatibility_flags\s*=\s*(\[[^\]]*\])/m.exec(wrangler)[1]),
+};
+
+/** miniflare: the one beside this package if there is one (a Worker project, this
+ * repository), else installed once into LAMBDA_RELAY_DEV_CACHE (~/.cache/lambda-relay). */
+async function loadMiniflare() {
+  try {
+    return await import("miniflare");
+  } catch {}
+  const version = manifest.lambdaRelayDev.miniflare;
+  const cache = process.env.LAMBDA_RELAY_DEV_CACHE ?? path.join(os.homedir(), ".cache", "lambda-relay");
+  const dir = path.join(cache, `miniflare-${version}`);
+  const require = createRequire(path.join(dir, "package.json"));
+  const find = () => {
+    try {
+      return require.resolve("miniflare");
+    } catch {
+      return undefined;
+    }
+  };
+  if (!find()) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "package.json"), '{ "name": "lambda-relay-dev-tools", "private": true }\n');
+    console.error(`lambda-relay-gateway: installing workerd (miniflare ${version}) into ${dir}, once`);
+    const npm = process.env.npm_execpath;
+    const [command, args] = npm ? [process.execPath, [npm]] : ["npm", []];
+    execFileSync(command, [...args, "install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", `miniflare@${version}`], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
+  }
+  return import(pathToFileURL(find()).href);
+}
+
+/**
+ * Starts the gateway in workerd on `host:port` (0: any free port) with `vars` (LAMBDA_URL,
+ * RELAY_SECRET and any other setting). `dir` and `main` run another Worker that imports this
+ * package instead (every .js and .wasm under `dir`). Returns `{ url, dispose }`.
+ */
+export async function startGateway({ port = 8787, host = "127.0.0.1", vars = {}, dir = here, main = "index.js" } = {}) {
+  const { Miniflare, convertV4MiniflareOptions } = await loadMiniflare();
+  const files = readdirSync(dir, { recursive: true }).filter((f) => f !== main && /\.(m?js|wasm)$/.test(f) && !f.startsWith("node_modules") && f !== "dev.js");
+  const options = {
+    modulesRoot: dir,
+    modules: [
+      { type: "ESModule", path: path.join(dir, main) },
+      ...files.map((f) => ({ type: f.endsWith(".wasm") ? "CompiledWasm" : "ESModule", path: path.join(dir, f) })),
+    ],
+    compatibilityDate: compatibility.date,
+    compatibilityFlags: compatibility.flags,
+    durableObjects: { RELAY_SESSION: "RelaySession" },
+    bindings: vars,
+    host,
+    port,
+  };
+  // miniflare 5 takes the options of 4 through its converter.
+  const mf = new Miniflare(convertV4MiniflareOptions ? convertV4MiniflareOptions(options) : options);
+  const url = await mf.ready;
+  return { url: url.href.replace(/\/$/, ""), dispose: () => mf.dispose() };
+}
+
+async function main(argv) {
+  const [command, ...rest] = argv;
+  const usage = "usage: lambda-relay-gateway dev [--port 8787] [--host 127.0.0.1]   (settings in LAMBDA_RELAY_GATEWAY_VARS, a JSON object)";
+  if (command !== "dev") throw new Error(usage);
+  const options = { port: 8787, host: "127.0.0.1" };
+  for (let i = 0; i < rest.length; i += 2) {
+    const [flag, value] = [rest[i], rest[i + 1]];
+    if (flag === "--port" && /^\d+$/.test(value ?? "")) options.port = Number(value);
+    else if (flag === "--host" && value) options.host = value;
+    else throw new Error(usage);
+  }
+  let vars;
+  try {
+    vars = JSON.parse(process.env.LAMBDA_RELAY_GATEWAY_VARS ?? "{}");
+  } catch (e) {
+    throw new Error(`LAMBDA_RELAY_GATEWAY_VARS is not JSON: ${e.message}`);
+  }
+  const gateway = await startGateway({ ...options, vars });
+  console.log(`lambda-relay-gateway: ready on ${gateway.url}`);
+  const stop = async () => {
+    await gateway.dispose();
+    process.exit(0);
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).catch((e) => {
+    console.error(`lambda-relay-gateway: ${e.message}`);
+    process.exit(2);
+  });
+}

@@ -10,7 +10,7 @@
 //
 // Prints `lambda-relay-gateway: ready on http://…` once it serves.
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -27,6 +27,34 @@ export const compatibility = {
   flags: JSON.parse(/^compatibility_flags\s*=\s*(\[[^\]]*\])/m.exec(wrangler)[1]),
 };
 
+const cacheDir = () => process.env.LAMBDA_RELAY_DEV_CACHE ?? path.join(os.homedir(), ".cache", "lambda-relay");
+
+/** `npm install`s `spec` into the cache folder `dir`, once. */
+function installOnce(dir, spec, what) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, "package.json"), '{ "name": "lambda-relay-dev-tools", "private": true }\n');
+  console.error(`lambda-relay-gateway: installing ${what} into ${dir}, once`);
+  const npm = process.env.npm_execpath;
+  const [command, args] = npm && npm.endsWith(".js") ? [process.execPath, [npm]] : ["npm", []];
+  execFileSync(command, [...args, "install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", spec], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
+}
+
+/** A Node that miniflare runs on (22.12 or later): this one, or Node from npm, once. */
+function nodeForMiniflare() {
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  if (major > 22 || (major === 22 && minor >= 12)) return process.execPath;
+  const version = manifest.lambdaRelayDev.node;
+  const name = `node-${process.platform === "win32" ? "win" : process.platform}-${process.arch}`;
+  const dir = path.join(cacheDir(), `node-${version}`);
+  const binary = path.join(dir, "node_modules", name, "bin", process.platform === "win32" ? "node.exe" : "node");
+  try {
+    realpathSync(binary);
+  } catch {
+    installOnce(dir, `${name}@${version}`, `Node ${version} (workerd's tools need 22.12 or later; this is ${process.version})`);
+  }
+  return binary;
+}
+
 /** miniflare: the one beside this package if there is one (a Worker project, this
  * repository), else installed once into LAMBDA_RELAY_DEV_CACHE (~/.cache/lambda-relay). */
 async function loadMiniflare() {
@@ -34,8 +62,7 @@ async function loadMiniflare() {
     return await import("miniflare");
   } catch {}
   const version = manifest.lambdaRelayDev.miniflare;
-  const cache = process.env.LAMBDA_RELAY_DEV_CACHE ?? path.join(os.homedir(), ".cache", "lambda-relay");
-  const dir = path.join(cache, `miniflare-${version}`);
+  const dir = path.join(cacheDir(), `miniflare-${version}`);
   const require = createRequire(path.join(dir, "package.json"));
   const find = () => {
     try {
@@ -44,14 +71,7 @@ async function loadMiniflare() {
       return undefined;
     }
   };
-  if (!find()) {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, "package.json"), '{ "name": "lambda-relay-dev-tools", "private": true }\n');
-    console.error(`lambda-relay-gateway: installing workerd (miniflare ${version}) into ${dir}, once`);
-    const npm = process.env.npm_execpath;
-    const [command, args] = npm ? [process.execPath, [npm]] : ["npm", []];
-    execFileSync(command, [...args, "install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", `miniflare@${version}`], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
-  }
+  if (!find()) installOnce(dir, `miniflare@${version}`, `workerd (miniflare ${version})`);
   return import(pathToFileURL(find()).href);
 }
 
@@ -98,6 +118,14 @@ async function main(argv) {
     vars = JSON.parse(process.env.LAMBDA_RELAY_GATEWAY_VARS ?? "{}");
   } catch (e) {
     throw new Error(`LAMBDA_RELAY_GATEWAY_VARS is not JSON: ${e.message}`);
+  }
+  const node = nodeForMiniflare();
+  if (node !== process.execPath) {
+    // Again, on a Node that miniflare runs on.
+    const child = spawn(node, [fileURLToPath(import.meta.url), ...argv], { stdio: "inherit" });
+    for (const signal of ["SIGTERM", "SIGINT"]) process.on(signal, () => child.kill(signal));
+    child.on("exit", (code) => process.exit(code ?? 1));
+    return;
   }
   const gateway = await startGateway({ ...options, vars });
   console.log(`lambda-relay-gateway: ready on ${gateway.url}`);

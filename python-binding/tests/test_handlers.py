@@ -92,6 +92,21 @@ def test_a_direct_invocation_carries_the_body_and_answers_binary_in_base64():
     assert base64.b64decode(result["body"]) == b"\xff\x00\xfe"
 
 
+def test_an_app_that_returns_at_once_on_its_lifespan_is_served_not_waited_for_forever():
+    """Many plain ASGI apps return on a scope they do not know: that is no lifespan support
+    (uvicorn reads it so), and the first request must not wait for a startup that never comes."""
+
+    async def plain(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"served"})
+
+    assert asgi(plain)(event("/"), Context())["body"] == "served"
+    with pytest.raises(RuntimeError, match="returned from its lifespan without starting up"):
+        asgi(plain, lifespan="on")(event("/"), Context())
+
+
 def test_the_apps_lifespan_shutdown_runs_when_the_interpreter_exits(tmp_path):
     script = tmp_path / "serve_once.py"
     script.write_text(

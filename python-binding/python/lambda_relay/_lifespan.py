@@ -43,6 +43,10 @@ class Lifespan:
         async def run() -> None:
             try:
                 await self.app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": self.state}, inbox.get, send)
+                if not answer.done():
+                    # Returned without a word: it does not speak the protocol (many plain apps
+                    # return on a scope they do not know), as uvicorn reads it.
+                    answer.set_exception(RuntimeError("the app returned from its lifespan without starting up"))
             except BaseException as e:  # an app without lifespan support raises here
                 if not answer.done():
                     answer.set_exception(e)

@@ -7,10 +7,17 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import itertools
 import json
 import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
 import sys
+import threading
 import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +28,10 @@ from ._errors import RelayError, require_native
 from ._platform import native
 from ._asgi import asgi, is_asgi_app
 
-USAGE = "python -m lambda_relay serve module:attr [--port 9000] [--host 127.0.0.1] [--auth none|aws_iam]"
+USAGE = (
+    "python -m lambda_relay serve module:attr [--port 9000] [--host 127.0.0.1] [--auth none|aws_iam]\n"
+    "       python -m lambda_relay dev module:attr [--port 8787]"
+)
 #: Lambda's longest run: the local context's remaining time at the start of an invocation.
 TIMEOUT_MS = 900_000
 _ids = itertools.count(1)
@@ -149,17 +159,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m lambda_relay",
         usage=USAGE,
-        description="Serves a handler (or an ASGI app) as a local Function URL. Buffered, as a Function URL "
-        "is: each response arrives whole, when the handler is done. Streaming needs the gateway.",
+        description="serve: a handler (or an ASGI app) as a local Function URL. Buffered, as a Function URL "
+        "is: each response arrives whole, when the handler is done. dev: the handler behind the gateway in "
+        "workerd, streaming as deployed (uploads and disconnects too); it needs Node.js (npx) for the gateway, "
+        "which comes from npm on first use.",
     )
-    parser.add_argument("command", choices=["serve"])
+    parser.add_argument("command", choices=["serve", "dev"])
     parser.add_argument("target", help="module:attr, a Lambda handler or an ASGI app")
-    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--port", type=int, default=None, help="9000 for serve, 8787 for dev")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--auth", choices=["none", "aws_iam"], default="none", help="aws_iam: answer requests whose SigV4 signature does not verify with Lambda's 403")
     args = parser.parse_args(argv)
+    if args.command == "dev":
+        return dev(args.target, 8787 if args.port is None else args.port)
     try:
-        server = make_server(load(args.target), args.host, args.port, args.auth)
+        server = make_server(load(args.target), args.host, 9000 if args.port is None else args.port, args.auth)
     except (ValueError, RelayError) as e:
         print(f"lambda-relay: {e}", file=sys.stderr)
         return 2
@@ -172,3 +186,63 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def dev(target: str, port: int) -> int:
+    """``dev``: the handler as a local Function URL on a free port, and in front of it the gateway
+    (``lambda-relay-gateway dev``, run by npx from npm; LAMBDA_RELAY_DEV_GATEWAY names another
+    package spec, such as a tarball) in workerd on 127.0.0.1, with a random secret shared by the
+    two. One URL, whose responses stream exactly as deployed."""
+    try:
+        require_native("`dev` (it relays)")
+        handler = load(target)
+    except (ValueError, RelayError) as e:
+        print(f"lambda-relay: {e}", file=sys.stderr)
+        return 2
+    npx = shutil.which("npx")
+    if npx is None:
+        print(
+            "lambda-relay: dev runs the gateway in workerd with Node.js's npx, which is not on PATH; install Node.js "
+            "22 or later (or 20, then Node 22 comes from npm), or use `serve` (buffered)",
+            file=sys.stderr,
+        )
+        return 2
+    secret = secrets.token_hex(32)
+    server = make_server(handler, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, name="lambda-relay-dev-function", daemon=True).start()
+    function_url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        version = importlib.metadata.version("lambda-relay")
+    except importlib.metadata.PackageNotFoundError:
+        version = "latest"
+    spec = os.environ.get("LAMBDA_RELAY_DEV_GATEWAY") or f"lambda-relay-gateway@{version}"
+    env = {**os.environ, "LAMBDA_RELAY_GATEWAY_VARS": json.dumps({"LAMBDA_URL": function_url, "RELAY_SECRET": secret})}
+    def stop(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    gateway = subprocess.Popen(
+        [npx, "--yes", "--package", spec, "lambda-relay-gateway", "dev", "--port", str(port)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert gateway.stdout is not None
+        for line in gateway.stdout:
+            ready = re.search(r"ready on (http\S+)", line)
+            if not ready:
+                print(line, end="", flush=True)
+                continue
+            url = ready.group(1)
+            # The function dials the gateway at invocation time: from now on, this one.
+            os.environ["RELAY_GATEWAY_URL"] = "ws" + url[len("http") :]
+            os.environ["RELAY_SECRET"] = secret
+            print(f"lambda-relay dev: {url} -> {target}, streaming through the gateway in workerd; the function itself on {function_url}", flush=True)
+        code = gateway.wait()
+        print(f"lambda-relay dev: the gateway exited ({code})", file=sys.stderr)
+        return code or 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if gateway.poll() is None:
+            gateway.terminate()
+            gateway.wait(10)
+        server.shutdown()

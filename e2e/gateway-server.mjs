@@ -7,7 +7,9 @@
 // Usage: node e2e/gateway-server.mjs <port>
 // Environment: GATEWAY_VARS, a JSON object of the worker's vars and secrets; GATEWAY_DIR and
 // GATEWAY_MAIN, another Worker's modules (every .js and .wasm under the folder) and its entry,
-// such as `wrangler deploy --dry-run --outdir` makes of a project that imports the package.
+// such as `wrangler deploy --dry-run --outdir` makes of a project that imports the package;
+// GATEWAY_ANALYTICS_SPY=1, an Analytics Engine dataset bound as ANALYTICS that prints each data
+// point as a line `analytics-spy <json>` (miniflare's own dataset drops them).
 
 import { startGateway } from "lambda-relay-gateway/dev";
 
@@ -15,6 +17,25 @@ const gateway = await startGateway({
   port: Number(process.argv[2] ?? 8787),
   vars: JSON.parse(process.env.GATEWAY_VARS ?? "{}"),
   ...(process.env.GATEWAY_DIR ? { dir: process.env.GATEWAY_DIR, main: process.env.GATEWAY_MAIN ?? "index.js" } : {}),
+  ...(process.env.GATEWAY_ANALYTICS_SPY
+    ? {
+        // A service whose writeDataPoint is an RPC method: the binding as the gateway uses it.
+        worker: { serviceBindings: { ANALYTICS: "analytics-spy" } },
+        workers: [
+          {
+            name: "analytics-spy",
+            modules: true,
+            compatibilityDate: "2026-11-01",
+            script: [
+              'import { WorkerEntrypoint } from "cloudflare:workers";',
+              "export default class extends WorkerEntrypoint {",
+              "  writeDataPoint(point) { console.log(`analytics-spy ${JSON.stringify(point)}`); }",
+              "}",
+            ].join("\n"),
+          },
+        ],
+      }
+    : {}),
 });
 console.log(`Ready on ${gateway.url}/`);
 

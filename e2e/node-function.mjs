@@ -128,6 +128,16 @@ const fetchApp = streamHandler(async (request) => {
       return new Response(patternStream(q("n", 1024), url.searchParams.get("tag") ?? "bytes"), {
         headers: { "content-type": "application/octet-stream" },
       });
+    case "/trickle": {
+      // Records how much of the body arrived, as it arrives.
+      const tag = url.searchParams.get("tag");
+      let n = 0;
+      for await (const chunk of request.body) {
+        n += chunk.length;
+        produced[tag] = n;
+      }
+      return new Response(String(n));
+    }
     case "/upload": {
       const hash = createHash("sha256");
       let n = 0;

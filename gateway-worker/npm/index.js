@@ -36,8 +36,6 @@ export const ROUTE_SETTINGS = Object.freeze({
   maxHeaderBytes: "MAX_HEADER_BYTES",
 });
 
-const gatewayFetch = gateway.prototype.fetch;
-
 /**
  * Relays `request` through the gateway: a client's request invokes the function and streams
  * its response back; a function's socket (`/_relay/<id>`, whatever route its request took)
@@ -59,9 +57,13 @@ export function relay(request, env, ctx, options = {}) {
     if (!["string", "number"].includes(typeof value)) throw new TypeError(`relay(): ${key} must be a string or a number`);
     vars[name] = String(value);
   }
-  // The route's settings seen through the Worker's env; its bindings stay where they are.
-  const routed = Object.keys(vars).length ? Object.assign(Object.create(env), vars) : env;
-  return gatewayFetch.call({ env: routed, ctx }, request);
+  // A route's own function is signed for its own region (its URL's), not the Worker's.
+  if (vars.LAMBDA_URL !== undefined && vars.AWS_REGION === undefined) vars.AWS_REGION = "";
+  // The route's settings seen through the Worker's env (its bindings stay where they are),
+  // and apart (LAMBDA_RELAY_ROUTE): only these travel on to the request's Durable Object.
+  const routed = Object.keys(vars).length ? Object.assign(Object.create(env), vars, { LAMBDA_RELAY_ROUTE: JSON.stringify(vars) }) : env;
+  // Through the generated entrypoint class, which restarts the wasm module after a crash.
+  return new gateway(ctx, routed).fetch(request);
 }
 
 /** The whole gateway: every request relayed with the Worker's own variables. */

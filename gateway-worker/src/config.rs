@@ -180,42 +180,48 @@ pub const ROUTE_SETTINGS: [&str; 17] = [
 /// (`x-lambda-relay-*` headers are not forwarded).
 pub const ROUTE_HEADER: &str = "x-lambda-relay-route";
 
-/// The route's settings as the Worker sees them (its environment, which `relay()` overlays
-/// with the route's), as JSON for [`ROUTE_HEADER`].
-pub fn route_snapshot(env: &Env) -> String {
-    let settings = Settings { env, route: None };
-    let snapshot = Object::new();
-    for name in ROUTE_SETTINGS {
-        if let Some(value) = settings.secret(name) {
-            let _ = Reflect::set(&snapshot, &JsValue::from_str(name), &JsValue::from_str(&value));
-        }
-    }
-    JSON::stringify(&snapshot)
-        .map(String::from)
-        .unwrap_or_else(|_| "{}".into())
+/// The property of the env `relay()` gives the gateway that holds the route's own settings
+/// (only those it sets), as JSON.
+const ROUTE_PROPERTY: &str = "LAMBDA_RELAY_ROUTE";
+
+/// The route's own settings, as JSON for [`ROUTE_HEADER`]: what `relay()` set (`{}` for none).
+/// Only those travel to the Durable Object, which reads every other setting from its own env.
+pub fn route_overrides(env: &Env) -> String {
+    Reflect::get(env.as_ref(), &JsValue::from_str(ROUTE_PROPERTY))
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_else(|| "{}".into())
 }
 
-/// Where settings come from: a route's, for the names it may set, else the environment.
+/// Where settings come from: a route's own, for the names it may set and sets (even to
+/// nothing), else the environment.
 struct Settings<'a> {
     env: &'a Env,
     route: Option<Object>,
 }
 
 impl Settings<'_> {
+    /// The route's value for `name`, if the route sets it: `Some(None)` when it sets it empty.
+    fn routed(&self, name: &str) -> Option<Option<String>> {
+        let route = self.route.as_ref().filter(|_| ROUTE_SETTINGS.contains(&name))?;
+        let key = JsValue::from_str(name);
+        if !Reflect::has(route, &key).unwrap_or(false) {
+            return None;
+        }
+        Some(Reflect::get(route, &key).ok().and_then(|v| text(&v)))
+    }
+
     fn var(&self, name: &str) -> Option<String> {
-        match &self.route {
-            Some(route) if ROUTE_SETTINGS.contains(&name) => Reflect::get(route, &JsValue::from_str(name))
-                .ok()
-                .and_then(|v| v.as_string())
-                .filter(|v| !v.is_empty()),
-            _ => var(self.env, name),
+        match self.routed(name) {
+            Some(value) => value,
+            None => var(self.env, name),
         }
     }
 
     /// A secret (or, for local development, a var of that name).
     fn secret(&self, name: &str) -> Option<String> {
-        if self.route.is_some() && ROUTE_SETTINGS.contains(&name) {
-            return self.var(name);
+        if let Some(value) = self.routed(name) {
+            return value;
         }
         self.env
             .secret(name)
@@ -236,6 +242,20 @@ impl Settings<'_> {
     }
 }
 
+/// A var: text, or a number as wrangler.toml's `[vars]` may write it (`WINDOW = 65536`).
 fn var(env: &Env, name: &str) -> Option<String> {
-    env.var(name).ok().map(|v| v.to_string()).filter(|v| !v.is_empty())
+    text(&Reflect::get(env.as_ref(), &JsValue::from_str(name)).ok()?)
+}
+
+/// A setting's value as text: a non-empty string, or a number.
+fn text(value: &JsValue) -> Option<String> {
+    if let Some(s) = value.as_string() {
+        return (!s.is_empty()).then_some(s);
+    }
+    let n = value.as_f64()?;
+    Some(if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        n.to_string()
+    })
 }

@@ -58,11 +58,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     stub.fetch_with_request(with_route(&req, &env)?).await
 }
 
-/// The client's request as the Durable Object gets it: with the route's settings as this
-/// Worker sees them (its own, or those `relay()` gave it), never a client's claim to them.
+/// The client's request as the Durable Object gets it: with the route's own settings (those
+/// `relay()` gave it, if any), never a client's claim to them.
 fn with_route(req: &Request, env: &Env) -> Result<Request> {
     let headers = web_sys::Headers::new_with_headers(&req.headers().0)?;
-    headers.set(config::ROUTE_HEADER, &config::route_snapshot(env))?;
+    headers.set(config::ROUTE_HEADER, &config::route_overrides(env))?;
     let init = web_sys::RequestInit::new();
     init.set_headers(&headers);
     Ok(Request::from(web_sys::Request::new_with_request_and_init(

@@ -106,6 +106,16 @@ describe("nodeHandler with Node's own (req, res)", () => {
     assert.equal(result.body, "ok");
   });
 
+  it("keeps a header value as written, trimming only the spaces and tabs HTTP trims", async () => {
+    const result = await nodeHandler((_req, res) => {
+      res.setHeader("x-spaced", "a  b\tc");
+      res.setHeader("x-colon", "http://example.com:8080/x");
+      res.end(Buffer.from("ok"));
+    })(event(), context);
+    assert.equal(result.headers["x-spaced"], "a  b\tc");
+    assert.equal(result.headers["x-colon"], "http://example.com:8080/x");
+  });
+
   it("skips interim heads (100 Continue, 103 Early Hints): the response is the final head", async () => {
     const result = await nodeHandler((_req, res) => {
       res.writeContinue();

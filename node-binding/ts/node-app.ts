@@ -41,7 +41,11 @@ export function nodeHandler(app: NodeApp): FunctionUrlHandler {
   const prepare = preparer(app);
   let listener: Promise<NodeListener> | undefined;
   return streaming(async (request, stream, env) => {
-    const listen = await (listener ??= prepare());
+    // A Fastify app whose ready() failed is asked again next time, not failed for good.
+    const listen = await (listener ??= prepare().catch((e: unknown) => {
+      listener = undefined;
+      throw e;
+    }));
     serveOne(listen, request, stream, env);
   });
 }
@@ -66,10 +70,14 @@ function preparer(app: NodeApp): () => Promise<NodeListener> {
 
 function serveOne(listen: NodeListener, request: Request, stream: ResponseStream, env: HandlerEnv): void {
   const { event } = env;
-  const socket = new RelaySocket(stream, event.requestContext.http.sourceIp, new URL(request.url).protocol === "https:");
+  const url = new URL(request.url);
+  const socket = new RelaySocket(stream, event.requestContext?.http?.sourceIp, url.protocol === "https:");
   const req = new IncomingMessage(socket as never);
   req.method = request.method;
-  req.url = event.rawPath + (event.rawQueryString ? `?${event.rawQueryString}` : "");
+  // The path and query as sent (the URL parser would normalise them).
+  const rawPath = typeof event.rawPath === "string" && event.rawPath.startsWith("/") ? event.rawPath : url.pathname;
+  const rawQuery = typeof event.rawQueryString === "string" ? event.rawQueryString : url.search.slice(1);
+  req.url = rawPath + (rawQuery ? `?${rawQuery}` : "");
   req.httpVersion = "1.1";
   req.httpVersionMajor = 1;
   req.httpVersionMinor = 1;
@@ -148,16 +156,14 @@ function serveOne(listen: NodeListener, request: Request, stream: ResponseStream
       socket.destroy();
     });
   });
-  request.signal.addEventListener(
-    "abort",
-    () => {
-      // The client went away: what Node's server does when a connection closes mid-request.
-      body?.cancel().catch(() => {});
-      if (!req.destroyed) req.destroy();
-      socket.destroy(request.signal.reason instanceof Error ? request.signal.reason : undefined);
-    },
-    { once: true },
-  );
+  const clientLeft = () => {
+    // The client went away: what Node's server does when a connection closes mid-request.
+    body?.cancel().catch(() => {});
+    socket.destroy(request.signal.reason instanceof Error ? request.signal.reason : undefined);
+    if (!req.destroyed) req.destroy();
+  };
+  if (request.signal.aborted) queueMicrotask(clientLeft);
+  else request.signal.addEventListener("abort", clientLeft, { once: true });
   listen(req, res);
 }
 
@@ -202,22 +208,13 @@ class RelaySocket extends Duplex {
         body = rest;
       }
       if (this.#chunked) body = this.#chunked.decode(body);
-      if (body.length === 0 || this.#stream.write(body)) return callback();
-      this.#afterDrain(callback);
+      if (body.length === 0) return callback();
+      // Called back once the response stream took the bytes (copied them on), not before:
+      // the app may reuse its buffer after its own write's callback.
+      this.#stream.write(body, (error) => callback(error ?? null));
     } catch (e) {
       callback(e as Error);
     }
-  }
-
-  /** Calls back once the response stream drained (or closed: the relay's error says why). */
-  #afterDrain(callback: (error?: Error | null) => void): void {
-    const done = () => {
-      this.#stream.off("drain", done);
-      this.#stream.off("close", done);
-      callback(this.#stream.destroyed ? this.#aborted() : null);
-    };
-    this.#stream.on("drain", done);
-    this.#stream.on("close", done);
   }
 
   #aborted(): Error {
@@ -233,8 +230,8 @@ class RelaySocket extends Duplex {
         this.#head = head;
         return null;
       }
-      const lines = head.subarray(0, end).toString("latin1").split("\r\n");
-      const status = Number(lines[0]!.slice(9, 12));
+      const lines = splitLines(head.subarray(0, end));
+      const status = Number(lines[0]!.toString("latin1").slice(9, 12));
       const rest = head.subarray(end + 4);
       if (status >= 100 && status < 200) {
         // 100 Continue, 102, 103 Early Hints: interim heads, not the response's.
@@ -244,10 +241,11 @@ class RelaySocket extends Duplex {
       this.#head = null;
       const headers: Record<string, string[]> = {};
       for (const line of lines.slice(1)) {
-        const colon = line.indexOf(":");
-        const name = line.slice(0, colon).trim().toLowerCase();
-        const value = line.slice(colon + 1).trim();
-        if (name === "transfer-encoding" && /(^|,)\s*chunked\s*$/i.test(value)) this.#chunked = new ChunkedDecoder();
+        const colon = line.indexOf(0x3a);
+        const name = line.subarray(0, colon).toString("latin1").trim().toLowerCase();
+        const value = headerText(line.subarray(colon + 1));
+        // As Node decides to chunk a body (its own test of the header).
+        if (name === "transfer-encoding" && /(?:^|\W)chunked(?:$|\W)/i.test(value)) this.#chunked = new ChunkedDecoder();
         if (HOP_BY_HOP.has(name)) continue;
         (headers[name] ??= []).push(value);
       }
@@ -289,6 +287,27 @@ class RelaySocket extends Duplex {
   unref(): this {
     return this;
   }
+}
+
+/** The lines of a head, as bytes. */
+function splitLines(head: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  for (let at = 0; ; ) {
+    const eol = head.indexOf("\r\n", at);
+    lines.push(head.subarray(at, eol < 0 ? head.length : eol));
+    if (eol < 0) return lines;
+    at = eol + 2;
+  }
+}
+
+/** A header value's bytes as the response stream takes them: a ByteString, byte for byte as
+ * Node wrote it, with only spaces and tabs trimmed at its ends, as HTTP trims them. */
+function headerText(bytes: Buffer): string {
+  let start = 0;
+  let end = bytes.length;
+  while (start < end && (bytes[start] === 0x20 || bytes[start] === 0x09)) start++;
+  while (end > start && (bytes[end - 1] === 0x20 || bytes[end - 1] === 0x09)) end--;
+  return bytes.subarray(start, end).toString("latin1");
 }
 
 /** Decodes `transfer-encoding: chunked`, which Node writes when the app set that header. */

@@ -202,3 +202,14 @@ describe("the whole gateway as one re-export, and relay()'s settings checked", (
     assert.match(await res.text(), /^TypeError: relay\(\): unknown setting "functoin"; a route may set function, auth, /);
   });
 });
+
+describe("settings as wrangler.toml's [vars] writes them", () => {
+  it("takes a number where a number is meant (INLINE_BODY_LIMIT = 0), not the default", async () => {
+    const gatewayPort = await freePort();
+    const fn = await startNodeFunction({ port: await freePort(), gatewayUrl: `ws://127.0.0.1:${gatewayPort}`, module: path.join(ROOT, "e2e", "routed-function.mjs"), env: { FUNCTION_NAME: "numbers" } });
+    const gateway = await startGateway({ port: gatewayPort, lambdaUrl: fn, vars: { INLINE_BODY_LIMIT: 0 } });
+    const seen = await (await fetch(`${gateway}/upload`, { method: "POST", body: "small, of known length" })).json();
+    // Streamed (the limit is 0): the function learns the length as the body streams.
+    assert.deepEqual([seen.bytes, seen.contentLength], [22, null]);
+  });
+});

@@ -128,6 +128,16 @@ const fetchApp = streamHandler(async (request) => {
       return new Response(patternStream(q("n", 1024), url.searchParams.get("tag") ?? "bytes"), {
         headers: { "content-type": "application/octet-stream" },
       });
+    case "/messages": {
+      // How many pieces the body arrived in: each is one relay frame.
+      let n = 0;
+      let pieces = 0;
+      for await (const chunk of request.body) {
+        n += chunk.length;
+        pieces++;
+      }
+      return Response.json({ bytes: n, pieces });
+    }
     case "/trickle": {
       // Records how much of the body arrived, as it arrives.
       const tag = url.searchParams.get("tag");

@@ -286,6 +286,25 @@ describe("Node function through the gateway", () => {
 });
 
 describe("uploads through the gateway", () => {
+  it("arrive in frames of what the client sent, not one per chunk workerd hands over", async () => {
+    // workerd hands a request body over in ~4 KiB pieces; read BYOB into a frame-sized
+    // buffer, a fast upload crosses in far fewer, larger frames (a bound, not a timing).
+    const n = 16 * 2 ** 20;
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    let sent = 0;
+    const body = new ReadableStream({
+      pull(c) {
+        if (sent >= n) return c.close();
+        c.enqueue(chunk);
+        sent += chunk.length;
+      },
+    });
+    const { bytes, pieces } = await (await fetch(`${gateway}/messages`, { method: "POST", body, duplex: "half" })).json();
+    assert.equal(bytes, n);
+    console.log(`figure: a 16 MiB upload crossed in ${pieces} frames, ${(n / pieces / 1024).toFixed(1)} KiB each`);
+    assert.ok(n / pieces >= 16 * 1024, `${pieces} frames for 16 MiB: ${(n / pieces / 1024).toFixed(1)} KiB each`);
+  });
+
   it("pass on a chunk that trickles at once, never held back for more", async () => {
     // Ten bytes, then silence until the function has them: a gateway that held small chunks
     // back to fill a frame (issue 20's gathering must not) would never deliver them, and the

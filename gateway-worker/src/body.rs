@@ -6,31 +6,66 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::future::poll_fn;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use lambda_relay::proto::{AbortCode, ResponsePart, StreamError};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
-use worker::ByteStream;
+use wasm_bindgen_futures::JsFuture;
 
 use crate::driver::{client_left, drive, DriverRef};
 use crate::web;
 
 /// Streams the client's request body into the session as the window allows, and stops
 /// reading it once the function wants no more (its response ended or failed).
-pub(crate) async fn pump_request(driver: DriverRef, mut body: ByteStream) {
+///
+/// The body is read BYOB into a frame-sized buffer: each read takes whatever of the body has
+/// arrived (workerd otherwise hands it over in ~4 KiB chunks, a socket message each), and
+/// returns as soon as anything has, so a body that trickles is never held back.
+pub(crate) async fn pump_request(driver: DriverRef, body: JsValue) {
+    let frame = driver.borrow().session.config().max_payload;
+    let options = Object::new();
+    let _ = Reflect::set(&options, &"mode".into(), &"byob".into());
+    let Ok(reader) = call(&body, "getReader", &[options.into()]) else {
+        driver
+            .borrow_mut()
+            .session
+            .abort(AbortCode::CLIENT_GONE, "the client's request body could not be read");
+        return drive(&driver);
+    };
+    let mut buffer = js_sys::ArrayBuffer::new(frame);
     loop {
         if !driver.borrow().session.wants_request_body() {
+            let _ = call(&reader, "cancel", &[]);
             return;
         }
-        let Some(chunk) = body.next().await else { break };
-        let Ok(chunk) = chunk else {
-            driver
-                .borrow_mut()
-                .session
-                .abort(AbortCode::CLIENT_GONE, "the client's request body failed");
-            drive(&driver);
-            return;
+        let view = Uint8Array::new(&buffer);
+        let read = call(&reader, "read", &[view.into()]).map(|p| JsFuture::from(Promise::resolve(&p)));
+        let result = match read {
+            Ok(read) => read.await,
+            Err(e) => Err(e),
         };
-        let mut chunk = Bytes::from(chunk);
+        let chunk = result.and_then(|result| {
+            if Reflect::get(&result, &"done".into())?.is_truthy() {
+                return Ok(None);
+            }
+            let value: Uint8Array = Reflect::get(&result, &"value".into())?.dyn_into()?;
+            // The buffer was handed to the read and comes back in the view: read into it again.
+            buffer = value.buffer();
+            Ok(Some(Bytes::from(value.to_vec())))
+        });
+        let mut chunk = match chunk {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(_) => {
+                driver
+                    .borrow_mut()
+                    .session
+                    .abort(AbortCode::CLIENT_GONE, "the client's request body failed");
+                drive(&driver);
+                return;
+            }
+        };
         let written = poll_fn(|cx| {
             let mut relay = driver.borrow_mut();
             let result = match relay.session.write(web::now(), &mut chunk) {
@@ -55,6 +90,12 @@ pub(crate) async fn pump_request(driver: DriverRef, mut body: ByteStream) {
     if finished.is_ok() {
         drive(&driver);
     }
+}
+
+/// Calls `target[method](...args)`.
+fn call(target: &JsValue, method: &str, args: &[JsValue]) -> std::result::Result<JsValue, JsValue> {
+    let function: Function = Reflect::get(target, &method.into())?.dyn_into()?;
+    Reflect::apply(&function, target, &args.iter().collect::<Array>())
 }
 
 /// The prefix of the error that aborts a client's response after its head.

@@ -125,7 +125,8 @@ impl RelaySession {
         signal.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref())?;
         spawn_local(invoke::send(driver.clone(), invocation));
         if mode == BodyMode::Stream {
-            spawn_local(pump_request(driver.clone(), req.stream()?));
+            let body = js_sys::Reflect::get(req.inner(), &"body".into())?;
+            spawn_local(pump_request(driver.clone(), body));
         }
         drive(&driver);
 

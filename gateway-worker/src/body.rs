@@ -23,6 +23,7 @@ use crate::web;
 /// arrived (workerd otherwise hands it over in ~4 KiB chunks, a socket message each), and
 /// returns as soon as anything has, so a body that trickles is never held back.
 pub(crate) async fn pump_request(driver: DriverRef, body: JsValue) {
+    let _done = RequestRead(driver.clone());
     let frame = driver.borrow().session.config().max_payload;
     let options = Object::new();
     let _ = Reflect::set(&options, &"mode".into(), &"byob".into());
@@ -36,8 +37,11 @@ pub(crate) async fn pump_request(driver: DriverRef, body: JsValue) {
     let mut buffer = js_sys::ArrayBuffer::new(frame);
     loop {
         if !driver.borrow().session.wants_request_body() {
-            let _ = call(&reader, "cancel", &[]);
-            return;
+            // The function wants no more (it answered early, or failed). A client still
+            // uploading is owed that answer: the rest of its body is read and dropped (bounded)
+            // while the response's end waits for it, so its connection is not closed under its
+            // writes before it read the response. The function is not held by it.
+            return drain(&reader, buffer).await;
         }
         let view = Uint8Array::new(&buffer);
         let read = call(&reader, "read", &[view.into()]).map(|p| JsFuture::from(Promise::resolve(&p)));
@@ -82,7 +86,8 @@ pub(crate) async fn pump_request(driver: DriverRef, body: JsValue) {
         })
         .await;
         if written.is_err() {
-            return;
+            // The function wants no more (or the relay ended): as above.
+            return drain(&reader, buffer).await;
         }
     }
     // A session that already ended (the client left, the function failed) has nothing to end.
@@ -90,6 +95,54 @@ pub(crate) async fn pump_request(driver: DriverRef, body: JsValue) {
     if finished.is_ok() {
         drive(&driver);
     }
+}
+
+/// Marks the client's body read (or given up on) when the pump ends, however it ends, and lets
+/// the response's end go.
+struct RequestRead(DriverRef);
+
+impl Drop for RequestRead {
+    fn drop(&mut self) {
+        let mut relay = self.0.borrow_mut();
+        relay.request_pending = false;
+        if let Some(waker) = relay.end_waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+/// The most of a client's body read and dropped after the function wanted no more of it.
+const DRAIN_LIMIT: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// How long a drain waits for the client's next bytes before it gives up on the rest.
+const DRAIN_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reads the rest of the client's body into `buffer` and drops it, until it ends, fails, pauses
+/// for [`DRAIN_IDLE`], or [`DRAIN_LIMIT`] bytes were dropped (then the body is cancelled).
+async fn drain(reader: &JsValue, mut buffer: js_sys::ArrayBuffer) {
+    let mut dropped = 0.0;
+    while dropped < DRAIN_LIMIT {
+        let Ok(read) = call(reader, "read", &[Uint8Array::new(&buffer).into()]) else {
+            return;
+        };
+        let read = JsFuture::from(Promise::resolve(&read));
+        let result = match futures_util::future::select(read, worker::Delay::from(DRAIN_IDLE)).await {
+            futures_util::future::Either::Left((result, _)) => result,
+            futures_util::future::Either::Right(_) => break,
+        };
+        let Ok(result) = result else {
+            return;
+        };
+        if Reflect::get(&result, &"done".into()).map_or(true, |d| d.is_truthy()) {
+            return;
+        }
+        let Ok(value) = Reflect::get(&result, &"value".into()).and_then(|v| v.dyn_into::<Uint8Array>()) else {
+            return;
+        };
+        dropped += f64::from(value.length());
+        buffer = value.buffer();
+    }
+    let _ = call(reader, "cancel", &[]);
 }
 
 /// Calls `target[method](...args)`.
@@ -113,11 +166,13 @@ fn abort(why: std::fmt::Arguments<'_>) -> JsValue {
 /// acknowledge and the function send more: a slow client slows the function.
 pub(crate) struct BodyStream {
     driver: DriverRef,
+    /// The function's end was read; it goes to the client once the request was read.
+    ended: bool,
 }
 
 impl BodyStream {
     pub(crate) fn new(driver: DriverRef) -> Self {
-        Self { driver }
+        Self { driver, ended: false }
     }
 }
 
@@ -125,14 +180,30 @@ impl Stream for BodyStream {
     type Item = std::result::Result<JsValue, JsValue>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let mut relay = self.driver.borrow_mut();
+        let this = self.get_mut();
+        let mut relay = this.driver.borrow_mut();
+        if this.ended {
+            return if relay.request_pending {
+                relay.end_waker = Some(cx.waker().clone());
+                Poll::Pending
+            } else {
+                Poll::Ready(None)
+            };
+        }
         let poll = match relay.session.read() {
             Ok(Some(ResponsePart::External(len))) => match relay.external_payloads.pop_front() {
                 Some(view) if view.length() == len => Poll::Ready(Some(Ok(view.into()))),
                 _ => Poll::Ready(Some(Err(abort(format_args!("a body part was lost in the gateway"))))),
             },
             Ok(Some(ResponsePart::Data(data))) => Poll::Ready(Some(Ok(js_sys::Uint8Array::from(&data[..]).into()))),
-            // Workers cannot send trailers; the end is the end.
+            // Workers cannot send trailers; the end is the end, once the request was read.
+            Ok(Some(ResponsePart::End(_))) if relay.request_pending => {
+                this.ended = true;
+                relay.end_waker = Some(cx.waker().clone());
+                drop(relay);
+                drive(&this.driver);
+                return Poll::Pending;
+            }
             Ok(Some(ResponsePart::End(_))) => Poll::Ready(None),
             Ok(Some(ResponsePart::Failed(e))) => Poll::Ready(Some(Err(abort(format_args!(
                 "the function failed after the head ({}): {}",
@@ -147,7 +218,7 @@ impl Stream for BodyStream {
         };
         drop(relay);
         if poll.is_ready() {
-            drive(&self.driver);
+            drive(&this.driver);
         }
         poll
     }

@@ -157,6 +157,12 @@ pub(crate) struct Driver {
     pub(crate) body_waker: Option<Waker>,
     /// The request body pump, waiting for window.
     pub(crate) request_waker: Option<Waker>,
+    /// Whether the client's streamed body is still being read (pumped, or drained once the
+    /// function wants no more): the response's end waits for it, so a client still uploading
+    /// is not cut off under its writes before it read the answer.
+    pub(crate) request_pending: bool,
+    /// The client's body stream, holding the response's end until the request is read.
+    pub(crate) end_waker: Option<Waker>,
     /// The deadline a timer task is armed for.
     timer_at: Option<Timestamp>,
     /// The request's log line, written once the exchange is over.
@@ -185,6 +191,8 @@ impl Driver {
             start: Some(start),
             body_waker: None,
             request_waker: None,
+            request_pending: false,
+            end_waker: None,
             timer_at: None,
             log,
         }))

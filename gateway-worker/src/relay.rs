@@ -126,6 +126,7 @@ impl RelaySession {
         spawn_local(invoke::send(driver.clone(), invocation));
         if mode == BodyMode::Stream {
             let body = js_sys::Reflect::get(req.inner(), &"body".into())?;
+            driver.borrow_mut().request_pending = true;
             spawn_local(pump_request(driver.clone(), body));
         }
         drive(&driver);

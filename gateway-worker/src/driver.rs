@@ -167,6 +167,8 @@ pub(crate) struct Driver {
     timer_at: Option<Timestamp>,
     /// The request's log line, written once the exchange is over.
     pub(crate) log: RequestLog,
+    /// The client's WebSocket, once the function accepted its upgrade.
+    pub(crate) client_socket: Option<crate::websocket::ClientSocket>,
 }
 
 /// How the client's response starts.
@@ -195,6 +197,7 @@ impl Driver {
             end_waker: None,
             timer_at: None,
             log,
+            client_socket: None,
         }))
     }
 
@@ -249,6 +252,7 @@ pub(crate) fn drive(driver: &DriverRef) {
             state.start(start);
         }
     }
+    crate::websocket::pump(state);
     if let Some(socket) = &state.socket {
         while let Some(message) = state.session.poll_transmit() {
             if socket.ws.send_with_bytes(&message).is_err() {

@@ -5,7 +5,8 @@
 //! [`relay`] is the Durable Object and its two routes, [`driver`] drives its session (sockets,
 //! the timer, waking the streams), [`invoke`] builds and sends the invocation and hands its
 //! result to the session, [`body`] moves the request body in and the response body out,
-//! [`web`] converts between workerd's types and the relay's.
+//! [`web`] converts between workerd's types and the relay's, [`websocket`] bridges a client's
+//! WebSocket once the function accepted it.
 
 mod body;
 mod config;
@@ -14,6 +15,7 @@ mod invoke;
 mod log;
 mod relay;
 mod web;
+mod websocket;
 
 use lambda_relay::proto::{self, Failure, UpgradeRefusal};
 use worker::{event, Context, Env, Request, Response, Result};

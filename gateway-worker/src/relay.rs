@@ -88,7 +88,12 @@ impl RelaySession {
         let headers = HeaderList::of(req.headers());
         let length = headers.get("content-length").and_then(|v| v.trim().parse::<u64>().ok());
         let has_body = req.inner().body().is_some() && length != Some(0);
-        let mode = BodyMode::choose(has_body, length, config.inline_body_limit);
+        let websocket = proto::is_websocket_upgrade(&req.inner().method(), headers.pairs());
+        let mode = if websocket {
+            BodyMode::WebSocket
+        } else {
+            BodyMode::choose(has_body, length, config.inline_body_limit)
+        };
         let exchange = Exchange::for_method(mode, &req.inner().method());
         // The path without its query, which may carry secrets.
         let function = config
@@ -167,9 +172,12 @@ impl RelaySession {
                 let status = head.status.as_u16();
                 driver.borrow_mut().log.responded(status, now);
                 let driver = driver.clone();
+                let websocket = exchange.accepts_websocket(status);
                 let has_body = exchange.response_has_body(status);
-                let headers = web::client_headers(&head, has_body, exchange.head_request)?;
-                if has_body {
+                let headers = web::client_headers(&head, has_body && !websocket, exchange.head_request)?;
+                if websocket {
+                    crate::websocket::accept(&driver, headers)
+                } else if has_body {
                     let body = wasm_streams::ReadableStream::from_stream(BodyStream::new(driver)).into_raw();
                     // The function's bytes are the body as the client gets it: one the function
                     // compressed itself (`content-encoding: gzip`) must not be encoded again.

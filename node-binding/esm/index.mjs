@@ -2,5 +2,5 @@
 // follow it) and re-exported by name. test/package.test.mjs checks the names match.
 import cjs from "../dist/cjs/index.js";
 
-export const { streamHandler, streamifyHandler, streamifyResponse, nodeHandler, HttpResponseStream, RelayError, ResponseStream, serve } = cjs;
+export const { streamHandler, streamifyHandler, streamifyResponse, nodeHandler, HttpResponseStream, RelayError, RelayWebSocket, ResponseStream, serve, upgradeWebSocket } = cjs;
 export default cjs;

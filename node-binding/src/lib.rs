@@ -8,7 +8,9 @@
 use http::HeaderMap;
 use lambda_relay::adapter;
 use lambda_relay::client::binding;
+use lambda_relay::client::websocket::{MessageReader, MessageWriter};
 use lambda_relay::client::{self, Connection, RelayStatus, RequestBody, ResponseWriter};
+use lambda_relay::proto::websocket::Message;
 use lambda_relay::proto::{self, ErrorCode, InvocationResult};
 use lambda_relay::serde_json::Value;
 use napi::bindgen_prelude::{
@@ -320,6 +322,7 @@ fn header_pairs(headers: Vec<Vec<String>>) -> Result<Vec<(String, String)>, Code
 pub struct BindingInvocation {
     kind: &'static str,
     streams_body: bool,
+    websocket: bool,
     request: Option<BindingRequest>,
     event: Option<Value>,
     result: Option<Value>,
@@ -338,6 +341,13 @@ impl BindingInvocation {
     #[napi(getter)]
     pub fn streams_body(&self) -> bool {
         self.streams_body
+    }
+
+    /// Whether the request is a client's WebSocket upgrade the handler may accept
+    /// (`BindingConnection.acceptWebSocket`).
+    #[napi(getter)]
+    pub fn websocket(&self) -> bool {
+        self.websocket
     }
 
     /// The request the handler sees, for `direct` and `relay`; taken once.
@@ -387,6 +397,7 @@ pub fn begin_invocation(
     Ok(BindingInvocation {
         kind: bound.kind,
         streams_body: bound.streams_body,
+        websocket: bound.websocket,
         request,
         event,
         result: bound.result.map(|r| r.to_json()),
@@ -401,6 +412,53 @@ pub struct BindingConnection {
     writer: Mutex<ResponseWriter>,
     status: RelayStatus,
     head_request: bool,
+    /// An accepted WebSocket's reader and writer (locked before `body` and `writer`).
+    messages_in: Mutex<MessageReader>,
+    messages_out: Mutex<Option<MessageWriter>>,
+}
+
+/// One message of a relayed WebSocket: `text` (with `text`), `binary` (with `data`) or `close`
+/// (with `code`, 1005 when the client gave none, and `reason`).
+#[napi(object)]
+pub struct BindingMessage {
+    /// `text`, `binary` or `close`.
+    pub kind: String,
+    /// A text message's text.
+    pub text: Option<String>,
+    /// A binary message's bytes.
+    pub data: Option<Buffer>,
+    /// A close's code.
+    pub code: Option<u32>,
+    /// A close's reason.
+    pub reason: Option<String>,
+}
+
+impl From<Message> for BindingMessage {
+    fn from(message: Message) -> Self {
+        let mut out = BindingMessage {
+            kind: String::new(),
+            text: None,
+            data: None,
+            code: None,
+            reason: None,
+        };
+        match message {
+            Message::Text(text) => {
+                out.kind = "text".into();
+                out.text = Some(text);
+            }
+            Message::Binary(data) => {
+                out.kind = "binary".into();
+                out.data = Some(Buffer::from(Vec::from(data)));
+            }
+            Message::Close { code, reason } => {
+                out.kind = "close".into();
+                out.code = Some(u32::from(code));
+                out.reason = Some(reason);
+            }
+        }
+        out
+    }
 }
 
 impl BindingConnection {
@@ -416,7 +474,18 @@ impl BindingConnection {
             writer: Mutex::new(writer),
             status,
             head_request,
+            messages_in: Mutex::new(MessageReader::new()),
+            messages_out: Mutex::new(None),
         }
+    }
+
+    async fn send_message(&self, message: Message) -> Coded<()> {
+        let mut out = self.messages_out.lock().await;
+        let Some(out) = out.as_mut() else {
+            return Coded(Err(coded(binding::USAGE, "the WebSocket was not accepted")));
+        };
+        let mut writer = self.writer.lock().await;
+        out.send(&mut writer, message).await.into()
     }
 }
 
@@ -484,6 +553,58 @@ impl BindingConnection {
     #[napi(ts_return_type = "Promise<void>")]
     pub async fn body_failed(&self, message: String) -> Coded<()> {
         self.fail(ErrorCode::BODY, &message).await
+    }
+
+    /// Accepts the client's WebSocket upgrade with these headers (a `sec-websocket-protocol`
+    /// the client offered, any `set-cookie`): the gateway answers the client 101.
+    #[napi(catch_unwind)]
+    pub fn accept_web_socket(&self, headers: Vec<Vec<String>>) -> Result<(), Code> {
+        let pairs = header_pairs(headers)?;
+        let (_, map) = adapter::response_head(200, pairs.into_iter()).map_err(|e| coded(binding::USAGE, e))?;
+        let busy = || {
+            coded(
+                binding::USAGE,
+                "the WebSocket was accepted while a write was in progress",
+            )
+        };
+        let mut out = self.messages_out.try_lock().map_err(|_| busy())?;
+        let mut writer = self.writer.try_lock().map_err(|_| busy())?;
+        *out = Some(MessageWriter::accept(&mut writer, map).map_err(from_client)?);
+        Ok(())
+    }
+
+    /// The client's next message; its close is the last, `null` after it. Rejects when the
+    /// relay failed, or with `ERR_RELAY_ABORTED` when the client left without a close.
+    #[napi(ts_return_type = "Promise<BindingMessage | null>")]
+    pub async fn read_message(&self) -> Coded<Option<BindingMessage>> {
+        let mut reader = self.messages_in.lock().await;
+        let mut body = self.body.lock().await;
+        reader.recv(&mut body).await.map(|m| m.map(BindingMessage::from)).into()
+    }
+
+    /// Sends a text message; resolves when the window took it.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn send_text(&self, text: String) -> Coded<()> {
+        self.send_message(Message::Text(text)).await
+    }
+
+    /// Sends a binary message (copied); resolves when the window took it.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn send_binary(&self, data: Buffer) -> Coded<()> {
+        let bytes = binding::join(&[&data]);
+        drop(data);
+        self.send_message(Message::Binary(bytes)).await
+    }
+
+    /// Closes the client's WebSocket with `code` (1005 for none) and `reason`; resolves once the
+    /// gateway acknowledged it.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn close_web_socket(&self, code: u32, reason: String) -> Coded<()> {
+        let code = u16::try_from(code).unwrap_or(0);
+        match Message::close(code, reason) {
+            Ok(message) => self.send_message(message).await,
+            Err(e) => Coded(Err(coded(binding::USAGE, e))),
+        }
     }
 
     /// Resolves when the relay is cancelled, with why (an `Error` whose `code` is

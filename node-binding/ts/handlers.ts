@@ -17,6 +17,7 @@ import { adapter, callSync, constants, native, RelayError, tryNative } from "./n
 import * as portable from "./portable.js";
 import { pipeBody, type Ready, readReady, Relay } from "./relay.js";
 import { BufferedResponseStream, RelayResponseStream, type ResponseStream } from "./response-stream.js";
+import { acceptedSocket, markUpgrade } from "./websocket.js";
 
 /** A Fetch-style handler: `app.fetch` of Hono and other Fetch frameworks fits. */
 export type FetchHandler = (request: Request, env: HandlerEnv) => Response | Promise<Response>;
@@ -59,7 +60,9 @@ function begin(event: FunctionUrlEvent, context: LambdaContext): Invocation {
   if (invocation.kind === "direct") return direct(seen, view);
   const relay = new Relay(invocation.connect()!);
   const body = invocation.streamsBody ? relay.requestBody() : bodyOf(view);
-  return { kind: "relay", relay, event: seen, request: toRequest(view, { body, signal: relay.signal }) };
+  const request = toRequest(view, { body, signal: relay.signal });
+  if (invocation.websocket) markUpgrade(request, relay);
+  return { kind: "relay", relay, event: seen, request };
 }
 
 function direct(event: FunctionUrlEvent, view: BindingRequest): Invocation {
@@ -104,6 +107,16 @@ async function respond(relay: Relay, produce: () => Response | Promise<Response>
   } catch (e) {
     if (relay.signal.aborted) throw relay.signal.reason;
     return relay.handlerFailed(e);
+  }
+  const socket = acceptedSocket(response);
+  if (socket) {
+    try {
+      relay.acceptWebSocket(headerPairs(response.headers));
+    } catch (e) {
+      return relay.handlerFailed(e);
+    }
+    // The close (either side's) ends the response; the socket is over once it is closed.
+    return socket.run();
   }
   const reader = response.body?.getReader();
   let ready: Ready = { chunks: [], bytes: 0, done: true };

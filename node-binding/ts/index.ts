@@ -10,3 +10,5 @@ export { nodeHandler } from "./node-app.js";
 export type { NodeApp, NodeListener } from "./node-app.js";
 export { serve } from "./serve.js";
 export type { ServeOptions } from "./serve.js";
+export { RelayWebSocket, upgradeWebSocket } from "./websocket.js";
+export type { UpgradeOptions, WebSocketContext, WebSocketEvents } from "./websocket.js";

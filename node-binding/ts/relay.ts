@@ -51,6 +51,16 @@ export class Relay {
     });
   }
 
+  /** Accepts the client's WebSocket upgrade: the gateway answers the client 101. */
+  acceptWebSocket(headers: string[][]): void {
+    try {
+      this.conn.acceptWebSocket(headers);
+    } catch (e) {
+      throw relayError(e);
+    }
+    this.#headSent = true;
+  }
+
   sendHead(status: number, headers: string[][]): void {
     try {
       this.conn.sendHead(status, headers);

@@ -28,6 +28,9 @@ pub enum Begun {
         connection: Connection,
         /// Whether the request body streams over the socket (else it is the event's own).
         streams_body: bool,
+        /// Whether the request is a client's WebSocket upgrade, which the handler may accept
+        /// (`client::websocket`).
+        websocket: bool,
     },
     /// Refused, unconfigured, or the relay could not open: answer with this; the handler
     /// does not run.
@@ -64,12 +67,14 @@ pub fn begin(
     };
     let request = view?;
     let streams_body = relay.body_mode == proto::BodyMode::Stream;
+    let websocket = relay.body_mode == proto::BodyMode::WebSocket;
     let invocation = Invocation::new(relay, &request.method).with_time_left(time_left.unwrap_or(DEFAULT_TIME_LEFT));
     Ok(match Connection::open(client(settings), invocation) {
         Ok(connection) => Begun::Relayed {
             request,
             connection,
             streams_body,
+            websocket,
         },
         Err(e) => Begun::Answer(FunctionUrlResult::relay(&e.invocation_result())),
     })
@@ -82,6 +87,8 @@ pub struct Bound {
     pub kind: &'static str,
     /// Whether the request body streams over the socket (else it is the event's own).
     pub streams_body: bool,
+    /// Whether the request is a client's WebSocket upgrade the handler may accept.
+    pub websocket: bool,
     /// The request the handler sees and the event it may see ([`handler_event`]), for
     /// `direct` and `relay`.
     pub request: Option<(RequestView, Value)>,
@@ -112,6 +119,7 @@ pub fn begin_bound(
     let mut bound = Bound {
         kind: "direct",
         streams_body: false,
+        websocket: false,
         request: None,
         result: None,
         connection: None,
@@ -128,9 +136,11 @@ pub fn begin_bound(
             request,
             connection,
             streams_body,
+            websocket,
         } => {
             bound.kind = "relay";
             bound.streams_body = streams_body;
+            bound.websocket = websocket;
             bound.connection = Some((connection, request.is_head()));
             request
         }

@@ -85,7 +85,9 @@ impl RequestView {
         let host = host.unwrap_or("localhost");
         // Relayed with a streamed body, the invocation itself had none: its content-length
         // (0) is not the body's, whose length the handler learns as it streams.
-        let streamed = relayed && header(proto::RELAY_BODY_HEADER) == Some(proto::BodyMode::Stream.as_str());
+        let body_mode = header(proto::RELAY_BODY_HEADER).filter(|_| relayed);
+        let websocket = body_mode == Some(proto::BodyMode::WebSocket.as_str());
+        let streamed = body_mode == Some(proto::BodyMode::Stream.as_str()) || websocket;
         for (name, value) in headers.iter() {
             if proto::RELAY_HEADERS.contains(&name.as_str())
                 || (name == "cookie" && cookies.is_some())
@@ -107,6 +109,12 @@ impl RequestView {
         }
         if let Some(cookies) = cookies {
             out.push(("cookie".to_owned(), cookies));
+        }
+        if websocket {
+            // A client's WebSocket upgrade: its hop-by-hop headers say so to the handler, as a
+            // server would show them (the invocation could not carry them).
+            out.push(("connection".to_owned(), "upgrade".to_owned()));
+            out.push(("upgrade".to_owned(), "websocket".to_owned()));
         }
         Ok(Self {
             method: method.to_owned(),

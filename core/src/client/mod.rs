@@ -12,6 +12,7 @@
 pub mod binding;
 mod driver;
 mod error;
+pub mod websocket;
 mod writer;
 
 use std::pin::Pin;

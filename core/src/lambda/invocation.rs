@@ -72,6 +72,7 @@ where
             request,
             connection,
             streams_body,
+            websocket: _,
         } => (request, Some((connection, streams_body))),
     };
     let head_request = view.is_head();

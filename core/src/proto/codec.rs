@@ -94,10 +94,15 @@ impl<'a> Reader<'a> {
 
 /// Cuts `text` to at most [`MAX_REASON_BYTES`] at a character boundary.
 pub fn truncate_reason(text: &str) -> &str {
-    if text.len() <= MAX_REASON_BYTES {
+    truncate_to(text, MAX_REASON_BYTES)
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+pub(crate) fn truncate_to(text: &str, max: usize) -> &str {
+    if text.len() <= max {
         return text;
     }
-    let mut end = MAX_REASON_BYTES;
+    let mut end = max;
     while !text.is_char_boundary(end) {
         end -= 1;
     }

@@ -7,6 +7,7 @@ use core::time::Duration;
 use super::codec::DecodeError;
 use super::codes::{CloseCode, FrameType};
 use super::frame::Abort;
+use super::websocket::MessageError;
 
 /// Misbehaviour by the peer. Fatal: the session closes with [`ProtocolError::close_code`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -84,6 +85,9 @@ pub enum ProtocolError {
         /// Where the stream was, as words ("after the response ended").
         state: &'static str,
     },
+    /// A relayed WebSocket's message stream broke its rules.
+    #[error("WebSocket messages: {0}")]
+    Message(#[from] MessageError),
 }
 
 impl ProtocolError {
@@ -170,8 +174,9 @@ pub enum StreamError {
     /// The response was answered in the invocation result; nothing goes over the socket.
     #[error("the response was answered in the invocation result")]
     AnsweredInline,
-    /// A response status the relay does not carry (it carries 200 to 599).
-    #[error("invalid response status {0} (the relay carries 200 to 599)")]
+    /// A response status the relay does not carry (it carries 200 to 599, and 101 to accept a
+    /// WebSocket upgrade).
+    #[error("invalid response status {0} (the relay carries 200 to 599, and 101 for a WebSocket upgrade)")]
     InvalidStatus(u16),
     /// More headers than a header block may hold.
     #[error("{count} headers exceed the limit of {max}")]
@@ -189,6 +194,10 @@ pub enum StreamError {
         /// The limit.
         max: usize,
     },
+    /// A WebSocket message the relay does not carry (too large, a close code a peer may not
+    /// send), or one sent after the close.
+    #[error("{0}")]
+    Message(#[from] MessageError),
     /// The session has failed.
     #[error(transparent)]
     Closed(#[from] Error),

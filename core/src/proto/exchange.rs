@@ -36,6 +36,10 @@ pub enum BodyMode {
     Inline,
     /// The body streams over the socket as request body frames.
     Stream,
+    /// The request is a client's WebSocket upgrade: once the function accepts it (a `101`
+    /// head), both bodies are message streams ([`super::message`]); until then, and when the
+    /// function refuses it with any other status, the request has no body.
+    WebSocket,
 }
 
 impl BodyMode {
@@ -44,7 +48,13 @@ impl BodyMode {
         match self {
             BodyMode::Inline => "inline",
             BodyMode::Stream => "stream",
+            BodyMode::WebSocket => "websocket",
         }
+    }
+
+    /// Whether anything of the request travels over the socket after the invocation.
+    pub fn streams(self) -> bool {
+        self != BodyMode::Inline
     }
 
     /// Where a request body goes: inline when its length is known and at most
@@ -72,6 +82,7 @@ impl FromStr for BodyMode {
         match s {
             "inline" => Ok(BodyMode::Inline),
             "stream" => Ok(BodyMode::Stream),
+            "websocket" => Ok(BodyMode::WebSocket),
             _ => Err(InvocationError::BadBodyMode(clip(s))),
         }
     }
@@ -103,10 +114,49 @@ impl Exchange {
         }
     }
 
-    /// Whether a response with `status` carries a body in this exchange.
+    /// Whether a response with `status` carries a body in this exchange: an accepted
+    /// WebSocket's (`101`) is its message stream.
     pub fn response_has_body(&self, status: u16) -> bool {
-        response_has_body(status, self.head_request)
+        self.accepts_websocket(status) || response_has_body(status, self.head_request)
     }
+
+    /// Whether a response head with `status` accepts this exchange's WebSocket upgrade.
+    pub fn accepts_websocket(&self, status: u16) -> bool {
+        self.body_mode == BodyMode::WebSocket && status == WEBSOCKET_ACCEPT_STATUS
+    }
+
+    /// Whether the relay carries a response head with `status` in this exchange: 200 to 599,
+    /// and `101` that accepts a WebSocket upgrade.
+    pub fn valid_head_status(&self, status: u16) -> bool {
+        valid_response_status(status) || self.accepts_websocket(status)
+    }
+}
+
+/// The status of a response head that accepts a WebSocket upgrade.
+pub const WEBSOCKET_ACCEPT_STATUS: u16 = 101;
+
+/// Whether a client's request asks to become a WebSocket (RFC 6455, 4.1): a GET whose
+/// `upgrade` header names `websocket` and whose `connection` header names `upgrade`.
+pub fn is_websocket_upgrade<'a, V: AsRef<[u8]> + 'a>(
+    method: &str,
+    headers: impl IntoIterator<Item = (&'a str, V)>,
+) -> bool {
+    if !method.eq_ignore_ascii_case("GET") {
+        return false;
+    }
+    let (mut upgrade, mut connection) = (false, false);
+    for (name, value) in headers {
+        let Ok(value) = std::str::from_utf8(value.as_ref()) else {
+            continue;
+        };
+        let names = |token: &str| value.split(',').any(|t| t.trim().eq_ignore_ascii_case(token));
+        if name.eq_ignore_ascii_case("upgrade") {
+            upgrade |= names("websocket");
+        } else if name.eq_ignore_ascii_case("connection") {
+            connection |= names("upgrade");
+        }
+    }
+    upgrade && connection
 }
 
 /// Whether a response may skip the socket and ride in the invocation result: the request body
@@ -135,6 +185,11 @@ pub fn forwards_response_header(name: &str, status: u16, head_request: bool) -> 
     let name = name.to_ascii_lowercase();
     if name == "content-length" {
         return head_request || status == 304;
+    }
+    if status == WEBSOCKET_ACCEPT_STATUS && name.starts_with("sec-websocket-") {
+        // The gateway's runtime makes the client's handshake; of the function's, only the
+        // subprotocol it chose crosses.
+        return name == "sec-websocket-protocol";
     }
     !HOP_BY_HOP_HEADERS.contains(&name.as_str())
 }
@@ -257,7 +312,33 @@ mod tests {
         assert_eq!(BodyMode::choose(true, None, 10), BodyMode::Stream);
         assert_eq!("stream".parse::<BodyMode>(), Ok(BodyMode::Stream));
         assert_eq!("inline".parse::<BodyMode>(), Ok(BodyMode::Inline));
+        assert_eq!("websocket".parse::<BodyMode>(), Ok(BodyMode::WebSocket));
         assert!("Stream".parse::<BodyMode>().is_err());
+        assert!(BodyMode::Stream.streams() && BodyMode::WebSocket.streams() && !BodyMode::Inline.streams());
+    }
+
+    #[test]
+    fn websocket_upgrades_and_their_accepting_status() {
+        let upgrade = [("Upgrade", "WebSocket"), ("Connection", "keep-alive, Upgrade")];
+        assert!(is_websocket_upgrade("GET", upgrade));
+        assert!(!is_websocket_upgrade("POST", upgrade), "only a GET upgrades");
+        assert!(
+            !is_websocket_upgrade("GET", [("upgrade", "websocket")]),
+            "connection must name it"
+        );
+        assert!(!is_websocket_upgrade(
+            "GET",
+            [("upgrade", "h2c"), ("connection", "upgrade")]
+        ));
+        let ws = Exchange::for_method(BodyMode::WebSocket, "GET");
+        assert!(ws.valid_head_status(101) && ws.response_has_body(101) && ws.accepts_websocket(101));
+        assert!(ws.valid_head_status(403) && !ws.accepts_websocket(403));
+        let http = Exchange::for_method(BodyMode::Stream, "GET");
+        assert!(!http.valid_head_status(101), "101 accepts only a WebSocket exchange");
+        assert!(forwards_response_header("Sec-WebSocket-Protocol", 101, false));
+        assert!(!forwards_response_header("sec-websocket-accept", 101, false));
+        assert!(!forwards_response_header("sec-websocket-extensions", 101, false));
+        assert!(forwards_response_header("set-cookie", 101, false));
     }
 
     #[test]

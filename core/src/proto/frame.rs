@@ -205,7 +205,13 @@ impl Frame {
                 let seq = r.u64("seq")?;
                 let raw = r.u16("status")?;
                 let status = match StatusCode::from_u16(raw) {
-                    Ok(s) if super::exchange::valid_response_status(raw) => s,
+                    // 101 accepts a WebSocket upgrade; the session judges whether the exchange is one.
+                    Ok(s)
+                        if super::exchange::valid_response_status(raw)
+                            || raw == super::exchange::WEBSOCKET_ACCEPT_STATUS =>
+                    {
+                        s
+                    }
                     _ => return Err(DecodeError::InvalidStatus(raw)),
                 };
                 let headers = header_block(&mut r, limits)?;

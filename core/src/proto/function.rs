@@ -9,7 +9,7 @@ use super::codes::ErrorCode;
 use super::codes::FrameType;
 use super::config::{Config, ConfigError};
 use super::error::{Error, ProtocolError, StreamError};
-use super::exchange::{valid_response_status, BodyMode, Exchange};
+use super::exchange::{BodyMode, Exchange};
 use super::frame::{Abort, FunctionError, Item, ResponseHead};
 use super::headers;
 use super::link::Link;
@@ -198,12 +198,13 @@ impl FunctionSession {
     }
 
     /// Queues the response head. Heads do not count against the window. The status must be
-    /// 200 to 599; a head for a bodiless response (HEAD, 204, 205, 304) makes later body
+    /// 200 to 599, or 101 to accept a WebSocket upgrade (whose bodies are then message
+    /// streams, [`super::websocket`]); a head for a bodiless response (HEAD, 204, 205, 304) makes later body
     /// writes succeed without sending anything, as HTTP servers drop such bytes.
     pub fn send_head(&mut self, head: ResponseHead) -> Result<(), StreamError> {
         self.writable_state(Response::Ready)?;
         let status = head.status.as_u16();
-        if !valid_response_status(status) {
+        if !self.role.exchange.valid_head_status(status) {
             return Err(StreamError::InvalidStatus(status));
         }
         check_headers(&head.headers, self.max_header_bytes())?;

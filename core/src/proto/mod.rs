@@ -12,7 +12,8 @@
 //!
 //! Modules by job, leaves first: `validate` (relay ids, [`InvocationError`]), `codes` (every
 //! wire code and shared name), `config` (limits), `time`, `codec` (byte primitives,
-//! [`DecodeError`]), `frame` and `headers` (the frame layouts), `error` (the session's
+//! [`DecodeError`]), `frame` and `headers` (the frame layouts), `websocket` (a client's
+//! WebSocket relayed as message records over the two bodies), `error` (the session's
 //! errors), `exchange` (HTTP rules), `token`, `url` (the relay's URLs), `settings` (the
 //! function's), `result` (its answer), `invocation` (classifying one), `upgrade` (the
 //! socket's upgrade), `link` (reliability, flow control, resume), `session`, `function` and
@@ -41,6 +42,7 @@ mod token;
 mod upgrade;
 mod url;
 mod validate;
+pub mod websocket;
 
 #[cfg(test)]
 mod tests;

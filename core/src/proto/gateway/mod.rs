@@ -109,6 +109,12 @@ impl Role for GatewayRole {
         use Response::*;
         let frame = item.frame_type();
         let next = match (item, self.response) {
+            (Item::ResponseHead(head), AwaitHead) if !self.exchange.valid_head_status(head.status.as_u16()) => {
+                return Err(ProtocolError::UnexpectedFrame {
+                    frame,
+                    state: "with a 101 status outside a WebSocket upgrade",
+                })
+            }
             (Item::ResponseHead(head), AwaitHead) if self.exchange.response_has_body(head.status.as_u16()) => Body,
             (Item::ResponseHead(_), AwaitHead) => Bodiless,
             (Item::ResponseBody(_), Body) => Body,
@@ -202,6 +208,8 @@ impl GatewaySession {
             response: Response::AwaitHead,
             final_part_read: false,
             finish_by: None,
+            // A WebSocket's client may rightly stay silent for minutes: its liveness is its
+            // socket's, which the runtime keeps.
             upload_by: (exchange.body_mode == super::BodyMode::Stream).then(|| now + config.upload_idle),
             counts: Counts::default(),
         };

@@ -1,0 +1,220 @@
+// A client's WebSocket relayed to a Node function through the gateway in workerd, with the `ws`
+// npm client: echo, order, kinds, sizes, close codes both ways, refusal before accept,
+// subprotocols, a client that vanishes and a function that dies (e2e/websocket-function.mjs).
+
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+
+import WebSocket from "ws";
+
+import { freePort, ROOT, startGateway, startNodeFunction, stopAll } from "./support.mjs";
+
+const FUNCTION = path.join(ROOT, "e2e", "websocket-function.mjs");
+let gateway;
+let fn;
+
+before(async () => {
+  const [gatewayPort, functionPort] = [await freePort(), await freePort()];
+  fn = await startNodeFunction({ port: functionPort, gatewayUrl: `ws://127.0.0.1:${gatewayPort}`, module: FUNCTION });
+  gateway = await startGateway({ port: gatewayPort, lambdaUrl: fn });
+});
+
+after(stopAll);
+
+const wsUrl = (base, p) => `${base.replace(/^http/, "ws")}${p}`;
+
+/** Opens a client socket; resolves once open, with its messages queued as they come. */
+async function open(p, { protocols, headers, base = gateway } = {}) {
+  const ws = new WebSocket(wsUrl(base, p), protocols, { headers, maxPayload: 64 * 2 ** 20 });
+  const inbox = [];
+  const waiting = [];
+  ws.on("message", (data, isBinary) => {
+    const message = { data: isBinary ? data : data.toString(), isBinary };
+    const next = waiting.shift();
+    if (next) next(message);
+    else inbox.push(message);
+  });
+  const closed = new Promise((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString(), at: Date.now() })));
+  const upgrade = new Promise((resolve) => ws.once("upgrade", resolve));
+  await Promise.race([once(ws, "open"), closed.then((c) => Promise.reject(new Error(`closed before open: ${c.code}`)))]);
+  const next = () => (inbox.length ? Promise.resolve(inbox.shift()) : new Promise((resolve) => waiting.push(resolve)));
+  return { ws, next, closed, upgrade: await upgrade };
+}
+
+async function events(base = fn) {
+  return (await fetch(`${base}/e2e/ws-events`)).json();
+}
+
+async function waitForSocketEvent(match, base = fn, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const found = (await events(base)).find(match);
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error("no matching socket event from the function");
+}
+
+describe("client WebSockets through the gateway", () => {
+  it("echoes text as text and binary as binary, with the origin, cookies and the 101's cookie", async () => {
+    const tag = `kinds-${Date.now()}`;
+    const { ws, next, upgrade } = await open(`/ws/echo?tag=${tag}`, { headers: { origin: "https://app.example", cookie: "a=1" } });
+    assert.deepEqual(upgrade.headers["set-cookie"], ["ws=1; Path=/"]);
+    assert.ok(upgrade.headers["x-lambda-relay-id"], "the 101 names its relay id");
+    ws.send("héllo");
+    ws.send(Buffer.from([0, 1, 2, 255]));
+    ws.send("");
+    ws.send(Buffer.alloc(0));
+    assert.deepEqual(await next(), { data: "héllo", isBinary: false });
+    const binary = await next();
+    assert.equal(binary.isBinary, true);
+    assert.deepEqual([...binary.data], [0, 1, 2, 255]);
+    assert.deepEqual(await next(), { data: "", isBinary: false });
+    const empty = await next();
+    assert.equal(empty.isBinary, true);
+    assert.equal(empty.data.length, 0);
+    ws.close(1000, "done");
+    const seen = await waitForSocketEvent((e) => e.tag === tag && e.code !== undefined);
+    assert.deepEqual(
+      { texts: seen.texts, binaries: seen.binaries, origin: seen.origin, cookie: seen.cookie, code: seen.code, reason: seen.reason, wasClean: seen.wasClean },
+      { texts: 2, binaries: 2, origin: "https://app.example", cookie: "a=1", code: 1000, reason: "done", wasClean: true },
+    );
+  });
+
+  it("carries 10,000 messages each way in order", async () => {
+    const tag = `order-${Date.now()}`;
+    const n = 10_000;
+    const { ws, next, closed } = await open(`/ws/echo?tag=${tag}`);
+    for (let i = 0; i < n; i++) ws.send(`m${i}`);
+    for (let i = 0; i < n; i++) assert.equal((await next()).data, `m${i}`);
+    ws.send(`burst:${n}`);
+    for (let i = 0; i < n; i++) assert.equal((await next()).data, `b${i}`);
+    ws.close(4000, "enough");
+    assert.equal((await closed).code, 4000, "the function's reply repeats the client's code");
+    const seen = await waitForSocketEvent((e) => e.tag === tag && e.code !== undefined);
+    assert.equal(seen.texts, n + 1);
+    assert.equal(seen.inOrder, true, "the function got them in order");
+  });
+
+  it("carries 1 MiB and 16 MiB messages whole", async () => {
+    const tag = `big-${Date.now()}`;
+    const { ws, next } = await open(`/ws/echo?tag=${tag}`);
+    for (const size of [2 ** 20, 16 * 2 ** 20]) {
+      const body = randomBytes(size);
+      const sha256 = createHash("sha256").update(body).digest("hex");
+      ws.send(body);
+      const echoed = await next();
+      assert.equal(echoed.data.length, size);
+      assert.equal(createHash("sha256").update(echoed.data).digest("hex"), sha256);
+      ws.send("sha256");
+      assert.equal((await next()).data, sha256, "the function got it whole");
+    }
+    ws.close();
+  });
+
+  it("closes a client whose message is over 16 MiB with 1009, and tells the function", async () => {
+    const tag = `toobig-${Date.now()}`;
+    const { ws, closed } = await open(`/ws/echo?tag=${tag}`);
+    ws.send(Buffer.alloc(16 * 2 ** 20 + 1));
+    assert.equal((await closed).code, 1009);
+    const seen = await waitForSocketEvent((e) => e.tag === tag && e.code !== undefined);
+    assert.equal(seen.code, 1009);
+    assert.equal(seen.binaries, 0, "the function never got it");
+  });
+
+  it("carries the function's close code and reason to the client", async () => {
+    const tag = `fnclose-${Date.now()}`;
+    const { ws, closed } = await open(`/ws/echo?tag=${tag}`);
+    ws.send("close:4002:the function is done");
+    const close = await closed;
+    assert.deepEqual({ code: close.code, reason: close.reason }, { code: 4002, reason: "the function is done" });
+    const seen = await waitForSocketEvent((e) => e.tag === tag && e.code !== undefined);
+    assert.deepEqual({ code: seen.code, reason: seen.reason, wasClean: seen.wasClean }, { code: 4002, reason: "the function is done", wasClean: true });
+  });
+
+  it("carries the client's close code and reason to the function", async () => {
+    const tag = `clientclose-${Date.now()}`;
+    const { ws, closed } = await open(`/ws/echo?tag=${tag}`);
+    ws.close(4001, "the client is done");
+    await closed;
+    const seen = await waitForSocketEvent((e) => e.tag === tag && e.code !== undefined);
+    assert.deepEqual({ code: seen.code, reason: seen.reason }, { code: 4001, reason: "the client is done" });
+  });
+
+  it("negotiates the subprotocol the function chose from the client's offer", async () => {
+    const { ws, closed } = await open("/ws/echo", { protocols: ["chat.v1", "chat.v2"] });
+    assert.equal(ws.protocol, "chat.v2");
+    ws.close();
+    await closed;
+    const none = await open("/ws/echo");
+    assert.equal(none.ws.protocol, "", "none offered, none chosen");
+    none.ws.close();
+  });
+
+  it("gives the client the function's refusal (403, headers, body) instead of a 101", async () => {
+    const ws = new WebSocket(wsUrl(gateway, "/ws/refuse"));
+    const [, res] = await once(ws, "unexpected-response");
+    assert.equal(res.statusCode, 403);
+    assert.equal(res.headers["x-why"], "refused");
+    let body = "";
+    for await (const chunk of res) body += chunk;
+    assert.equal(body, "no sockets for you");
+    ws.terminate();
+  });
+
+  it("tells a handler that calls upgradeWebSocket on a plain request why it cannot", async () => {
+    const res = await fetch(`${gateway}/ws/not-an-upgrade`);
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /not a client's WebSocket upgrade/);
+  });
+
+  it("runs Hono's upgradeWebSocket(c => events) unchanged", async () => {
+    const { ws, next, closed } = await open("/hono/echo");
+    ws.send("hi");
+    assert.deepEqual(await next(), { data: "hono:hi", isBinary: false });
+    ws.send(Buffer.from("bytes"));
+    const binary = await next();
+    assert.equal(binary.isBinary, true);
+    assert.equal(binary.data.toString(), "bytes");
+    ws.close(1000);
+    await closed;
+    await waitForSocketEvent((e) => e.path === "/hono/echo" && e.code === 1000);
+  });
+
+  it("tells the function within a second when the client vanishes without a close", async () => {
+    const tag = `vanish-${Date.now()}`;
+    const { ws, next } = await open(`/ws/echo?tag=${tag}`);
+    ws.send("ping");
+    await next();
+    const at = Date.now();
+    ws.terminate();
+    const seen = await waitForSocketEvent((e) => e.tag === tag && e.code !== undefined);
+    assert.equal(seen.code, 1006);
+    assert.equal(seen.wasClean, false);
+    assert.ok(seen.at - at < 1000, `the function saw the close ${seen.at - at} ms later`);
+  });
+
+  it("closes the client abnormally within a second when the function dies", async () => {
+    const [gatewayPort, functionPort] = [await freePort(), await freePort()];
+    const doomed = await startNodeFunction({ port: functionPort, gatewayUrl: `ws://127.0.0.1:${gatewayPort}`, module: FUNCTION });
+    const own = await startGateway({ port: gatewayPort, lambdaUrl: doomed });
+    const { ws, next, closed } = await open("/ws/echo", { base: own });
+    ws.send("alive?");
+    assert.equal((await next()).data, "alive?");
+    const pid = Number((await (await fetch(`${doomed}/e2e/ws-events`)).headers.get("x-pid")) ?? NaN);
+    const at = Date.now();
+    killFunction(functionPort, pid);
+    const close = await closed;
+    assert.equal(close.code, 1011, `closed with ${close.code} ${close.reason}`);
+    assert.ok(close.at - at < 1000, `the client saw the close ${close.at - at} ms later`);
+  });
+});
+
+/** Kills the function serving on `port` (its process group: `lambda-relay serve`). */
+function killFunction(_port, pid) {
+  assert.ok(Number.isInteger(pid) && pid > 0, "the function says its pid");
+  process.kill(pid, "SIGKILL");
+}

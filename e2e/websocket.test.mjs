@@ -10,9 +10,10 @@ import { after, before, describe, it } from "node:test";
 
 import WebSocket from "ws";
 
-import { freePort, ROOT, startGateway, startNodeFunction, stopAll } from "./support.mjs";
+import { freePort, ROOT, SECRET, startGateway, startNodeFunction, startProcess, stopAll } from "./support.mjs";
 
 const FUNCTION = path.join(ROOT, "e2e", "websocket-function.mjs");
+const PYTHON = process.env.PYTHON_TOOLS ?? path.join(ROOT, ".tools", "python", "bin", "python");
 let gateway;
 let fn;
 
@@ -210,6 +211,79 @@ describe("client WebSockets through the gateway", () => {
     const close = await closed;
     assert.equal(close.code, 1011, `closed with ${close.code} ${close.reason}`);
     assert.ok(close.at - at < 1000, `the client saw the close ${close.at - at} ms later`);
+  });
+});
+
+describe("client WebSockets to a FastAPI app (the ASGI websocket scope)", () => {
+  let pyGateway;
+  let pyFunction;
+
+  before(async () => {
+    const [gatewayPort, functionPort] = [await freePort(), await freePort()];
+    await startProcess("python function", PYTHON, ["-u", "-m", "lambda_relay", "serve", "websocket_app:app", "--port", String(functionPort)], {
+      cwd: path.join(ROOT, "e2e", "python"),
+      env: { RELAY_GATEWAY_URL: `ws://127.0.0.1:${gatewayPort}`, RELAY_SECRET: SECRET },
+      ready: /serving/,
+    });
+    pyFunction = `http://127.0.0.1:${functionPort}`;
+    pyGateway = await startGateway({ port: gatewayPort, lambdaUrl: pyFunction });
+  });
+
+  it("accepts with the subprotocol and headers, echoes text and bytes, and sees the client's close", async () => {
+    const tag = `py-${Date.now()}`;
+    const { ws, next, closed, upgrade } = await open(`/py/echo?tag=${tag}`, { base: pyGateway, protocols: ["chat.v1"], headers: { cookie: "a=1" } });
+    assert.equal(ws.protocol, "chat.v1");
+    assert.deepEqual(upgrade.headers["set-cookie"], ["py=1; Path=/"]);
+    ws.send("grüße");
+    assert.deepEqual(await next(), { data: "grüße", isBinary: false });
+    const body = randomBytes(3 * 2 ** 20 + 17);
+    ws.send(body);
+    const echoed = await next();
+    assert.equal(echoed.isBinary, true);
+    assert.ok(echoed.data.equals(body), "3 MiB of bytes come back whole");
+    ws.close(4010, "bye from the client");
+    assert.equal((await closed).code, 4010);
+    const seen = await waitForSocketEvent((e) => e.tag === tag, pyFunction);
+    assert.deepEqual(
+      { texts: seen.texts, binaries: seen.binaries, cookie: seen.cookie, code: seen.code, reason: seen.reason, by: seen.by },
+      { texts: 1, binaries: 1, cookie: "1", code: 4010, reason: "bye from the client", by: "client" },
+    );
+  });
+
+  it("carries the app's close code and reason to the client", async () => {
+    const { ws, closed } = await open("/py/echo", { base: pyGateway });
+    ws.send("close:4020:the app is done");
+    const close = await closed;
+    assert.deepEqual({ code: close.code, reason: close.reason }, { code: 4020, reason: "the app is done" });
+  });
+
+  it("refuses with the app's response (websocket.http.response) or a 403 for a close before accept", async () => {
+    const refused = new WebSocket(wsUrl(pyGateway, "/py/refuse"));
+    refused.on("error", () => {}); // terminate() of a refused handshake reports one
+    const [, res] = await once(refused, "unexpected-response");
+    assert.equal(res.statusCode, 401);
+    assert.equal(res.headers["www-authenticate"], "Bearer");
+    let body = "";
+    for await (const chunk of res) body += chunk;
+    assert.equal(body, "members only");
+    refused.terminate();
+    const closed = new WebSocket(wsUrl(pyGateway, "/py/close-before-accept"));
+    closed.on("error", () => {});
+    const [, res403] = await once(closed, "unexpected-response");
+    assert.equal(res403.statusCode, 403);
+    closed.terminate();
+  });
+
+  it("tells the app within a second when the client vanishes without a close", async () => {
+    const tag = `py-vanish-${Date.now()}`;
+    const { ws, next } = await open(`/py/echo?tag=${tag}`, { base: pyGateway });
+    ws.send("ping");
+    await next();
+    const at = Date.now();
+    ws.terminate();
+    const seen = await waitForSocketEvent((e) => e.tag === tag, pyFunction);
+    assert.equal(seen.code, 1006);
+    assert.ok(seen.at - at < 1000, `the app saw the disconnect ${seen.at - at} ms later`);
   });
 });
 

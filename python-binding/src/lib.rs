@@ -13,7 +13,9 @@ use std::sync::{Arc, OnceLock};
 
 use lambda_relay::adapter;
 use lambda_relay::client::binding;
+use lambda_relay::client::websocket::{MessageReader, MessageWriter};
 use lambda_relay::client::{self, Connection as ClientConnection, RelayStatus, RequestBody, ResponseWriter};
+use lambda_relay::proto::websocket::Message;
 use lambda_relay::proto::{self, ErrorCode, InvocationResult};
 use lambda_relay::serde_json::Value;
 use pyo3::create_exception;
@@ -270,6 +272,9 @@ struct Invocation {
     /// Whether the request body streams over the socket (else it is the event's own).
     #[pyo3(get)]
     streams_body: bool,
+    /// Whether the request is a client's WebSocket upgrade the app may accept.
+    #[pyo3(get)]
+    websocket: bool,
     /// The request the handler sees (a dict, as `request_view` returns it), for `direct`
     /// and `relay`.
     #[pyo3(get)]
@@ -325,6 +330,7 @@ fn begin_invocation(
     Ok(Invocation {
         kind: bound.kind,
         streams_body: bound.streams_body,
+        websocket: bound.websocket,
         request,
         event,
         result: bound.result.map(|r| r.to_json()),
@@ -340,7 +346,14 @@ struct Connection {
     writer: Arc<Mutex<ResponseWriter>>,
     status: RelayStatus,
     head_request: bool,
+    /// An accepted WebSocket's reader and writer (locked before `body` and `writer`).
+    messages_in: Arc<Mutex<MessageReader>>,
+    messages_out: Arc<Mutex<Option<MessageWriter>>>,
 }
+
+/// A WebSocket message as Python sees it: `("text", str, None, None)`,
+/// `("binary", bytes, None, None)` or `("close", None, code, reason)`.
+type MessageTuple<'py> = (&'static str, Option<Bound<'py, PyAny>>, Option<u16>, Option<String>);
 
 impl Connection {
     fn new(connection: ClientConnection, head_request: bool) -> Self {
@@ -351,7 +364,23 @@ impl Connection {
             writer: Arc::new(Mutex::new(writer)),
             status,
             head_request,
+            messages_in: Arc::new(Mutex::new(MessageReader::new())),
+            messages_out: Arc::new(Mutex::new(None)),
         }
+    }
+
+    fn send_message(&self, py: Python<'_>, message: Message) -> PyResult<()> {
+        let (out, writer) = (self.messages_out.clone(), self.writer.clone());
+        py.detach(|| {
+            runtime().block_on(async move {
+                let mut out = out.lock().await;
+                let Some(out) = out.as_mut() else {
+                    return Err(client::Error::Usage(proto::StreamError::HeadNotSent));
+                };
+                out.send(&mut *writer.lock().await, message).await
+            })
+        })
+        .map_err(from_client)
     }
 
     fn fail(&self, py: Python<'_>, code: ErrorCode, message: String) -> PyResult<()> {
@@ -431,6 +460,55 @@ impl Connection {
     /// aborted).
     fn body_failed(&self, py: Python<'_>, message: String) -> PyResult<()> {
         self.fail(py, ErrorCode::BODY, message)
+    }
+
+    /// Accepts the client's WebSocket upgrade with these headers (the subprotocol as
+    /// `sec-websocket-protocol`, any `set-cookie`): the gateway answers the client 101.
+    fn accept_websocket(&self, headers: Vec<(String, String)>) -> PyResult<()> {
+        let (_, map) = adapter::response_head(200, headers.into_iter()).map_err(|e| relay_error(binding::USAGE, e))?;
+        let busy = || {
+            relay_error(
+                binding::USAGE,
+                "the WebSocket was accepted while a write was in progress",
+            )
+        };
+        let mut out = self.messages_out.try_lock().map_err(|_| busy())?;
+        let mut writer = self.writer.try_lock().map_err(|_| busy())?;
+        *out = Some(MessageWriter::accept(&mut writer, map).map_err(from_client)?);
+        Ok(())
+    }
+
+    /// The client's next message, or `None` after its close (the last message). Raises
+    /// `RelayAborted` when the client left without a close.
+    fn read_message<'py>(&self, py: Python<'py>) -> PyResult<Option<MessageTuple<'py>>> {
+        let (reader, body) = (self.messages_in.clone(), self.body.clone());
+        let message = py
+            .detach(|| runtime().block_on(async move { reader.lock().await.recv(&mut *body.lock().await).await }))
+            .map_err(from_client)?;
+        Ok(message.map(|message| match message {
+            Message::Text(text) => ("text", Some(PyString::new(py, &text).into_any()), None, None),
+            Message::Binary(data) => ("binary", Some(PyBytes::new(py, &data).into_any()), None, None),
+            Message::Close { code, reason } => ("close", None, Some(code), Some(reason)),
+        }))
+    }
+
+    /// Sends a text message; returns when the window took it.
+    fn send_text(&self, py: Python<'_>, text: String) -> PyResult<()> {
+        self.send_message(py, Message::Text(text))
+    }
+
+    /// Sends a binary message; returns when the window took it.
+    fn send_bytes(&self, py: Python<'_>, data: PyBackedBytes) -> PyResult<()> {
+        let bytes = binding::join(&[&data]);
+        drop(data);
+        self.send_message(py, Message::Binary(bytes))
+    }
+
+    /// Closes the client's WebSocket with `code` (1005 for none) and `reason`; returns once the
+    /// gateway acknowledged it.
+    fn close_websocket(&self, py: Python<'_>, code: u16, reason: String) -> PyResult<()> {
+        let message = Message::close(code, reason).map_err(|e| relay_error(binding::USAGE, e))?;
+        self.send_message(py, message)
     }
 
     /// Waits until the relay is cancelled (the exception saying why: `RelayAborted` when

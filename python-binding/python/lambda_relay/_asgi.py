@@ -23,6 +23,7 @@ from ._errors import platform_error
 from ._platform import native
 from ._relay import ClientDisconnected, Relay
 from ._types import ASGIApp, Handler, Message, Receive, Scope, Send
+from ._websocket import WebSocketRelay
 
 __all__ = ["asgi", "is_asgi_app", "ClientDisconnected", "Handler", "Message", "Receive", "Scope", "Send"]
 
@@ -109,6 +110,8 @@ class _Runner:
         scope["state"] = dict(self.state)
         if invocation.kind == "direct":
             return await direct(self.app, scope, view["body"], view["head_request"])
+        if invocation.websocket:
+            return await WebSocketRelay(invocation.connect()).run(self.app, scope)
         body = None if invocation.streams_body else view["body"]
         return await Relay(invocation.connect(), body).run(self.app, scope)
 

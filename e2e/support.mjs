@@ -248,7 +248,9 @@ export async function startProxy({ port, target }) {
 
 export async function stopAll() {
   for (const child of started.splice(0)) {
-    if (child.exitCode !== null) continue;
+    // A child killed by a signal has `signalCode` set and `exitCode` still null; its "exit"
+    // has already fired, so waiting for it would wait forever.
+    if (child.exitCode !== null || child.signalCode !== null) continue;
     const exited = new Promise((resolve) => child.once("exit", resolve));
     try {
       process.kill(-child.pid, "SIGTERM");

@@ -157,6 +157,7 @@ describe("client WebSockets through the gateway", () => {
 
   it("gives the client the function's refusal (403, headers, body) instead of a 101", async () => {
     const ws = new WebSocket(wsUrl(gateway, "/ws/refuse"));
+    ws.on("error", () => {}); // terminate() of a refused handshake reports one
     const [, res] = await once(ws, "unexpected-response");
     assert.equal(res.statusCode, 403);
     assert.equal(res.headers["x-why"], "refused");

@@ -1,14 +1,19 @@
 // An axum Router, run with `run_service` as lambda_http users would bring it, through the
 // gateway in workerd: a JSON answer (small: it rides in the invocation result), a streamed
-// one chunk by chunk, and an upload.
+// one chunk by chunk, an upload, and a client's WebSocket taken with the axum extractor.
 
 import assert from "node:assert/strict";
 import path from "node:path";
-import { after, before, it } from "node:test";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { after, before, describe, it } from "node:test";
+
+import WebSocket from "ws";
 
 import { freePort, ROOT, SECRET, startGateway, startProcess, stopAll } from "./support.mjs";
 
 let gateway;
+let functionUrl;
 
 before(async () => {
   const [gatewayPort, functionPort] = [await freePort(), await freePort()];
@@ -16,7 +21,8 @@ before(async () => {
     env: { LOCAL_PORT: String(functionPort), RELAY_GATEWAY_URL: `ws://127.0.0.1:${gatewayPort}`, RELAY_SECRET: SECRET },
     ready: /listening on/,
   });
-  gateway = await startGateway({ port: gatewayPort, lambdaUrl: `http://127.0.0.1:${functionPort}` });
+  functionUrl = `http://127.0.0.1:${functionPort}`;
+  gateway = await startGateway({ port: gatewayPort, lambdaUrl: functionUrl });
 });
 
 after(stopAll);
@@ -38,4 +44,71 @@ it("streams an axum body made in three steps, in order", async () => {
 it("takes an upload streamed over the relay", async () => {
   const res = await fetch(`${gateway}/length`, { method: "POST", body: Buffer.alloc(3_000_000, 1) });
   assert.equal(await res.text(), "3000000");
+});
+
+describe("a client's WebSocket to axum (lambda_relay::lambda::websocket::WebSocketUpgrade)", () => {
+  const wsUrl = (p) => `${gateway.replace(/^http/, "ws")}${p}`;
+
+  /** Opens a socket offering `protocols`; its messages queue as they come. */
+  async function open(protocols) {
+    const ws = new WebSocket(wsUrl("/ws/echo"), protocols);
+    const inbox = [];
+    const waiting = [];
+    ws.on("message", (data, isBinary) => {
+      const message = { data: isBinary ? data : data.toString(), isBinary };
+      const next = waiting.shift();
+      if (next) next(message);
+      else inbox.push(message);
+    });
+    const closed = new Promise((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+    await once(ws, "open");
+    const next = () => (inbox.length ? Promise.resolve(inbox.shift()) : new Promise((resolve) => waiting.push(resolve)));
+    return { ws, next, closed };
+  }
+
+  it("echoes text as text and binary as binary, 1,000 of each in order, with the chosen subprotocol", async () => {
+    const { ws, next, closed } = await open(["other", "echo.v1"]);
+    assert.equal(ws.protocol, "echo.v1");
+    const sent = [];
+    for (let i = 0; i < 1000; i++) {
+      const text = `message ${i}`;
+      const bytes = randomBytes(1 + (i % 300));
+      ws.send(text);
+      ws.send(bytes);
+      sent.push(text, bytes);
+    }
+    for (const expected of sent) {
+      const got = await next();
+      if (typeof expected === "string") assert.deepEqual(got, { data: expected, isBinary: false });
+      else assert.ok(got.isBinary && got.data.equals(expected), "a binary message comes back whole, as binary");
+    }
+    const big = randomBytes(5 * 2 ** 20 + 3);
+    ws.send(big);
+    assert.ok((await next()).data.equals(big), "a 5 MiB message comes back whole");
+    ws.close(1000);
+    assert.equal((await closed).code, 1000);
+  });
+
+  it("carries the function's close code and reason to the client", async () => {
+    const { ws, closed } = await open();
+    ws.send("close:4021:axum is done");
+    assert.deepEqual(await closed, { code: 4021, reason: "axum is done" });
+  });
+
+  it("carries the client's close to the handler, and answers it with the same code", async () => {
+    const { ws, next, closed } = await open();
+    ws.send("hi");
+    await next();
+    const reason = `bye ${Date.now()}`;
+    ws.close(4010, reason);
+    assert.equal((await closed).code, 4010);
+    const closes = await (await fetch(`${functionUrl}/ws/closes`)).json();
+    assert.ok(closes.includes(`4010 ${reason}`), `the handler saw the close: ${JSON.stringify(closes)}`);
+  });
+
+  it("answers a plain request to the WebSocket route with the extractor's 400", async () => {
+    const res = await fetch(`${gateway}/ws/echo`);
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /not a client's WebSocket upgrade/);
+  });
 });

@@ -5,8 +5,9 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{stream, StreamExt};
+use futures_util::{stream, SinkExt, StreamExt};
 use http::{Request, Response};
+use lambda_relay::lambda::websocket::{Message, WebSocketUpgrade};
 use lambda_relay::lambda::{Body, BoxError};
 use sha2::{Digest, Sha256};
 
@@ -93,6 +94,11 @@ pub fn axum_app() -> axum::Router {
                 axum::body::Body::from_stream(chunks)
             }),
         )
+        .route("/ws/echo", get(ws_echo))
+        .route(
+            "/ws/closes",
+            get(|| async { axum::Json(CLIENT_CLOSES.lock().map(|c| c.clone()).unwrap_or_default()) }),
+        )
         .route(
             "/length",
             post(|body: axum::body::Bytes| async move { body.len().to_string() }),
@@ -100,4 +106,37 @@ pub fn axum_app() -> axum::Router {
         // Request bodies stream over the relay, past Lambda's 6 MB; axum's own 2 MB default
         // would be the limit otherwise.
         .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+/// The client closes this app has seen, as `"CODE REASON"`, for `/ws/closes`.
+static CLIENT_CLOSES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// A client's WebSocket, taken as axum's `WebSocketUpgrade` is: text comes back as text and
+/// binary as binary; `close:CODE:REASON` makes the function close; the client's close is
+/// answered with its code and recorded.
+async fn ws_echo(upgrade: WebSocketUpgrade) -> Response<Body> {
+    upgrade.protocols(["echo.v1"]).on_upgrade(|mut socket| async move {
+        while let Some(message) = socket.next().await {
+            let sent = match message {
+                Ok(Message::Text(text)) => match text.strip_prefix("close:").and_then(|r| r.split_once(':')) {
+                    Some((code, reason)) => {
+                        let _ = socket.close(code.parse().unwrap_or(1000), reason).await;
+                        return;
+                    }
+                    None => socket.send(Message::Text(text)).await,
+                },
+                Ok(Message::Close { code, reason }) => {
+                    if let Ok(mut closes) = CLIENT_CLOSES.lock() {
+                        closes.push(format!("{code} {reason}"));
+                    }
+                    return;
+                }
+                Ok(binary) => socket.send(binary).await,
+                Err(_) => return,
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    })
 }

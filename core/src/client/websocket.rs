@@ -3,6 +3,8 @@
 //! response body written as the function's. The record layout and every limit are
 //! `proto::websocket`'s.
 
+use std::task::{ready, Context, Poll};
+
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderMap, StatusCode};
@@ -32,29 +34,37 @@ impl MessageReader {
     /// the relay failed or was aborted (the client left without a close:
     /// [`Error::is_aborted`]).
     pub async fn recv(&mut self, body: &mut RequestBody) -> Result<Option<Message>, Error> {
+        std::future::poll_fn(|cx| self.poll_recv(cx, body)).await
+    }
+
+    /// [`recv`](Self::recv), polled: for a `Stream` of messages.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>, body: &mut RequestBody) -> Poll<Result<Option<Message>, Error>> {
         loop {
             if self.done {
-                return Ok(None);
+                return Poll::Ready(Ok(None));
             }
             match self.decoder.next_message() {
                 Ok(Some(message)) => {
                     self.done = matches!(message, Message::Close { .. });
-                    return Ok(Some(message));
+                    return Poll::Ready(Ok(Some(message)));
                 }
                 Ok(None) => {}
-                Err(e) => return Err(peer_error(e)),
+                Err(e) => return Poll::Ready(Err(peer_error(e))),
             }
-            match body.next().await {
-                Some(chunk) => self.decoder.push(&chunk?),
+            match ready!(body.poll_next_unpin(cx)) {
+                Some(Ok(chunk)) => self.decoder.push(&chunk),
+                Some(Err(e)) => return Poll::Ready(Err(e)),
                 None => {
                     // The gateway ends the client's messages with a close; a body that ends
                     // without one ended inside a record or broke the rule.
                     self.done = true;
-                    self.decoder.finish().map_err(peer_error)?;
-                    return Ok(Some(Message::Close {
+                    if let Err(e) = self.decoder.finish() {
+                        return Poll::Ready(Err(peer_error(e)));
+                    }
+                    return Poll::Ready(Ok(Some(Message::Close {
                         code: close::NO_STATUS,
                         reason: String::new(),
-                    }));
+                    })));
                 }
             }
         }

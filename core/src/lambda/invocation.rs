@@ -72,14 +72,14 @@ where
             request,
             connection,
             streams_body,
-            websocket: _,
-        } => (request, Some((connection, streams_body))),
+            websocket,
+        } => (request, Some((connection, streams_body, websocket))),
     };
     let head_request = view.is_head();
     let mut parts = request_parts(&view)?;
     parts.extensions.insert(context);
     parts.extensions.insert(request_context(&event, &view));
-    let Some((connection, streams_body)) = relay else {
+    let Some((connection, streams_body, websocket)) = relay else {
         let response = handler(Request::from_parts(parts, Body::from(view.body)))
             .await
             .map_err(|e| Error::Handler(e.to_string()))?;
@@ -104,7 +104,11 @@ where
         ));
     };
     let (request_body, mut writer) = connection.split();
-    let body = if streams_body {
+    let body = if websocket {
+        // The client's messages: the handler takes them with `WebSocketUpgrade`.
+        parts.extensions.insert(super::websocket::Upgradable::new(request_body));
+        Body::empty()
+    } else if streams_body {
         Body::relay(request_body)
     } else {
         Body::from(view.body)

@@ -35,6 +35,7 @@ mod config;
 mod invocation;
 mod respond;
 mod run;
+pub mod websocket;
 
 pub use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequestContext as RequestContext;
 pub use body::{Body, BodyAbandoned, BodyClosed, BodySender, BoxError};

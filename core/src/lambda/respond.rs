@@ -7,9 +7,10 @@ use std::pin::{pin, Pin};
 
 use bytes::{Buf, Bytes};
 use futures_util::FutureExt;
-use http::{HeaderMap, Response};
+use http::{HeaderMap, Response, StatusCode};
 use http_body_util::BodyExt;
 
+use super::websocket;
 use crate::adapter::{self, FunctionUrlResult};
 use crate::client::{self, ResponseWriter};
 use crate::proto::{self, ErrorCode};
@@ -67,7 +68,20 @@ where
         Ok(r) => r,
         Err(e) => return writer.fail(ErrorCode::HANDLER, &e.to_string()).await.map(|()| None),
     };
-    let (head, body) = response.into_parts();
+    let (mut head, body) = response.into_parts();
+    if head.status == StatusCode::SWITCHING_PROTOCOLS {
+        // Only an accepted WebSocket upgrade answers 101; its messages are the body.
+        return match head.extensions.remove::<websocket::Accepted>() {
+            Some(accepted) => websocket::serve(accepted, head.headers, writer).await.map(|()| None),
+            None => writer
+                .fail(
+                    ErrorCode::HANDLER,
+                    "a 101 response comes from WebSocketUpgrade::on_upgrade",
+                )
+                .await
+                .map(|()| None),
+        };
+    }
     let mut body = pin!(body);
     let mut ready = match take_ready(body.as_mut()) {
         Ok(ready) => ready,

@@ -3,6 +3,8 @@
 // stream with fetch() and a ReadableStream, and server-sent events with an EventSource.
 // - one by one: the function makes chunk i+1 only after the test saw chunk i on the page;
 // - in order: the SSE events arrive with ids 0, 1, 2, … and spell the whole answer;
+// - a WebSocket: Chromium's own client talks to the function's echo (text and binary apart,
+//   the function's close code and reason);
 // - the page looks as it should: its screenshot matches e2e/browser/demo-page.png (compared
 //   pixel by pixel in the browser; UPDATE_SCREENSHOTS=1 rewrites it).
 
@@ -61,7 +63,18 @@ describe("the demo page in headless Chromium", { skip: !existsSync(CHROMIUM) && 
     assert.equal(ids.length, ANSWER.split(/(?<= )/).length);
   });
 
-  it("looks as it should once both streams are done (screenshot)", async () => {
+  it("talks over a WebSocket to the function: text and binary kept apart, the function's close", async () => {
+    await page.waitForFunction(() => !["waiting", "open"].includes(document.getElementById("ws-state").dataset.state));
+    assert.deepEqual(await page.evaluate(() => window.wsClose), { code: 4000, reason: "bye after 4 messages", wasClean: true });
+    assert.equal(await page.locator("#ws-state").getAttribute("data-state"), "done");
+    assert.deepEqual(await page.evaluate(() => window.wsLog), [
+      { binary: false, data: "1: hello from the browser" },
+      { binary: true, data: [0, 1, 2, 250, 251, 252] },
+      { binary: false, data: "3: grüße, ünïcode" },
+    ]);
+  });
+
+  it("looks as it should once the streams and the socket are done (screenshot)", async () => {
     const shot = await page.screenshot({ fullPage: false });
     if (process.env.UPDATE_SCREENSHOTS || !existsSync(GOLDEN)) {
       writeFileSync(GOLDEN, shot);

@@ -1,7 +1,8 @@
 // `npm run demo`: the gateway in workerd and the demo function (scripts/demo-function.mjs:
-// the classic, upload and SSE examples and a browser page) behind a local Function URL, all on
-// 127.0.0.1. Shows chunks arriving a second apart, then a 50 MB streamed upload and its hash
-// check, then stops everything (unless --keep, which leaves it running for a browser).
+// the classic, upload, SSE and WebSocket examples and a browser page) behind a local Function
+// URL, all on 127.0.0.1. Shows chunks arriving a second apart, a 50 MB streamed upload and its
+// hash check, and a WebSocket's round trip, then stops everything (unless --keep, which leaves
+// it running for a browser).
 
 import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
@@ -63,10 +64,30 @@ async function main() {
   say(`   ${ok ? "match" : "MISMATCH"} (${seconds.toFixed(2)} s, ${(size / 1e6 / seconds).toFixed(1)} MB/s)`);
   if (!ok) process.exitCode = 1;
 
+  const wsUrl = `${gatewayUrl.replace(/^http/, "ws")}/ws`;
+  say(`\n3. WebSocket ${wsUrl}  — a client's socket held by the function, messages both ways\n`);
+  const wsStart = Date.now();
+  const at = () => `${((Date.now() - wsStart) / 1000).toFixed(2)}s`;
+  const closed = await new Promise((resolve, reject) => {
+    const socket = new WebSocket(wsUrl, "echo.v1");
+    socket.onopen = () => {
+      say(`   ${at()}  open (subprotocol ${socket.protocol})`);
+      for (const text of ["hello", "from the demo", "bye"]) {
+        say(`   ${at()}  → ${text}`);
+        socket.send(text);
+      }
+    };
+    socket.onmessage = (event) => say(`   ${at()}  ← ${event.data}`);
+    socket.onclose = (event) => resolve(event);
+    socket.onerror = () => reject(new Error("the WebSocket failed"));
+  });
+  say(`   ${at()}  closed by the function: ${closed.code} ${closed.reason}`);
+  if (closed.code !== 4000) process.exitCode = 1;
+
   if (keep) {
     say(`\nStill running (Ctrl-C stops everything). Try:\n`);
     say(`   ${gatewayUrl}/page  in a browser: the classic through fetch() and a ReadableStream,`);
-    say(`                        and the SSE example through an EventSource, as they arrive`);
+    say(`                        the SSE example through an EventSource, and a WebSocket, as they arrive`);
     say(`   curl -N ${gatewayUrl}/`);
     say(`   curl -N ${gatewayUrl}/sse`);
     say(`   head -c 20000000 /dev/urandom > /tmp/upload.bin && curl --data-binary @/tmp/upload.bin ${gatewayUrl}/upload && sha256sum /tmp/upload.bin`);

@@ -1,6 +1,6 @@
 // Every example in direct mode (invoked without the gateway): the same handler answers with
 // an ordinary buffered Function URL result. The classic also runs through the gateway in
-// e2e/examples.test.mjs.
+// e2e/examples.test.mjs; the WebSocket example talks to Chromium in e2e/browser.test.mjs.
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -12,6 +12,7 @@ import { handler as hono } from "../hono/handler.mjs";
 import { handler as nodeStream } from "../node-stream/handler.mjs";
 import { handler as sse } from "../sse/handler.mjs";
 import { handler as upload } from "../upload/handler.mjs";
+import { handler as websocket } from "../websocket/handler.mjs";
 
 const context = { awsRequestId: "example", getRemainingTimeInMillis: () => 60_000 };
 
@@ -52,6 +53,13 @@ describe("examples, direct", () => {
   it("hono: routes, JSON and streamText", async () => {
     assert.deepEqual(JSON.parse((await hono(event("/hello/relay"), context)).body), { hello: "relay" });
     assert.equal((await hono(event("/count"), context)).body, "1\n2\n3\n4\n5\n");
+  });
+
+  it("websocket: a plain request is told to upgrade (426); the socket itself needs the gateway", async () => {
+    const result = await websocket(event("/ws"), context);
+    assert.equal(result.statusCode, 426);
+    assert.equal(result.headers.upgrade, "websocket");
+    assert.match(result.body, /connect with a WebSocket/);
   });
 
   it("upload: byte count and sha256 of the body", async () => {

@@ -293,3 +293,24 @@ function killFunction(_port, pid) {
   assert.ok(Number.isInteger(pid) && pid > 0, "the function says its pid");
   process.kill(pid, "SIGKILL");
 }
+
+describe("the FastAPI WebSocket example (examples-python/websocket.py)", () => {
+  it("echoes with a count, closes with 4000 on bye", async () => {
+    const [gatewayPort, functionPort] = [await freePort(), await freePort()];
+    await startProcess("python example", PYTHON, ["-u", "-m", "lambda_relay", "serve", "websocket:handler", "--port", String(functionPort)], {
+      cwd: path.join(ROOT, "examples-python"),
+      env: { RELAY_GATEWAY_URL: `ws://127.0.0.1:${gatewayPort}`, RELAY_SECRET: SECRET },
+      ready: /serving/,
+    });
+    const base = await startGateway({ port: gatewayPort, lambdaUrl: `http://127.0.0.1:${functionPort}` });
+    const { ws, next, closed } = await open("/ws", { base, protocols: ["echo.v1"] });
+    assert.equal(ws.protocol, "echo.v1");
+    ws.send("hello");
+    ws.send("again");
+    assert.equal((await next()).data, "1: hello");
+    assert.equal((await next()).data, "2: again");
+    ws.send("bye");
+    const close = await closed;
+    assert.deepEqual({ code: close.code, reason: close.reason }, { code: 4000, reason: "bye after 3 messages" });
+  });
+});

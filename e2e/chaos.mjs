@@ -4,11 +4,18 @@
 // learn it did not. Responses come from the Rust function's /bytes, uploads go to its
 // /upload, which answers with the byte count and sha256 it saw.
 //
+// The WebSocket mode does the same to clients' WebSockets: each session sends numbered text and
+// binary messages to the Rust function's /ws/echo while its socket is cut, and every echo must
+// come back once, whole and in order (messages lost=0 duplicated=0).
+//
 // `runChaos` is shared by `npm run test:chaos` (scripts/chaos.mjs, the full campaign) and the
 // short form in `npm test` (e2e/chaos.test.mjs).
 
 import { createHash } from "node:crypto";
+import { once } from "node:events";
 import net from "node:net";
+
+import WebSocket from "ws";
 
 import { freePort, patternSha256, startFunction, startGateway, stopAll } from "./support.mjs";
 
@@ -75,7 +82,8 @@ async function startChaosProxy({ port, target }) {
         to.write(data);
       });
     };
-    pass(client, upstream, stream?.kind === "response");
+    // A WebSocket session is cut on the echoes' way, which is every message's.
+    pass(client, upstream, stream?.kind === "response" || stream?.kind === "websocket");
     pass(upstream, client, stream?.kind === "upload");
     client.on("error", drop).on("close", drop);
     upstream.on("error", drop).on("close", drop);
@@ -92,6 +100,91 @@ async function startChaosProxy({ port, target }) {
     },
     close: () => new Promise((resolve) => server.close(resolve)),
   };
+}
+
+/** The WebSocket sessions of a campaign: the bytes of messages each sends, and its cuts. */
+export function planSockets({ sockets, minBytes, maxBytes, seed }) {
+  const rng = random(seed ^ 0x5eed);
+  return Array.from({ length: sockets }, (_, i) => {
+    const size = rng.int(minBytes, maxBytes);
+    const cuts = rng.int(1, 5);
+    const share = Math.floor(size / (cuts + 1));
+    const offsets = Array.from({ length: cuts }, () => rng.int(16 * 1024, Math.max(16 * 1024, share)));
+    return { index: i, kind: "websocket", size, offsets };
+  });
+}
+
+/** A session's messages: text and binary, 1 B to 256 KiB, each told apart by its number. */
+function sessionMessages(session) {
+  const rng = random(session.index + 7);
+  const messages = [];
+  for (let total = 0, i = 0; total < session.size; i++) {
+    const len = rng.next() < 0.9 ? rng.int(1, 4096) : rng.int(4097, 256 * 1024);
+    if (rng.next() < 0.5) {
+      const text = `m${i} `.padEnd(len, String.fromCharCode(97 + (i % 26)));
+      messages.push(text);
+      total += text.length;
+    } else {
+      const bytes = Buffer.allocUnsafe(Math.max(len, 4));
+      for (let j = 0; j < bytes.length; j++) bytes[j] = (j * 13 + i) & 0xff;
+      bytes.writeUInt32BE(i, 0);
+      messages.push(bytes);
+      total += bytes.length;
+    }
+  }
+  return messages;
+}
+
+const same = (a, b) => (typeof a === "string" ? a === b : Buffer.isBuffer(b) && a.equals(b));
+
+/**
+ * Runs one WebSocket session: sends every message, reads the echoes, closes. Returns how many
+ * messages came back in order, how many were lost or duplicated, and whether it failed (the
+ * socket closed before the last echo).
+ */
+async function runSocket(gateway, session) {
+  const messages = sessionMessages(session);
+  const result = { messages: messages.length, received: 0, lost: 0, duplicated: 0, failed: false };
+  const ws = new WebSocket(`${gateway.replace(/^http/, "ws")}/ws/echo`, { maxPayload: 64 * 2 ** 20 });
+  ws.on("error", () => {});
+  let next = 0;
+  const done = new Promise((resolve) => {
+    ws.on("message", (data, isBinary) => {
+      const got = isBinary ? data : data.toString();
+      if (next < messages.length && same(messages[next], got)) {
+        next++;
+        result.received++;
+      } else if (messages.slice(0, next).some((m) => same(m, got))) {
+        result.duplicated++;
+      } else {
+        const at = messages.findIndex((m, i) => i > next && same(m, got));
+        if (at > next) {
+          result.lost += at - next;
+          next = at + 1;
+          result.received++;
+        } else result.lost++;
+      }
+      if (next === messages.length) resolve();
+    });
+    ws.once("close", () => resolve());
+  });
+  try {
+    await once(ws, "open");
+  } catch {
+    return { ...result, failed: true };
+  }
+  for (const m of messages) ws.send(m);
+  const timer = new Promise((resolve) => setTimeout(resolve, 60_000).unref());
+  await Promise.race([done, timer]);
+  if (next < messages.length) {
+    result.failed = true;
+    ws.terminate();
+    return result;
+  }
+  const closed = new Promise((resolve) => ws.once("close", resolve));
+  ws.close(1000);
+  await Promise.race([closed, timer]);
+  return result;
 }
 
 /** A deterministic upload body for a stream. */
@@ -146,7 +239,16 @@ function judge(status, bytes, sha, size, expected) {
  * Starts a gateway, the Rust function and the chaos proxy between them, runs the campaign's
  * streams one after the other, stops everything, and returns the tallies.
  */
-export async function runChaos({ streams, minBytes = 1 * MB, maxBytes = 20 * MB, seed = 1, log = () => {} }) {
+export async function runChaos({
+  streams,
+  minBytes = 1 * MB,
+  maxBytes = 20 * MB,
+  sockets = 0,
+  socketMinBytes = 256 * 1024,
+  socketMaxBytes = 4 * MB,
+  seed = 1,
+  log = () => {},
+}) {
   const [gatewayPort, functionPort, proxyPort] = [await freePort(), await freePort(), await freePort()];
   const proxy = await startChaosProxy({ port: proxyPort, target: gatewayPort });
   try {
@@ -162,6 +264,20 @@ export async function runChaos({ streams, minBytes = 1 * MB, maxBytes = 20 * MB,
       if (outcome !== "ok") tally[outcome]++;
       log(`stream ${stream.index} ${stream.kind} ${stream.size} B, ${proxy.cuts - before} cuts: ${outcome}`);
     }
+    const ws = { sessions: 0, cuts: 0, messages: 0, lost: 0, duplicated: 0, failed: 0 };
+    for (const session of planSockets({ sockets, minBytes: socketMinBytes, maxBytes: socketMaxBytes, seed })) {
+      proxy.set(session);
+      const before = proxy.cuts;
+      const r = await runSocket(gateway, session);
+      ws.sessions++;
+      ws.cuts += proxy.cuts - before;
+      ws.messages += r.messages;
+      ws.lost += r.lost + (r.failed ? r.messages - r.received - r.lost : 0);
+      ws.duplicated += r.duplicated;
+      if (r.failed) ws.failed++;
+      log(`websocket ${session.index} ${r.messages} messages, ${proxy.cuts - before} cuts: lost=${r.lost} duplicated=${r.duplicated}${r.failed ? " FAILED" : ""}`);
+    }
+    tally.websocket = ws;
     return tally;
   } finally {
     await stopAll();
@@ -169,7 +285,12 @@ export async function runChaos({ streams, minBytes = 1 * MB, maxBytes = 20 * MB,
   }
 }
 
-/** The campaign's summary line. */
+/** The campaign's summary lines: the streams', then the WebSocket sessions' (if any). */
 export function summary(t) {
-  return `chaos: streams=${t.streams} cuts=${t.cuts} lost=${t.lost} duplicated=${t.duplicated} truncated_clean=${t.truncated_clean} failed=${t.failed}`;
+  const lines = [`chaos: streams=${t.streams} cuts=${t.cuts} lost=${t.lost} duplicated=${t.duplicated} truncated_clean=${t.truncated_clean} failed=${t.failed}`];
+  const w = t.websocket;
+  if (w?.sessions) {
+    lines.push(`chaos websocket: sessions=${w.sessions} cuts=${w.cuts} messages=${w.messages} lost=${w.lost} duplicated=${w.duplicated} failed=${w.failed}`);
+  }
+  return lines.join("\n");
 }

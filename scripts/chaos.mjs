@@ -1,6 +1,6 @@
-// `npm run test:chaos [-- --streams N --seed S --verbose]`: the full chaos campaign, 200
-// streams of 1-20 MB (responses and uploads) through the gateway in workerd, each cut 1 to 5
-// times at seeded offsets. Prints one line per stream with --verbose, then the summary line;
+// `npm run test:chaos [-- --streams N --websockets N --seed S --verbose]`: the full chaos
+// campaign, 200 streams of 1-20 MB (responses and uploads) and 50 WebSocket sessions of
+// 0.25-4 MB of messages through the gateway in workerd, each cut 1 to 5 times at seeded offsets. Prints one line per stream with --verbose, then the summary line;
 // exits 1 unless every stream arrived whole.
 
 import { runChaos, summary } from "../e2e/chaos.mjs";
@@ -12,9 +12,11 @@ const arg = (name, fallback) => {
 const verbose = process.argv.includes("--verbose");
 const tally = await runChaos({
   streams: arg("streams", 200),
+  sockets: arg("websockets", 50),
   seed: arg("seed", 1),
   log: verbose ? (line) => console.log(line) : () => {},
 });
 console.log(summary(tally));
-const clean = tally.lost + tally.duplicated + tally.truncated_clean + tally.failed === 0;
+const w = tally.websocket;
+const clean = tally.lost + tally.duplicated + tally.truncated_clean + tally.failed + w.lost + w.duplicated + w.failed === 0;
 process.exit(clean ? 0 : 1);

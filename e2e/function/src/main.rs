@@ -17,10 +17,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use bytes::Bytes;
-use futures_util::{stream, Stream, StreamExt};
+use futures_util::{stream, SinkExt, Stream, StreamExt};
 use http::{Request, Response, StatusCode};
 use lambda_relay::adapter::FunctionUrlResult;
 use lambda_relay::lambda::{handle_event, Body, BoxError, RelayConfig};
+use lambda_relay::lambda::websocket::{Message, WebSocketUpgrade};
 use lambda_relay::proto;
 use lambda_runtime::LambdaEvent;
 use sha2::{Digest, Sha256};
@@ -176,10 +177,22 @@ where
     Body::from_stream(s)
 }
 
-async fn app(req: Request<Body>) -> Result<Response<Body>, BoxError> {
+async fn app(mut req: Request<Body>) -> Result<Response<Body>, BoxError> {
     let path = req.uri().path().to_owned();
     let response = Response::builder();
     Ok(match path.as_str() {
+        // A client's WebSocket: every message comes back as it came (the chaos campaign's
+        // WebSocket mode counts them).
+        "/ws/echo" => match WebSocketUpgrade::from_request(&mut req) {
+            Ok(upgrade) => upgrade.on_upgrade(|mut socket| async move {
+                while let Some(Ok(message)) = socket.next().await {
+                    if matches!(message, Message::Close { .. }) || socket.send(message).await.is_err() {
+                        return;
+                    }
+                }
+            }),
+            Err(e) => e.into_response(),
+        },
         // Chunks produced one at a time; each says when it was produced.
         "/stream" => {
             let chunks = query(&req, "chunks").unwrap_or(5);

@@ -17,7 +17,7 @@ import net from "node:net";
 
 import WebSocket from "ws";
 
-import { freePort, patternSha256, startFunction, startGateway, stopAll } from "./support.mjs";
+import { freePort, patternSha256, startFunction, startGateway, startProxy, stopAll } from "./support.mjs";
 
 const MB = 1_000_000;
 
@@ -293,4 +293,50 @@ export function summary(t) {
     lines.push(`chaos websocket: sessions=${w.sessions} cuts=${w.cuts} messages=${w.messages} lost=${w.lost} duplicated=${w.duplicated} failed=${w.failed}`);
   }
   return lines.join("\n");
+}
+
+/**
+ * A client's WebSocket left idle for `seconds` through a gateway with 1 s keepalives and a 3 s
+ * idle timeout: the relay's keepalives must hold it open (the function's socket carries them
+ * both ways while no message moves), and a message after the silence still comes back.
+ */
+export async function runIdle({ seconds }) {
+  const [gatewayPort, functionPort, proxyPort] = [await freePort(), await freePort(), await freePort()];
+  const proxy = await startProxy({ port: proxyPort, target: gatewayPort });
+  try {
+    const fn = await startFunction({ port: functionPort, gatewayUrl: proxy.url });
+    const gateway = await startGateway({ port: gatewayPort, lambdaUrl: fn, vars: { KEEPALIVE_MS: "1000", IDLE_TIMEOUT_MS: "3000" } });
+    const ws = new WebSocket(`${gateway.replace(/^http/, "ws")}/ws/echo`);
+    const inbox = [];
+    ws.on("message", (data) => inbox.push(data.toString()));
+    let closedEarly;
+    ws.once("close", (code, reason) => (closedEarly ??= { code, reason: reason.toString() }));
+    await once(ws, "open");
+    const echo = async (text) => {
+      ws.send(text);
+      for (let i = 0; i < 500 && !inbox.includes(text) && !closedEarly; i++) await new Promise((r) => setTimeout(r, 10));
+      return inbox.includes(text);
+    };
+    const before = await echo("before the silence");
+    const quiet = proxy.bytes;
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const during = proxy.bytes;
+    const after = await echo("after the silence");
+    const open = ws.readyState === WebSocket.OPEN;
+    const early = closedEarly;
+    const closed = new Promise((resolve) => ws.once("close", (code) => resolve(code)));
+    ws.close(1000);
+    const closeCode = await closed;
+    return {
+      before,
+      after,
+      open,
+      closedEarly: early,
+      closeCode,
+      keepalive: { toGateway: during.up - quiet.up, toFunction: during.down - quiet.down },
+    };
+  } finally {
+    await stopAll();
+    await proxy.close();
+  }
 }

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { before, it } from "node:test";
 
-import { runChaos, summary } from "./chaos.mjs";
+import { runChaos, runIdle, summary } from "./chaos.mjs";
 
 let tally;
 
@@ -29,4 +29,14 @@ it("cut 1 to 5 times each, 8 WebSocket sessions get every message echoed once, i
   assert.equal(w.sessions, 8);
   assert.ok(w.messages > 8 * 50, `the sessions carried many messages: ${w.messages}`);
   assert.ok(w.cuts >= 8, `every session was cut at least once: ${w.cuts} cuts`);
+});
+
+it("holds an idle client WebSocket open on keepalives alone (20 s at a 3 s idle timeout; the full campaign idles two minutes)", async () => {
+  const idle = await runIdle({ seconds: 20 });
+  assert.deepEqual(
+    { before: idle.before, after: idle.after, open: idle.open, closedEarly: idle.closedEarly, closeCode: idle.closeCode },
+    { before: true, after: true, open: true, closedEarly: undefined, closeCode: 1000 },
+  );
+  // About 20 keepalives each way: the silence was the messages', not the relay's.
+  assert.ok(idle.keepalive.toGateway > 0 && idle.keepalive.toFunction > 0, `keepalives flowed: ${JSON.stringify(idle.keepalive)}`);
 });

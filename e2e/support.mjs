@@ -212,14 +212,18 @@ export async function startWranglerGateway({ port, lambdaUrl, vars = {}, secret 
   throw new Error("the gateway never answered");
 }
 
-/** A TCP proxy from 127.0.0.1:`port` to 127.0.0.1:`target`; `cutAll()` drops every connection. */
+/** A TCP proxy from 127.0.0.1:`port` to 127.0.0.1:`target`; `cutAll()` drops every connection,
+ * `bytes` counts what passed each way (`up`: towards `target`). */
 export async function startProxy({ port, target }) {
   const sockets = new Set();
   let cuts = 0;
+  const bytes = { up: 0, down: 0 };
   const server = net.createServer((client) => {
     const upstream = net.connect(target, "127.0.0.1");
     sockets.add(client);
     sockets.add(upstream);
+    client.on("data", (d) => (bytes.up += d.length));
+    upstream.on("data", (d) => (bytes.down += d.length));
     client.pipe(upstream);
     upstream.pipe(client);
     const drop = () => {
@@ -241,6 +245,9 @@ export async function startProxy({ port, target }) {
     },
     get cuts() {
       return cuts;
+    },
+    get bytes() {
+      return { ...bytes };
     },
     close: () => new Promise((resolve) => server.close(resolve)),
   };

@@ -10,7 +10,7 @@ cd "$(root_dir)"
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(decode_frame function_session gateway_session credentials adapter_event sigv4)
+[ ${#targets[@]} -gt 0 ] || targets=(decode_frame function_session gateway_session websocket_messages credentials adapter_event sigv4)
 
 if ! rustup toolchain list | grep -q '^nightly'; then
   step "installing the nightly toolchain (once)"

@@ -39,6 +39,11 @@ fn gateway_session_corpus() {
 }
 
 #[test]
+fn websocket_messages_corpus() {
+    run("websocket_messages", fuzzing::websocket_messages);
+}
+
+#[test]
 fn credentials_corpus() {
     run("credentials", fuzzing::credentials);
 }

@@ -156,10 +156,15 @@ pub fn function_session(data: &[u8]) {
 /// results and application calls.
 pub fn gateway_session(data: &[u8]) {
     let mut input = Input { data };
-    let head_request = input.byte().unwrap_or(0) & 1 == 1;
+    let flags = input.byte().unwrap_or(0);
+    // A client's WebSocket exchange too: its 101 head and its message bodies.
     let exchange = Exchange {
-        body_mode: BodyMode::Stream,
-        head_request,
+        body_mode: if flags & 2 == 2 {
+            BodyMode::WebSocket
+        } else {
+            BodyMode::Stream
+        },
+        head_request: flags & 1 == 1,
     };
     let mut now = Timestamp::from_millis(0);
     let Ok(mut g) = GatewaySession::new(config(), exchange, "token", now) else {
@@ -225,6 +230,49 @@ pub fn gateway_session(data: &[u8]) {
         }
         check(&mut g, &limits);
     }
+}
+
+/// A WebSocket's message records, as a peer's body brings them, cut anywhere: never a panic;
+/// every message decoded re-encodes to exactly the bytes it came from, so what was decoded is
+/// a prefix of what came; the decoder holds at most one record it is still waiting for (the
+/// last piece included) and refuses a record over its limit from its header alone.
+pub fn websocket_messages(data: &[u8]) {
+    use crate::proto::websocket::{MessageDecoder, RECORD_HEADER_LEN};
+    let mut input = Input { data };
+    let max = usize::from(input.byte().unwrap_or(0)) * 64;
+    let mut decoder = MessageDecoder::new(max);
+    let mut came = BytesMut::new();
+    let mut decoded = BytesMut::new();
+    while let Some(piece) = input.bytes(1024) {
+        decoder.push(piece);
+        came.extend_from_slice(piece);
+        loop {
+            match decoder.next_message() {
+                Ok(Some(message)) => {
+                    let record = message.encode(max.max(2 + proto::websocket::MAX_CLOSE_REASON_BYTES));
+                    decoded.extend_from_slice(&record.expect("a decoded message re-encodes"));
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    assert!(decoder.next_message().is_err(), "an error is final");
+                    assert_eq!(decoder.buffered(), 0, "a failed decoder holds nothing");
+                    return;
+                }
+            }
+        }
+        assert!(
+            came.starts_with(&decoded),
+            "messages re-encode to the bytes they came from"
+        );
+        assert_eq!(
+            decoded.len() + decoder.buffered(),
+            came.len(),
+            "nothing lost, nothing made up"
+        );
+        let largest = RECORD_HEADER_LEN + max.max(2 + proto::websocket::MAX_CLOSE_REASON_BYTES);
+        assert!(decoder.buffered() <= largest + piece.len(), "one record at most");
+    }
+    let _ = decoder.finish();
 }
 
 /// Tokens, relay headers, gateway URLs and upgrade requests made of arbitrary text: each is

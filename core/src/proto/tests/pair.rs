@@ -36,6 +36,8 @@ pub(crate) struct Apps {
     pub response_head_sent: bool,
     pub response_finished: bool,
     pub auto_head: bool,
+    /// The status `auto_head` sends (200 by default; 101 accepts a WebSocket upgrade).
+    pub head_status: StatusCode,
     pub request_read: Vec<u8>,
     pub request_ended: bool,
     pub response_parts: Vec<ResponsePart>,
@@ -205,7 +207,7 @@ impl Pair {
             headers.insert("content-type", "application/octet-stream".parse().unwrap());
             self.f
                 .send_head(ResponseHead {
-                    status: StatusCode::OK,
+                    status: a.head_status,
                     headers,
                 })
                 .unwrap();

@@ -89,3 +89,109 @@ fn thousand_seeded_runs_with_random_cuts_deliver_everything_once() {
         run(seed);
     }
 }
+
+/// Random message records (text, binary, then a close): the bytes of a WebSocket body.
+fn random_messages(rng: &mut StdRng) -> (Vec<websocket::Message>, Bytes) {
+    let mut messages = Vec::new();
+    let mut bytes = Vec::new();
+    for i in 0..rng.gen_range(0..40) {
+        let len = if rng.gen_bool(0.9) {
+            rng.gen_range(0..300)
+        } else {
+            rng.gen_range(300..40_000)
+        };
+        let message = if rng.gen_bool(0.5) {
+            websocket::Message::Text(format!("{i}:").repeat(len / 3 + 1))
+        } else {
+            let mut v = vec![0u8; len];
+            rng.fill(&mut v[..]);
+            websocket::Message::Binary(v.into())
+        };
+        messages.push(message);
+    }
+    messages.push(websocket::Message::close(rng.gen_range(4000..4100), "done").unwrap());
+    for m in &messages {
+        bytes.extend_from_slice(&m.clone().encode(websocket::MAX_MESSAGE_BYTES).unwrap());
+    }
+    (messages, bytes.into())
+}
+
+fn decode(bytes: &[u8]) -> Vec<websocket::Message> {
+    let mut decoder = websocket::MessageDecoder::new(websocket::MAX_MESSAGE_BYTES);
+    decoder.push(bytes);
+    let mut out = Vec::new();
+    while let Some(m) = decoder.next_message().expect("whole records") {
+        out.push(m);
+    }
+    decoder.finish().expect("nothing left over");
+    out
+}
+
+/// A client's WebSocket, accepted with a 101, while the socket is cut at random: the message
+/// records each way arrive as they were sent, kinds and boundaries kept, nothing twice.
+fn run_websocket(seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let max_payload = rng.gen_range(1024..=8192);
+    let config = Config {
+        max_payload,
+        window: rng.gen_range(max_payload..=8 * max_payload),
+        ack_delay: Duration::from_millis(rng.gen_range(1..=20)),
+        resume_grace: Duration::from_secs(30),
+        ..Config::default()
+    };
+    let mut p = Pair::with_configs(
+        config.clone(),
+        config,
+        BodyMode::WebSocket,
+        Timestamp::from_millis(1_000),
+    );
+    p.latency = Duration::from_millis(rng.gen_range(0..=10));
+    p.gateway_external = rng.gen_bool(0.5);
+    p.app.head_status = http::StatusCode::SWITCHING_PROTOCOLS;
+    let (client, client_bytes) = random_messages(&mut rng);
+    let (function, function_bytes) = random_messages(&mut rng);
+    p.app.request = client_bytes;
+    p.app.response = function_bytes;
+
+    p.connect();
+    for _ in 0..rng.gen_range(1..=4) {
+        p.app.gateway_reads = rng.gen_bool(0.8);
+        p.app.function_reads = rng.gen_bool(0.8);
+        for _ in 0..rng.gen_range(0..40) {
+            p.step();
+            p.check_bounds();
+        }
+        p.cut(rng.gen_range(0..3));
+        p.advance(Duration::from_millis(rng.gen_range(0..=2_000)));
+        p.drive(Duration::ZERO);
+        p.connect();
+    }
+    p.app.gateway_reads = true;
+    p.app.function_reads = true;
+    p.drive(Duration::from_secs(600));
+
+    assert_eq!(p.f.error(), None, "seed {seed}");
+    assert_eq!(p.g.error(), None, "seed {seed}");
+    assert!(
+        matches!(p.app.response_parts.first(), Some(ResponsePart::Head(h)) if h.status == http::StatusCode::SWITCHING_PROTOCOLS),
+        "seed {seed}: the 101 came first"
+    );
+    assert_eq!(
+        decode(&p.app.request_read),
+        client,
+        "seed {seed}: the client's messages"
+    );
+    assert_eq!(
+        decode(&p.app.response_body_read),
+        function,
+        "seed {seed}: the function's messages"
+    );
+    assert!(p.f.is_done() && p.g.is_done(), "seed {seed}");
+}
+
+#[test]
+fn websocket_messages_survive_random_cuts_whole_and_once() {
+    for seed in 0..300 {
+        run_websocket(seed);
+    }
+}

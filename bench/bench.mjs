@@ -11,6 +11,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+import WebSocket from "ws";
+
 import { freePort, startGateway, startProcess, stopAll, workerdPids, SECRET } from "../e2e/support.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -227,6 +229,94 @@ async function uploads() {
   return { gateway, pipe: { mibs: TOTAL / MiB / pSeconds, workerdCpu: (p1 - p0) / 1000 / (TOTAL / 2 ** 30) } };
 }
 
+// ---- client WebSockets ----
+
+const WS_ROUND_TRIPS = quick ? 1000 : 5000;
+const WS_MESSAGES = quick ? 20_000 : 200_000;
+/** Messages a throughput client keeps in flight: pipelined, bounded as a window bounds. */
+const WS_IN_FLIGHT = 256;
+const WS_MESSAGE = "x".repeat(32);
+
+async function wsOpen(url) {
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  return ws;
+}
+
+async function wsClose(ws) {
+  const closed = new Promise((resolve) => ws.once("close", resolve));
+  ws.close(1000);
+  await closed;
+}
+
+/** One small message at a time, each sent once the previous echo came: round trip p50/p99. */
+async function wsRoundTrips(url) {
+  const ws = await wsOpen(url);
+  const times = [];
+  for (let i = 0; i < WS_ROUND_TRIPS + 100; i++) {
+    const started = performance.now();
+    const echoed = new Promise((resolve) => ws.once("message", resolve));
+    ws.send(WS_MESSAGE);
+    const data = await echoed;
+    if (data.toString() !== WS_MESSAGE) throw new Error(`${url}: echoed ${data}`);
+    if (i >= 100) times.push(performance.now() - started); // the first 100 warm up
+  }
+  await wsClose(ws);
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 50), p99: percentile(times, 99) };
+}
+
+/** `WS_MESSAGES` small messages echoed, `WS_IN_FLIGHT` at a time: messages per second (each
+ * way), and the CPU of `pids` per million messages echoed. */
+async function wsThroughput(url, pids, fnPids = []) {
+  const ws = await wsOpen(url);
+  const [c0, f0] = [cpuMs(pids), cpuMs(fnPids)];
+  const started = performance.now();
+  await new Promise((resolve, reject) => {
+    let sent = 0;
+    let received = 0;
+    ws.on("message", () => {
+      received++;
+      if (sent < WS_MESSAGES) {
+        ws.send(WS_MESSAGE);
+        sent++;
+      }
+      if (received === WS_MESSAGES) resolve();
+    });
+    ws.once("close", (code) => received < WS_MESSAGES && reject(new Error(`${url}: closed ${code} after ${received}`)));
+    for (; sent < WS_IN_FLIGHT; sent++) ws.send(WS_MESSAGE);
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const [c1, f1] = [cpuMs(pids), cpuMs(fnPids)];
+  await wsClose(ws);
+  const millions = WS_MESSAGES / 1e6;
+  return { perSecond: WS_MESSAGES / seconds, cpuPerMillion: (c1 - c0) / 1000 / millions, fnCpuPerMillion: (f1 - f0) / 1000 / millions };
+}
+
+/** The same echo three ways: through the gateway to the Rust function, a bare Durable Object
+ * echoing itself, and a direct `ws` server. */
+async function websockets() {
+  const { gw } = await relay();
+  const gwUrl = `${gw.replace(/^http/, "ws")}/ws/echo`;
+  const gateway = { ...(await wsRoundTrips(gwUrl)), ...(await wsThroughput(gwUrl, workerdPids(), [fnProcess.pid])) };
+  await stopAll();
+
+  const dp = await pipe();
+  const doUrl = `${dp.replace(/^http/, "ws")}/echo`;
+  const bareDo = { ...(await wsRoundTrips(doUrl)), ...(await wsThroughput(doUrl, workerdPids(pipeProcess))) };
+  await stopAll();
+
+  const port = await freePort();
+  const echo = await startProcess("ws echo", NODE22, [path.join(ROOT, "bench", "ws-echo.mjs"), String(port)], { ready: /listening on/ });
+  const directUrl = `ws://127.0.0.1:${port}`;
+  const direct = { ...(await wsRoundTrips(directUrl)), ...(await wsThroughput(directUrl, [echo.pid])) };
+  await stopAll();
+  return { gateway, bareDo, direct };
+}
+
 const SMALL_BODY = 10 * MiB;
 
 /** Peak RSS of workerd and the function after a 10 MiB body, then after a `TOTAL` one. */
@@ -315,7 +405,17 @@ ${line("gateway", "#e8590c")}
 `;
 }
 
+/** `--only websockets`: that section alone, printed (for working on it). */
+async function only(section) {
+  if (section !== "websockets") throw new Error(`--only ${section}: only "websockets" runs alone`);
+  const ws = await websockets();
+  console.log(JSON.stringify(ws, null, 2));
+  return `ws_rtt_added_over_do_ms=${f2(ws.gateway.p50 - ws.bareDo.p50)} ws_rate_ratio=${f2(ws.gateway.perSecond / ws.bareDo.perSecond)}`;
+}
+
 async function main() {
+  const onlyIndex = process.argv.indexOf("--only");
+  if (onlyIndex >= 0) return only(process.argv[onlyIndex + 1]);
   const version = (cmd, args) => {
     try {
       return execFileSync(cmd, args, { encoding: "utf8" }).trim().split("\n")[0];
@@ -447,6 +547,20 @@ async function main() {
   say("Each handler writes the same buffer again and again in frame-sized chunks, so the function's CPU is the relay's.");
   say();
 
+  say(`## Client WebSockets (${WS_MESSAGE.length}-byte text messages echoed)`);
+  say();
+  const ws = await websockets();
+  table(
+    ["echo", "round trip p50 ms", "p99 ms", "messages/s (each way)", "echo process CPU s per million"],
+    [
+      ["direct `ws` server (Node, no Durable Object, no Lambda)", f2(ws.direct.p50), f2(ws.direct.p99), f1(ws.direct.perSecond), f2(ws.direct.cpuPerMillion)],
+      ["a bare Durable Object echoing itself (workerd)", f2(ws.bareDo.p50), f2(ws.bareDo.p99), f1(ws.bareDo.perSecond), f2(ws.bareDo.cpuPerMillion)],
+      ["through the gateway to the Rust function (workerd)", f2(ws.gateway.p50), f2(ws.gateway.p99), f1(ws.gateway.perSecond), f2(ws.gateway.cpuPerMillion)],
+    ],
+  );
+  say(`Round trips: ${WS_ROUND_TRIPS} messages one at a time, each sent when the previous echo came. Messages per second: ${WS_MESSAGES} messages with ${WS_IN_FLIGHT} in flight (a bounded sender, as the relay's window bounds). The Rust function's own CPU through the gateway: ${f2(ws.gateway.fnCpuPerMillion)} s per million messages.`);
+  say();
+
   const c = await concurrency();
   say(`## ${c.n} concurrent 10 MiB streams (Rust function, ${DEFAULT_FRAME / 1024} KiB frames)`);
   say();
@@ -458,7 +572,8 @@ async function main() {
     `summary pipe_ratio=${f2(atDefault.gateway / pipeBest)} cpu_ratio=${f2(atDefault.gatewayCpu / atDefault.pipeCpu)} ` +
     `ttfb_added_over_passthrough_ms=${f2(relayed.p50 - passthrough.p50)} upload_ratio=${f2(up.gateway.mibs / up.pipe.mibs)} ` +
     `workerd_rss_growth_mib=${mib(mem.big.workerd - mem.small.workerd)} fn_rss_growth_mib=${mib(Math.max(mem.big.fn - mem.small.fn, nodeMem.big.fn - nodeMem.small.fn))} ` +
-    `node_rust_ratio=${f2(node.mibs / rust.mibs)} python_node_ratio=${f2(py.mibs / node.mibs)}`;
+    `node_rust_ratio=${f2(node.mibs / rust.mibs)} python_node_ratio=${f2(py.mibs / node.mibs)} ` +
+    `ws_rtt_added_over_do_ms=${f2(ws.gateway.p50 - ws.bareDo.p50)} ws_rate_ratio=${f2(ws.gateway.perSecond / ws.bareDo.perSecond)}`;
   return summaryLine;
 }
 
@@ -471,5 +586,5 @@ say();
 say("```");
 say(summaryLine);
 say("```");
-if (out) writeFileSync(out, `${report.join("\n")}\n`);
+if (out && !process.argv.includes("--only")) writeFileSync(out, `${report.join("\n")}\n`);
 console.log(summaryLine);

@@ -92,6 +92,14 @@ export class Pipe extends DurableObject {
           }),
         );
       }
+      // A client's WebSocket echoed by the object itself: the engine's own round trip.
+      case "/echo": {
+        const { 0: client, 1: server } = new WebSocketPair();
+        server.accept();
+        server.addEventListener("message", (event) => server.send(event.data));
+        server.addEventListener("close", (event) => server.close(event.code === 1005 ? 1000 : event.code));
+        return new Response(null, { status: 101, webSocket: client });
+      }
       // A Durable Object answering at once.
       case "/now":
         return new Response("ok");

@@ -8,9 +8,10 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::{stream, StreamExt};
+use futures_util::{stream, SinkExt, StreamExt};
 use http::{Request, Response};
 use lambda_relay::adapter::FunctionUrlResult;
+use lambda_relay::lambda::websocket::{Message, WebSocketUpgrade};
 use lambda_relay::lambda::{handle_event, Body, BoxError, RelayConfig};
 use lambda_runtime::LambdaEvent;
 
@@ -52,8 +53,19 @@ async fn dispatch(
     handle_event(&config, &app, event).await
 }
 
-async fn app(req: Request<Body>) -> Result<Response<Body>, BoxError> {
+async fn app(mut req: Request<Body>) -> Result<Response<Body>, BoxError> {
     Ok(match req.uri().path() {
+        // A client's WebSocket: every message back as it came.
+        "/ws/echo" => match WebSocketUpgrade::from_request(&mut req) {
+            Ok(upgrade) => upgrade.on_upgrade(|mut socket| async move {
+                while let Some(Ok(message)) = socket.next().await {
+                    if matches!(message, Message::Close { .. }) || socket.send(message).await.is_err() {
+                        return;
+                    }
+                }
+            }),
+            Err(e) => e.into_response(),
+        },
         // `n` bytes in writes of `chunk` bytes, all of them the same shared buffer.
         "/bytes" => {
             let n = query(&req, "n").unwrap_or(1 << 20);

@@ -200,33 +200,76 @@ async function ttfb(url, init) {
   return { p50: percentile(times, 50), p99: percentile(times, 99) };
 }
 
-async function uploads() {
-  const { gw } = await relay();
+/** The gateway taking a `TOTAL`-byte upload to the function: MiB/s, workerd and function CPU. */
+async function gatewayUpload({ frame = DEFAULT_FRAME, node = false, python = false } = {}) {
+  const { gw } = await relay({ frame, node, python });
   const workerd = workerdPids();
-  const w0 = cpuMs(workerd);
+  const fnPids = [fnProcess.pid];
+  const [w0, f0] = [cpuMs(workerd), cpuMs(fnPids)];
   const started = performance.now();
   const res = await fetch(`${gw}/upload`, { method: "POST", body: uploadBody(TOTAL), duplex: "half" });
   const counted = Number(await res.text());
   const seconds = (performance.now() - started) / 1000;
-  const w1 = cpuMs(workerd);
+  const [w1, f1] = [cpuMs(workerd), cpuMs(fnPids)];
   await stopAll();
   if (counted !== TOTAL) throw new Error(`upload: the function counted ${counted} of ${TOTAL}`);
-  const gateway = { mibs: TOTAL / MiB / seconds, workerdCpu: (w1 - w0) / 1000 / (TOTAL / 2 ** 30) };
+  const gib = TOTAL / 2 ** 30;
+  return { mibs: TOTAL / MiB / seconds, workerdCpu: (w1 - w0) / 1000 / gib, fnCpu: (f1 - f0) / 1000 / gib };
+}
 
+/** The bare upload pipe: the client's body out as socket messages, one per chunk or gathered to
+ * `gather` bytes, to a receiver on the function's WebSocket stack. */
+async function uploadPipe({ gather = 0, byob = false } = {}) {
   const url = await pipe();
-  const pipeWorkerd = workerdPids(pipeProcess);
-  const p0 = cpuMs(pipeWorkerd);
+  const workerd = workerdPids(pipeProcess);
+  const w0 = cpuMs(workerd);
   const receiving = run(BENCH, ["pipe-recv", `${url.replace("http", "ws")}/socket?id=up`]);
   await new Promise((r) => setTimeout(r, 100));
   const t0 = performance.now();
-  const sent = await fetch(`${url}/upload?id=up`, { method: "POST", body: uploadBody(TOTAL), duplex: "half" });
+  const sent = await fetch(`${url}/upload?id=up&gather=${gather}${byob ? "&byob" : ""}`, { method: "POST", body: uploadBody(TOTAL), duplex: "half" });
   await sent.text();
   const received = Number(await receiving);
-  const pSeconds = (performance.now() - t0) / 1000;
-  const p1 = cpuMs(pipeWorkerd);
+  const seconds = (performance.now() - t0) / 1000;
+  const w1 = cpuMs(workerd);
   await stopAll();
   if (received !== TOTAL) throw new Error(`pipe upload: ${received} of ${TOTAL}`);
-  return { gateway, pipe: { mibs: TOTAL / MiB / pSeconds, workerdCpu: (p1 - p0) / 1000 / (TOTAL / 2 ** 30) } };
+  return { mibs: TOTAL / MiB / seconds, workerdCpu: (w1 - w0) / 1000 / (TOTAL / 2 ** 30) };
+}
+
+/** Each half of the relay alone on workerd, `TOTAL` bytes in `DEFAULT_FRAME` pieces: a generated
+ * response to a client, socket messages received and dropped, a client's body read and dropped,
+ * generated socket messages sent. Every socket sender keeps at most 4 MiB unacknowledged. */
+async function halves() {
+  const gib = TOTAL / 2 ** 30;
+  const measure = async (job) => {
+    const url = await pipe();
+    const workerd = workerdPids(pipeProcess);
+    const w0 = cpuMs(workerd);
+    const t0 = performance.now();
+    const bytes = await job(url);
+    const seconds = (performance.now() - t0) / 1000;
+    const w1 = cpuMs(workerd);
+    await stopAll();
+    if (bytes !== TOTAL) throw new Error(`engine half: ${bytes} of ${TOTAL}`);
+    return { mibs: TOTAL / MiB / seconds, workerdCpu: (w1 - w0) / 1000 / gib };
+  };
+  const ws = (url) => url.replace("http", "ws");
+  const response = await measure(async (url) => (await drain(`${url}/generate?n=${TOTAL}&chunk=${DEFAULT_FRAME}`)).bytes);
+  const receive = await measure(async (url) => {
+    await run(BENCH, ["pipe-send", `${ws(url)}/sink`, String(DEFAULT_FRAME), String(TOTAL)]);
+    return TOTAL; // the sink's acknowledgements reached TOTAL, or the sender would have failed
+  });
+  const requestBody = await measure(async (url) => {
+    const res = await fetch(`${url}/drop?byob&chunk=${DEFAULT_FRAME}`, { method: "POST", body: uploadBody(TOTAL), duplex: "half" });
+    return Number(await res.text());
+  });
+  const send = await measure(async (url) => {
+    const receiving = run(BENCH, ["pipe-recv", `${ws(url)}/socket?id=spew`]);
+    await new Promise((r) => setTimeout(r, 100));
+    await (await fetch(`${url}/spew?id=spew&n=${TOTAL}&chunk=${DEFAULT_FRAME}`)).text();
+    return Number(await receiving);
+  });
+  return { response, receive, requestBody, send };
 }
 
 // ---- client WebSockets ----
@@ -382,11 +425,11 @@ const f2 = (x) => (x === undefined ? "—" : x.toFixed(2));
 function chart(points) {
   // Throughput against frame size: the pipe and the gateway, as an SVG line chart.
   const W = 640, H = 360, L = 60, B = 40, T = 30, R = 140;
-  const max = Math.max(...points.flatMap((p) => [p.pipe, p.gateway ?? 0])) * 1.1;
+  const max = Math.max(...points.flatMap((p) => [p.pipe, p.gateway ?? 0, p.upPipe ?? 0, p.upGateway ?? 0])) * 1.1;
   const x = (i) => L + (i * (W - L - R)) / (points.length - 1);
   const y = (v) => H - B - (v / max) * (H - B - T);
-  const line = (key, color) =>
-    `<polyline fill="none" stroke="${color}" stroke-width="2.5" points="${points
+  const line = (key, color, dash = "") =>
+    `<polyline fill="none" stroke="${color}" stroke-width="2.5"${dash ? ` stroke-dasharray="${dash}"` : ""} points="${points
       .map((p, i) => (p[key] === undefined ? null : `${x(i).toFixed(1)},${y(p[key]).toFixed(1)}`))
       .filter(Boolean)
       .join(" ")}"/>` +
@@ -394,20 +437,32 @@ function chart(points) {
   const ticks = Array.from({ length: 5 }, (_, i) => (max * i) / 4);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
-<text x="${L}" y="18" font-size="14">Throughput against frame size (MiB/s, ${TOTAL / MiB} MiB, same workerd)</text>
+<text x="${L}" y="18" font-size="14">Throughput against frame size (MiB/s, ${TOTAL / MiB} MiB each, same workerd)</text>
 ${ticks.map((t) => `<line x1="${L}" x2="${W - R}" y1="${y(t)}" y2="${y(t)}" stroke="#ddd"/><text x="${L - 8}" y="${y(t) + 4}" text-anchor="end">${t.toFixed(0)}</text>`).join("\n")}
 ${points.map((p, i) => `<text x="${x(i)}" y="${H - B + 18}" text-anchor="middle">${p.frame / 1024} KiB</text>`).join("\n")}
 ${line("pipe", "#888")}
 ${line("gateway", "#e8590c")}
+${line("upPipe", "#888", "6 4")}
+${line("upGateway", "#e8590c", "6 4")}
 <rect x="${W - R + 15}" y="${T + 10}" width="12" height="12" fill="#888"/><text x="${W - R + 32}" y="${T + 20}">bare DO pipe</text>
 <rect x="${W - R + 15}" y="${T + 32}" width="12" height="12" fill="#e8590c"/><text x="${W - R + 32}" y="${T + 42}">lambda-relay gateway</text>
+<text x="${W - R + 15}" y="${T + 68}">solid: downloads</text>
+<text x="${W - R + 15}" y="${T + 86}">dashed: uploads</text>
 </svg>
 `;
 }
 
-/** `--only websockets`: that section alone, printed (for working on it). */
+/** `--only websockets|halves|upload`: that section alone, printed (for working on it). */
 async function only(section) {
-  if (section !== "websockets") throw new Error(`--only ${section}: only "websockets" runs alone`);
+  if (section === "halves") {
+    console.log(JSON.stringify({ ...(await halves()), upPipe: await uploadPipe(), upGathered: await uploadPipe({ gather: DEFAULT_FRAME }), upByob: await uploadPipe({ gather: DEFAULT_FRAME, byob: true }), gateway: await gatewayUpload() }, null, 2));
+    return "";
+  }
+  if (section === "upload") {
+    console.log(JSON.stringify({ byob: await uploadPipe({ gather: DEFAULT_FRAME, byob: true }), gateway: await gatewayUpload() }));
+    return "";
+  }
+  if (section !== "websockets") throw new Error(`--only ${section}: "websockets", "halves" or "upload"`);
   const ws = await websockets();
   console.log(JSON.stringify(ws, null, 2));
   return `ws_rtt_added_over_do_ms=${f2(ws.gateway.p50 - ws.bareDo.p50)} ws_rate_ratio=${f2(ws.gateway.perSecond / ws.bareDo.perSecond)}`;
@@ -430,32 +485,78 @@ async function main() {
   say(`workerd ${workerdVersion} through miniflare's API (no wrangler proxy), ${version(NODE22, ["--version"])} for the client, ${version(FUNCTION_NODE, ["--version"])} for the Node function, ${version("rustc", ["--version"])}. Loopback only; every body ${TOTAL / MiB} MiB unless a row says otherwise. Every body's length is checked.`);
   say();
 
-  say("## The gateway against the engine's own limit");
+  say("## The engine's own limits: each half alone, and the bare pipes");
   say();
-  say("The bare pipe is a JS Durable Object that takes binary WebSocket messages into a queue its streaming response pulls from: no protocol, no acks, no flow control (bench/pipe). The gateway relays the release-built Rust function (bench/src/function.rs) with `MAX_PAYLOAD` = the frame size and `WINDOW` = 16 frames (at least 1 MiB). CPU is workerd's own (all its threads), per GiB moved.");
+  say(`Bare JS Durable Objects on the same workerd, no lambda-relay code (bench/pipe), ${DEFAULT_FRAME / 1024} KiB pieces. Every reference that sends on a socket keeps at most 4 MiB unacknowledged, as the relay's window does: workerd applies no backpressure to a WebSocket's incoming messages and reports nothing of what a send queued, so an unbounded sender would make the reference buffer (and pay for) a flood the relay never sends. CPU is workerd's own (all its threads), per GiB moved.`);
+  say();
+  const half = await halves();
+  const downPipe = await pipeThroughput(DEFAULT_FRAME);
+  const upPipe = await uploadPipe();
+  const upGathered = await uploadPipe({ gather: DEFAULT_FRAME });
+  const upByob = await uploadPipe({ gather: DEFAULT_FRAME, byob: true });
+  table(
+    ["what workerd alone does", "MiB/s", "workerd CPU s/GiB"],
+    [
+      ["stream a generated response to a client (the download's response half)", f1(half.response.mibs), f2(half.response.workerdCpu)],
+      ["receive socket messages and drop them (the download's socket half)", f1(half.receive.mibs), f2(half.receive.workerdCpu)],
+      ["read a client's request body and drop it (the upload's body half)", f1(half.requestBody.mibs), f2(half.requestBody.workerdCpu)],
+      ["send generated socket messages (the upload's socket half)", f1(half.send.mibs), f2(half.send.workerdCpu)],
+      ["download pipe: socket messages → a client's response", f1(downPipe.mibs), f2(downPipe.workerdCpu)],
+      ["upload pipe: a client's body → socket messages, one per body chunk", f1(upPipe.mibs), f2(upPipe.workerdCpu)],
+      [`upload pipe: a client's body → socket messages, gathered in JS to ${DEFAULT_FRAME / 1024} KiB`, f1(upGathered.mibs), f2(upGathered.workerdCpu)],
+      [`upload pipe: a client's body → socket messages, BYOB reads filling ${DEFAULT_FRAME / 1024} KiB`, f1(upByob.mibs), f2(upByob.workerdCpu)],
+    ],
+  );
+  const downLimit = Math.max(Math.min(half.response.mibs, half.receive.mibs), downPipe.mibs);
+  const upBestPipe = [upPipe, upGathered, upByob].reduce((a, b) => (b.mibs > a.mibs ? b : a));
+  const upLimit = Math.max(Math.min(half.requestBody.mibs, half.send.mibs), upBestPipe.mibs);
+  say(`Each direction's limit is its slower half, or its best pipe where that is faster: downloads ${f1(downLimit)} MiB/s, uploads ${f1(upLimit)} MiB/s.`);
+  say();
+
+  say("## The gateway against those limits, by frame size");
+  say();
+  say("The gateway relays the release-built Rust function (bench/src/function.rs) with `MAX_PAYLOAD` = the frame size and `WINDOW` = 16 frames (at least 1 MiB). The pipes beside it move the same bytes in pieces of the frame size, fed the same bounded way. Ratios are the gateway's over the direction's limit (throughput) and over the pipe's (workerd CPU per GiB).");
   say();
   const points = [];
   for (const frame of FRAME_SIZES) {
     const p = await pipeThroughput(frame);
     const g = frame <= MAX_PAYLOAD_LIMIT ? await gatewayThroughput(frame) : undefined;
-    points.push({ frame, pipe: p.mibs, gateway: g?.mibs, pipeCpu: p.workerdCpu, gatewayCpu: g?.workerdCpu, fnCpu: g?.fnCpu });
-    console.error(`  frame ${frame / 1024} KiB: pipe ${p.mibs.toFixed(0)} MiB/s, gateway ${g ? g.mibs.toFixed(0) : "—"} MiB/s`);
+    const up = await uploadPipe({ gather: frame, byob: true });
+    const gu = frame <= MAX_PAYLOAD_LIMIT ? await gatewayUpload({ frame }) : undefined;
+    points.push({ frame, pipe: p.mibs, gateway: g?.mibs, pipeCpu: p.workerdCpu, gatewayCpu: g?.workerdCpu, fnCpu: g?.fnCpu, upPipe: up.mibs, upGateway: gu?.mibs, upPipeCpu: up.workerdCpu, upGatewayCpu: gu?.workerdCpu });
+    console.error(`  frame ${frame / 1024} KiB: down pipe ${p.mibs.toFixed(0)}, gateway ${g ? g.mibs.toFixed(0) : "—"}; up pipe ${up.mibs.toFixed(0)}, gateway ${gu ? gu.mibs.toFixed(0) : "—"} MiB/s`);
   }
+  say("Downloads:");
+  say();
   table(
-    ["frame", "pipe MiB/s", "gateway MiB/s", "ratio", "pipe workerd CPU s/GiB", "gateway workerd CPU s/GiB", "CPU ratio", "function CPU s/GiB"],
+    ["frame", "pipe MiB/s", "gateway MiB/s", "of the limit", "pipe workerd CPU s/GiB", "gateway workerd CPU s/GiB", "CPU ratio", "function CPU s/GiB"],
     points.map((p) => [
       `${p.frame / 1024} KiB`,
       f1(p.pipe),
       p.gateway === undefined ? "— (limit 512 KiB)" : f1(p.gateway),
-      p.gateway === undefined ? "—" : f2(p.gateway / p.pipe),
+      p.gateway === undefined ? "—" : f2(p.gateway / downLimit),
       f2(p.pipeCpu),
       f2(p.gatewayCpu),
       p.gateway === undefined ? "—" : f2(p.gatewayCpu / p.pipeCpu),
       f2(p.fnCpu),
     ]),
   );
+  say("Uploads (the pipe fills each message of the frame size with BYOB reads, its best; the gateway also sends a partial frame when the client pauses):");
+  say();
+  table(
+    ["frame", "pipe MiB/s", "gateway MiB/s", "of the limit", "pipe workerd CPU s/GiB", "gateway workerd CPU s/GiB", "CPU ratio"],
+    points.map((p) => [
+      `${p.frame / 1024} KiB`,
+      f1(p.upPipe),
+      p.upGateway === undefined ? "— (limit 512 KiB)" : f1(p.upGateway),
+      p.upGateway === undefined ? "—" : f2(p.upGateway / upLimit),
+      f2(p.upPipeCpu),
+      f2(p.upGatewayCpu),
+      p.upGateway === undefined ? "—" : f2(p.upGatewayCpu / p.upPipeCpu),
+    ]),
+  );
   if (out) writeFileSync(path.join(path.dirname(out), "benchmarks-throughput.svg"), chart(points));
-  say("![throughput against frame size](benchmarks-throughput.svg)");
+  say("![throughput against frame size, both directions](benchmarks-throughput.svg)");
   say();
 
   say("## Frame size and window (the defaults' data)");
@@ -495,17 +596,6 @@ async function main() {
     ],
   );
 
-  say(`## Uploads (request body over the relay, ${DEFAULT_FRAME / 1024} KiB frames)`);
-  say();
-  const up = await uploads();
-  table(
-    ["path", "MiB/s", "workerd CPU s/GiB"],
-    [
-      ["bare pipe (client body → socket messages)", f1(up.pipe.mibs), f2(up.pipe.workerdCpu)],
-      ["gateway → Rust function", f1(up.gateway.mibs), f2(up.gateway.workerdCpu)],
-    ],
-  );
-
   say(`## Memory (peak RSS, ${DEFAULT_FRAME / 1024} KiB frames)`);
   say();
   const mem = await memory();
@@ -534,17 +624,20 @@ async function main() {
   const node = await gatewayThroughput(DEFAULT_FRAME, { node: true });
   const nodeWritable = await gatewayThroughput(DEFAULT_FRAME, { node: true, route: "/writable/bytes" });
   const py = await gatewayThroughput(DEFAULT_FRAME, { python: true });
+  const rustUp = await gatewayUpload();
+  const nodeUp = await gatewayUpload({ node: true });
+  const pyUp = await gatewayUpload({ python: true });
   const nodeVersion = version(FUNCTION_NODE, ["--version"]);
   table(
-    ["function", "MiB/s", "function CPU s/GiB", "workerd CPU s/GiB"],
+    ["function", "download MiB/s", "function CPU s/GiB", "workerd CPU s/GiB", "upload MiB/s", "function CPU s/GiB", "workerd CPU s/GiB"],
     [
-      ["Rust (release)", f1(rust.mibs), f2(rust.fnCpu), f2(rust.workerdCpu)],
-      [`Node (streamHandler, a web ReadableStream; ${nodeVersion})`, f1(node.mibs), f2(node.fnCpu), f2(node.workerdCpu)],
-      [`Node (streamifyHandler, a Node Writable; ${nodeVersion})`, f1(nodeWritable.mibs), f2(nodeWritable.fnCpu), f2(nodeWritable.workerdCpu)],
-      [`Python (stream_handler, an async generator; ${version(PYTHON, ["--version"])})`, f1(py.mibs), f2(py.fnCpu), f2(py.workerdCpu)],
+      ["Rust (release)", f1(rust.mibs), f2(rust.fnCpu), f2(rust.workerdCpu), f1(rustUp.mibs), f2(rustUp.fnCpu), f2(rustUp.workerdCpu)],
+      [`Node (streamHandler, a web ReadableStream; ${nodeVersion})`, f1(node.mibs), f2(node.fnCpu), f2(node.workerdCpu), f1(nodeUp.mibs), f2(nodeUp.fnCpu), f2(nodeUp.workerdCpu)],
+      [`Node (streamifyHandler, a Node Writable; ${nodeVersion})`, f1(nodeWritable.mibs), f2(nodeWritable.fnCpu), f2(nodeWritable.workerdCpu), "—", "—", "—"],
+      [`Python (stream_handler, an async generator; ${version(PYTHON, ["--version"])})`, f1(py.mibs), f2(py.fnCpu), f2(py.workerdCpu), f1(pyUp.mibs), f2(pyUp.fnCpu), f2(pyUp.workerdCpu)],
     ],
   );
-  say("Each handler writes the same buffer again and again in frame-sized chunks, so the function's CPU is the relay's.");
+  say("Downloads: each handler writes the same buffer again and again in frame-sized chunks; uploads: each counts the body's bytes and drops them. The function's CPU is the relay's.");
   say();
 
   say(`## Client WebSockets (${WS_MESSAGE.length}-byte text messages echoed)`);
@@ -567,11 +660,13 @@ async function main() {
   table(["aggregate MiB/s", "TTFB p50 ms", "TTFB p99 ms"], [[f1(c.mibs), f1(c.p50), f1(c.p99)]]);
 
   const atDefault = points.find((p) => p.frame === DEFAULT_FRAME);
-  const pipeBest = Math.max(...points.map((p) => p.pipe));
   const summaryLine =
-    `summary pipe_ratio=${f2(atDefault.gateway / pipeBest)} cpu_ratio=${f2(atDefault.gatewayCpu / atDefault.pipeCpu)} ` +
-    `ttfb_added_over_passthrough_ms=${f2(relayed.p50 - passthrough.p50)} upload_ratio=${f2(up.gateway.mibs / up.pipe.mibs)} ` +
+    `summary download_ratio=${f2(atDefault.gateway / half.receive.mibs)} download_cpu_ratio=${f2(atDefault.gatewayCpu / atDefault.pipeCpu)} ` +
+    `upload_ratio=${f2(atDefault.upGateway / upBestPipe.mibs)} upload_cpu_ratio=${f2(atDefault.upGatewayCpu / upBestPipe.workerdCpu)} ` +
+    `ttfb_added_over_passthrough_ms=${f2(relayed.p50 - passthrough.p50)} ` +
     `workerd_rss_growth_mib=${mib(mem.big.workerd - mem.small.workerd)} fn_rss_growth_mib=${mib(Math.max(mem.big.fn - mem.small.fn, nodeMem.big.fn - nodeMem.small.fn))} ` +
+    `fn_cpu_s_per_gib_down=rust:${f2(rust.fnCpu)},node:${f2(node.fnCpu)},python:${f2(py.fnCpu)} ` +
+    `fn_cpu_s_per_gib_up=rust:${f2(rustUp.fnCpu)},node:${f2(nodeUp.fnCpu)},python:${f2(pyUp.fnCpu)} ` +
     `node_rust_ratio=${f2(node.mibs / rust.mibs)} python_node_ratio=${f2(py.mibs / node.mibs)} ` +
     `ws_rtt_added_over_do_ms=${f2(ws.gateway.p50 - ws.bareDo.p50)} ws_rate_ratio=${f2(ws.gateway.perSecond / ws.bareDo.perSecond)}`;
   return summaryLine;

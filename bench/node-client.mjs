@@ -8,9 +8,16 @@ const TOTAL = 2 ** 30;
 const CHUNK = 256 * 1024;
 const BATCH = 4; // chunks per writev: 1 MiB, the Writable's high-water mark
 
-const { constants } = native;
-const headers = { [constants().relayIdHeader]: relayId, "x-lambda-relay-token": token };
-const invocation = native.beginInvocation(headers, "GET", url, process.env.RELAY_SECRET);
+// The invocation the bench's test gateway minted its token for: a POST of `/` with no body.
+const event = {
+  version: "2.0",
+  rawPath: "/",
+  rawQueryString: "",
+  headers: { host: "bench.lambda-url.local", "x-lambda-relay-id": relayId, "x-lambda-relay-token": token, "x-lambda-relay-body": "inline" },
+  requestContext: { http: { method: "POST", path: "/", sourceIp: "127.0.0.1" }, domainName: "bench.lambda-url.local" },
+  isBase64Encoded: false,
+};
+const invocation = native.beginInvocation(event, url, process.env.RELAY_SECRET, 15 * 60 * 1000);
 const conn = invocation.connect();
 if (!conn) throw new Error(`not relayed: ${JSON.stringify(invocation.result())}`);
 const chunk = Buffer.alloc(CHUNK, 0x5a);

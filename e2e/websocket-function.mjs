@@ -59,11 +59,11 @@ function echo(request, url) {
   return response;
 }
 
-export const handler = streamHandler(async (request) => {
+const app = streamHandler(async (request) => {
   const url = new URL(request.url);
   if (url.pathname === "/e2e/ws-events") return Response.json(events, { headers: { "x-pid": String(process.pid) } });
   if (url.pathname.startsWith("/hono/")) return hono.fetch(request);
-  if (url.pathname === "/ws/echo") return echo(request, url);
+  if (url.pathname === "/ws/echo" || url.pathname === "/ws/deadline") return echo(request, url);
   if (url.pathname === "/ws/refuse") return new Response("no sockets for you", { status: 403, headers: { "x-why": "refused" } });
   if (url.pathname === "/ws/not-an-upgrade") {
     try {
@@ -75,3 +75,11 @@ export const handler = streamHandler(async (request) => {
   }
   return new Response("not found", { status: 404 });
 });
+
+/** `/ws/deadline` runs as an invocation with 1.5 s left (Lambda's context says so), to show the
+ * deadline's close; every other path with the context it was given. */
+export const handler = (event, context) => {
+  if (event.rawPath !== "/ws/deadline") return app(event, context);
+  const ends = Date.now() + 1500;
+  return app(event, { ...context, getRemainingTimeInMillis: () => Math.max(0, ends - Date.now()) });
+};

@@ -199,6 +199,17 @@ describe("client WebSockets through the gateway", () => {
     assert.ok(seen.at - at < 1000, `the function saw the close ${seen.at - at} ms later`);
   });
 
+  it("closes the client with 1001 shortly before the invocation's deadline (1.5 s left here)", async () => {
+    const { ws, next, closed } = await open("/ws/deadline");
+    const opened = Date.now();
+    ws.send("still here");
+    assert.equal((await next()).data, "still here");
+    const close = await closed;
+    assert.equal(close.code, 1001, `closed with ${close.code} ${close.reason}`);
+    // The function gives up DEFAULT_DEADLINE_MARGIN (500 ms) before its deadline: about 1 s in.
+    assert.ok(close.at - opened < 1500, `closed ${close.at - opened} ms after opening, before the deadline`);
+  });
+
   it("closes the client abnormally within a second when the function dies", async () => {
     const [gatewayPort, functionPort] = [await freePort(), await freePort()];
     const doomed = await startNodeFunction({ port: functionPort, gatewayUrl: `ws://127.0.0.1:${gatewayPort}`, module: FUNCTION });

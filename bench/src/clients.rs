@@ -78,14 +78,15 @@ pub async fn run(node_script: Option<String>) {
             .await
             .expect("client runs");
         let elapsed = started.elapsed();
-        let received = counter.await.expect("counter");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let cpu_ms: f64 = stdout.trim().parse().unwrap_or(f64::NAN);
+        // A client that failed never ends the response: say why instead of waiting for it.
         assert!(
             output.status.success(),
             "{name} failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
+        let received = counter.await.expect("counter");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let cpu_ms: f64 = stdout.trim().parse().unwrap_or(f64::NAN);
         assert_eq!(received, TOTAL, "{name}: the gateway received every byte");
         let mib = TOTAL as f64 / (1024.0 * 1024.0);
         println!(

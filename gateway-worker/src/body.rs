@@ -26,7 +26,8 @@ use crate::web;
 /// costs a socket message each. Once a frame has its first bytes, later reads race one timer
 /// of [`GATHER_WAIT`]: a body that flows fills the frame first; when the timer wins, the client
 /// paused, and what was gathered goes out (the pending read carries on), so a body that
-/// trickles is never held back. Reads continue while a full frame waits for window.
+/// trickles is never held back. A read the timer overtook carries on while its frame waits for
+/// window; a full frame waits before the next read starts.
 pub(crate) async fn pump_request(driver: DriverRef, body: JsValue) {
     let _done = RequestRead(driver.clone());
     let frame = driver.borrow().session.config().max_payload;
@@ -113,7 +114,11 @@ pub(crate) async fn pump_request(driver: DriverRef, body: JsValue) {
         })
         .await;
         if written.is_err() {
-            // The function wants no more (or the relay ended): as above.
+            // The function wants no more (or the relay ended): as above, unless the body has
+            // ended (then there is nothing left to read, and the buffer went with the last read).
+            if ended {
+                return;
+            }
             return drain(&reader, pending, buffer).await;
         }
     }

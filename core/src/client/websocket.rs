@@ -32,7 +32,7 @@ impl MessageReader {
 
     /// The next message; the client's close is the last one, `None` after it. An error when
     /// the relay failed or was aborted (the client left without a close:
-    /// [`Error::is_aborted`]).
+    /// [`Error::is_aborted`]); `None` after that too.
     pub async fn recv(&mut self, body: &mut RequestBody) -> Result<Option<Message>, Error> {
         std::future::poll_fn(|cx| self.poll_recv(cx, body)).await
     }
@@ -49,11 +49,18 @@ impl MessageReader {
                     return Poll::Ready(Ok(Some(message)));
                 }
                 Ok(None) => {}
-                Err(e) => return Poll::Ready(Err(peer_error(e))),
+                Err(e) => {
+                    // An error is the stream's last word: later reads say `None`.
+                    self.done = true;
+                    return Poll::Ready(Err(peer_error(e)));
+                }
             }
             match ready!(body.poll_next_unpin(cx)) {
                 Some(Ok(chunk)) => self.decoder.push(&chunk),
-                Some(Err(e)) => return Poll::Ready(Err(e)),
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Poll::Ready(Err(e));
+                }
                 None => {
                     // The gateway ends the client's messages with a close; a body that ends
                     // without one ended inside a record or broke the rule.

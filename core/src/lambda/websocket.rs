@@ -45,7 +45,7 @@ use crate::client::websocket::{MessageReader, MessageWriter};
 use crate::client::{Error, RequestBody, ResponseWriter};
 use crate::proto::websocket::close;
 pub use crate::proto::websocket::{Message, MessageError, MAX_MESSAGE_BYTES};
-use crate::proto::StreamError;
+use crate::proto::{ErrorCode, StreamError};
 
 /// Marks the request of a relayed WebSocket upgrade and holds the client's message stream
 /// until a handler takes it (request extensions are cloned, hence the shared slot).
@@ -170,8 +170,8 @@ impl WebSocketUpgrade {
     }
 
     /// Accepts: the handler returns this 101 response (headers may be added to it, such as
-    /// `set-cookie`), and once the gateway answered the client, `callback` runs with the
-    /// socket.
+    /// `set-cookie`); once its head is on its way to the gateway, `callback` runs with the
+    /// socket (messages it sends follow the head).
     pub fn on_upgrade<F, Fut>(self, callback: F) -> Response<Body>
     where
         F: FnOnce(WebSocket) -> Fut + Send + 'static,
@@ -230,7 +230,8 @@ impl WebSocket {
         self.next().await
     }
 
-    /// Closes with `code` (1000 or 3000–4999) and `reason` (at most 123 bytes).
+    /// Closes with `code` (one a peer may send: 1000–1003, 1007–1014, 3000–4999) and `reason`
+    /// (at most 123 bytes).
     pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
         let message = Message::close(code, reason).map_err(|e| Error::Usage(StreamError::Message(e)))?;
         futures_util::SinkExt::send(self, message).await
@@ -295,7 +296,12 @@ pub(super) async fn serve(accepted: Accepted, headers: HeaderMap, writer: &mut R
         return Err(Error::Usage(StreamError::Finished));
     };
     let protocol = headers.get(SEC_WEBSOCKET_PROTOCOL).cloned();
-    let mut messages = MessageWriter::accept(writer, headers)?;
+    let mut messages = match MessageWriter::accept(writer, headers) {
+        Ok(messages) => messages,
+        // A head the relay cannot carry (too many headers, say): the handler's error.
+        Err(Error::Usage(usage)) => return writer.fail(ErrorCode::HANDLER, &usage.to_string()).await,
+        Err(e) => return Err(e),
+    };
     // One message waits while the writer sends the one before (backpressure past that).
     let (outgoing, mut queued) = futures_channel::mpsc::channel(0);
     let (client_closed, mut closed_by_client) = tokio::sync::oneshot::channel();
@@ -309,8 +315,13 @@ pub(super) async fn serve(accepted: Accepted, headers: HeaderMap, writer: &mut R
     let app = callback(socket);
     // Moved in, so the queue closes as soon as the close went out: later sends fail.
     let write = async move {
+        // The client's close was told, or can no longer be (the socket is gone): a oneshot
+        // is never polled again after it answered.
+        let mut told = false;
         loop {
             tokio::select! {
+                // Messages already queued go before the reply to the client's close.
+                biased;
                 message = queued.next() => match message {
                     Some(message) => {
                         messages.send(writer, message).await?;
@@ -322,13 +333,25 @@ pub(super) async fn serve(accepted: Accepted, headers: HeaderMap, writer: &mut R
                     None => return messages.close(writer, close::NORMAL, "").await,
                 },
                 // The client closed first: answer with its code, as a WebSocket server does.
-                Ok((code, reason)) = &mut closed_by_client => {
-                    let reason = if code == close::NO_STATUS { String::new() } else { reason };
-                    return messages.close(writer, code, &reason).await;
+                closed = &mut closed_by_client, if !told => {
+                    told = true;
+                    if let Ok((code, reason)) = closed {
+                        let reason = if code == close::NO_STATUS { String::new() } else { reason };
+                        return messages.close(writer, code, &reason).await;
+                    }
                 }
             }
         }
     };
-    let ((), written) = tokio::join!(app, write);
-    written
+    let mut app = std::pin::pin!(app);
+    let mut write = std::pin::pin!(write);
+    tokio::select! {
+        // The relay failed under the writer: the callback's work ends with it.
+        written = &mut write => {
+            written?;
+            app.await;
+            Ok(())
+        }
+        () = &mut app => write.await,
+    }
 }

@@ -151,8 +151,12 @@ impl Message {
     }
 
     /// The record's header, for a sender that writes the payload after it without copying it
-    /// ([`Message::payload`]); refuses a message over `max` bytes.
+    /// ([`Message::payload`]); refuses a message over `max` bytes, and a close a peer may not
+    /// send (the variant is public, so a close not made by [`Message::close`] is checked here).
     pub fn record_header(&self, max: usize) -> Result<[u8; RECORD_HEADER_LEN], MessageError> {
+        if let Message::Close { code, reason } = self {
+            check_close(*code, reason)?;
+        }
         let len = self.len();
         if len > max {
             return Err(MessageError::TooBig { len, max });
@@ -374,6 +378,27 @@ mod tests {
         }
         d.finish()?;
         Ok(out)
+    }
+
+    #[test]
+    fn a_close_built_by_hand_is_checked_before_it_is_sent() {
+        let bad = |code: u16, reason: &str| {
+            Message::Close {
+                code,
+                reason: reason.into(),
+            }
+            .encode(MAX_MESSAGE_BYTES)
+        };
+        assert!(matches!(bad(999, ""), Err(MessageError::InvalidClose(_))));
+        assert!(
+            matches!(bad(close::NO_STATUS, "x"), Err(MessageError::InvalidClose(_))),
+            "a reason without a code would claim bytes never sent"
+        );
+        assert!(matches!(
+            bad(1000, &"r".repeat(124)),
+            Err(MessageError::InvalidClose(_))
+        ));
+        assert!(bad(4000, "fine").is_ok());
     }
 
     #[test]

@@ -87,9 +87,12 @@ export class Pipe extends DurableObject {
               const chunk = pipe.queue.shift();
               controller.enqueue(chunk);
               pipe.pulled += chunk.byteLength;
-              if (pipe.pulled - pipe.ackedPulled >= ACK_EVERY) {
+              if (pipe.pulled - pipe.ackedPulled >= ACK_EVERY && !pipe.done) {
                 pipe.ackedPulled = pipe.pulled;
-                pipe.socket?.send(`ack:${pipe.pulled}`);
+                // The sender may have closed after its last bytes; they need no ack then.
+                try {
+                  pipe.socket?.send(`ack:${pipe.pulled}`);
+                } catch {}
               }
             },
           }),

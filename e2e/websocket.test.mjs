@@ -286,6 +286,20 @@ describe("client WebSockets to a FastAPI app (the ASGI websocket scope)", () => 
     closed.terminate();
   });
 
+  it("closes a client with 1008 once 20 MiB of its messages wait for an app that does not read (never an unbounded buffer)", async () => {
+    const { ws, closed } = await open("/py/deaf", { base: pyGateway });
+    const mib = Buffer.alloc(2 ** 20, 1);
+    let sent = 0;
+    // The app's window takes 4 MiB, the gateway holds at most 20 MiB more: 40 MiB is past both.
+    for (; sent < 40 && ws.readyState === WebSocket.OPEN; sent++) {
+      ws.send(mib);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const close = await closed;
+    assert.equal(close.code, 1008, `closed with ${close.code} ${close.reason} after ${sent} MiB sent`);
+    assert.match(close.reason, /faster than the function reads/);
+  });
+
   it("tells the app within a second when the client vanishes without a close", async () => {
     const tag = `py-vanish-${Date.now()}`;
     const { ws, next } = await open(`/py/echo?tag=${tag}`, { base: pyGateway });

@@ -1,6 +1,7 @@
 """FastAPI WebSocket endpoints relayed to a Python function (e2e/websocket.test.mjs), served by
 ``python -m lambda_relay serve websocket_app:app``: as they would be written for uvicorn."""
 
+import asyncio
 import hashlib
 import time
 
@@ -56,3 +57,10 @@ async def refuse(ws: WebSocket):
 @app.websocket("/py/close-before-accept")
 async def close_before_accept(ws: WebSocket):
     await ws.close(code=1008)
+
+
+@app.websocket("/py/deaf")
+async def deaf(ws: WebSocket):
+    # Accepts and never reads: the client's messages back up at the gateway.
+    await ws.accept()
+    await asyncio.sleep(60)

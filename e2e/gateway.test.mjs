@@ -200,6 +200,25 @@ describe("odd corners of HTTP", () => {
     outcomes.push(await post(300_000_000));
     assert.deepEqual(outcomes, Array(11).fill(expected));
   });
+
+  it("ends an early answer while the client's upload is paused, waiting for it (a duplex client)", async () => {
+    // One chunk, then the client waits for the response before it sends more, as a duplex
+    // client may: the response must end (the gateway gives up on the paused body), not wait
+    // for bytes that will come only after it.
+    const { port } = new URL(gateway);
+    const outcome = await new Promise((resolve) => {
+      const req = http.request({ host: "127.0.0.1", port, path: "/reject-upload", method: "POST", headers: { "transfer-encoding": "chunked" } }, (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () => resolve(`${res.statusCode} ${body}`));
+        res.on("error", (e) => resolve(`response ${e.code}`));
+      });
+      req.on("error", () => {}); // the gateway may close the paused upload once it answered
+      req.write(Buffer.alloc(1000, 7));
+      setTimeout(() => resolve("the response never ended while the upload was paused"), 15_000).unref();
+    });
+    assert.equal(outcome, "401 no credentials: the upload was not read\n");
+  });
 });
 
 describe("failures", () => {

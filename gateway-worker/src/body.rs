@@ -68,7 +68,16 @@ pub(crate) async fn pump_request(driver: DriverRef, body: JsValue) {
                 }
             };
             let result = match gather_wait.as_mut() {
-                None => read.await,
+                // A frame's first read waits for the client, unless the function stops wanting
+                // the body meanwhile: then the read is left to the drain, so a client that
+                // paused to wait for the response does not hold its end.
+                None => match select(read, no_longer_wanted(&driver)).await {
+                    Either::Left((result, _)) => result,
+                    Either::Right((_, read)) => {
+                        pending = Some(read);
+                        break;
+                    }
+                },
                 Some(wait) => match select(read, wait).await {
                     Either::Left((result, _)) => result,
                     Either::Right((_, read)) => {
@@ -133,6 +142,19 @@ pub(crate) async fn pump_request(driver: DriverRef, body: JsValue) {
 /// client paused. One timer a frame, not one a read: a zero timer raced against every read
 /// lost to reads still in flight, cut frames short and cost a quarter of the throughput.
 const GATHER_WAIT: Duration = Duration::from_millis(2);
+
+/// Resolves once the session wants no more of the request body (the driver wakes the pump's
+/// waker then).
+fn no_longer_wanted(driver: &DriverRef) -> impl std::future::Future<Output = ()> + Unpin + '_ {
+    poll_fn(move |cx| {
+        let mut relay = driver.borrow_mut();
+        if !relay.session.wants_request_body() {
+            return Poll::Ready(());
+        }
+        relay.request_waker = Some(cx.waker().clone());
+        Poll::Pending
+    })
+}
 
 /// A BYOB read's result: the view it filled, `None` at the body's end, `Err` when it failed.
 fn read_result(result: std::result::Result<JsValue, JsValue>) -> std::result::Result<Option<Uint8Array>, ()> {

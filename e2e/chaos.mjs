@@ -17,7 +17,7 @@ import net from "node:net";
 
 import WebSocket from "ws";
 
-import { freePort, patternSha256, startFunction, startGateway, startProxy, stopAll } from "./support.mjs";
+import { freePort, openWebSocket, patternSha256, startFunction, startGateway, startProxy, stopAll } from "./support.mjs";
 
 const MB = 1_000_000;
 
@@ -306,16 +306,14 @@ export async function runIdle({ seconds }) {
   try {
     const fn = await startFunction({ port: functionPort, gatewayUrl: proxy.url });
     const gateway = await startGateway({ port: gatewayPort, lambdaUrl: fn, vars: { KEEPALIVE_MS: "1000", IDLE_TIMEOUT_MS: "3000" } });
-    const ws = new WebSocket(`${gateway.replace(/^http/, "ws")}/ws/echo`);
-    const inbox = [];
-    ws.on("message", (data) => inbox.push(data.toString()));
+    const { ws, next, closed } = await openWebSocket(`${gateway.replace(/^http/, "ws")}/ws/echo`);
     let closedEarly;
-    ws.once("close", (code, reason) => (closedEarly ??= { code, reason: reason.toString() }));
-    await once(ws, "open");
+    closed.then(({ code, reason }) => (closedEarly ??= { code, reason }));
+    // A message's echo, or `false` once the socket closed instead.
     const echo = async (text) => {
       ws.send(text);
-      for (let i = 0; i < 500 && !inbox.includes(text) && !closedEarly; i++) await new Promise((r) => setTimeout(r, 10));
-      return inbox.includes(text);
+      const reply = await Promise.race([next(), closed.then(() => null)]);
+      return reply?.data === text;
     };
     const before = await echo("before the silence");
     const quiet = proxy.bytes;
@@ -324,9 +322,8 @@ export async function runIdle({ seconds }) {
     const after = await echo("after the silence");
     const open = ws.readyState === WebSocket.OPEN;
     const early = closedEarly;
-    const closed = new Promise((resolve) => ws.once("close", (code) => resolve(code)));
     ws.close(1000);
-    const closeCode = await closed;
+    const closeCode = (await closed).code;
     return {
       before,
       after,

@@ -5,11 +5,14 @@
 
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
+
+import WebSocket from "ws";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const SECRET = "e2e secret: 0123456789abcdef0123456789";
@@ -336,4 +339,26 @@ export async function readGated(response, functionUrl, tag, chunks) {
   }
   const rest = await reader.read();
   return { lines, ended: rest.done };
+}
+
+/**
+ * Opens a client WebSocket (the `ws` client) to `url`; resolves once it is open, with its
+ * messages queued as they come (`next()`: `{ data, isBinary }`, text as a string), its close
+ * (`closed`: code, reason and when) and the server's 101 (`upgrade`).
+ */
+export async function openWebSocket(url, { protocols, headers, maxPayload = 64 * 2 ** 20 } = {}) {
+  const ws = new WebSocket(url, protocols, { headers, maxPayload });
+  const inbox = [];
+  const waiting = [];
+  ws.on("message", (data, isBinary) => {
+    const message = { data: isBinary ? data : data.toString(), isBinary };
+    const next = waiting.shift();
+    if (next) next(message);
+    else inbox.push(message);
+  });
+  const closed = new Promise((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString(), at: Date.now() })));
+  const upgrade = new Promise((resolve) => ws.once("upgrade", resolve));
+  await Promise.race([once(ws, "open"), closed.then((c) => Promise.reject(new Error(`closed before open: ${c.code}`)))]);
+  const next = () => (inbox.length ? Promise.resolve(inbox.shift()) : new Promise((resolve) => waiting.push(resolve)));
+  return { ws, next, closed, upgrade: await upgrade };
 }

@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 
 import WebSocket from "ws";
 
-import { freePort, ROOT, SECRET, startGateway, startNodeFunction, startProcess, stopAll } from "./support.mjs";
+import { freePort, openWebSocket, ROOT, SECRET, startGateway, startNodeFunction, startProcess, stopAll } from "./support.mjs";
 
 const FUNCTION = path.join(ROOT, "e2e", "websocket-function.mjs");
 const PYTHON = process.env.PYTHON_TOOLS ?? path.join(ROOT, ".tools", "python", "bin", "python");
@@ -27,23 +27,8 @@ after(stopAll);
 
 const wsUrl = (base, p) => `${base.replace(/^http/, "ws")}${p}`;
 
-/** Opens a client socket; resolves once open, with its messages queued as they come. */
-async function open(p, { protocols, headers, base = gateway } = {}) {
-  const ws = new WebSocket(wsUrl(base, p), protocols, { headers, maxPayload: 64 * 2 ** 20 });
-  const inbox = [];
-  const waiting = [];
-  ws.on("message", (data, isBinary) => {
-    const message = { data: isBinary ? data : data.toString(), isBinary };
-    const next = waiting.shift();
-    if (next) next(message);
-    else inbox.push(message);
-  });
-  const closed = new Promise((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString(), at: Date.now() })));
-  const upgrade = new Promise((resolve) => ws.once("upgrade", resolve));
-  await Promise.race([once(ws, "open"), closed.then((c) => Promise.reject(new Error(`closed before open: ${c.code}`)))]);
-  const next = () => (inbox.length ? Promise.resolve(inbox.shift()) : new Promise((resolve) => waiting.push(resolve)));
-  return { ws, next, closed, upgrade: await upgrade };
-}
+/** Opens a client socket to `p` on `base` (the Node function's gateway by default). */
+const open = (p, { protocols, headers, base = gateway } = {}) => openWebSocket(wsUrl(base, p), { protocols, headers });
 
 async function events(base = fn) {
   return (await fetch(`${base}/e2e/ws-events`)).json();

@@ -266,8 +266,9 @@ export class RelayWebSocket extends EventTarget {
         const code = message.code ?? 1005;
         const reason = message.reason ?? "";
         if (this.#readyState === OPEN) this.#readyState = CLOSING;
-        // The reply to a close repeats its code, as a WebSocket server does.
-        this.#sendClose(code, code === 1005 ? "" : reason);
+        // The reply to a close repeats it, as a WebSocket server does (a close without a
+        // code comes with no reason).
+        this.#sendClose(code, reason);
         await this.#sending;
         this.#finish({ code, reason, wasClean: true });
         break;

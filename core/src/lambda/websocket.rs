@@ -336,7 +336,7 @@ pub(super) async fn serve(accepted: Accepted, headers: HeaderMap, writer: &mut R
                 closed = &mut closed_by_client, if !told => {
                     told = true;
                     if let Ok((code, reason)) = closed {
-                        let reason = if code == close::NO_STATUS { String::new() } else { reason };
+                        // A close without a code comes with no reason: it is repeated as it came.
                         return messages.close(writer, code, &reason).await;
                     }
                 }

@@ -97,8 +97,9 @@ class WebSocketRelay:
             return {"type": "websocket.receive", "bytes": payload}
         self.client_closed = True
         if not self.closed:
-            # The reply to a close repeats its code, as a WebSocket server does.
-            await self._close(code, reason if code != NO_STATUS else "")
+            # The reply to a close repeats it, as a WebSocket server does (a close without
+            # a code comes with no reason).
+            await self._close(code, reason)
         return {"type": "websocket.disconnect", "code": code, "reason": reason}
 
     async def send(self, message: Message) -> None:

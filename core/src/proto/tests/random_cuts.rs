@@ -17,17 +17,50 @@ fn random_body(rng: &mut StdRng, max: usize) -> Bytes {
     v.into()
 }
 
-fn run(seed: u64) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let max_payload = rng.gen_range(1024..=8192);
-    let config = |rng: &mut StdRng| Config {
+/// A side's config: a window of 1 to 8 frames, a random ack delay, a resume grace that outlasts
+/// every cut.
+fn random_config(rng: &mut StdRng, max_payload: u32) -> Config {
+    Config {
         max_payload,
         window: rng.gen_range(max_payload..=8 * max_payload),
         ack_delay: Duration::from_millis(rng.gen_range(1..=20)),
         resume_grace: Duration::from_secs(30),
         ..Config::default()
-    };
-    let (fc, gc) = (config(&mut rng), config(&mut rng));
+    }
+}
+
+/// Connects, then 1 to 4 times runs a random while (sometimes with a paused reader, so the
+/// windows fill) and cuts with a random number of in-flight messages still getting through;
+/// then lets both sides read and drives the pair to its end.
+fn cut_at_random(p: &mut Pair, rng: &mut StdRng) {
+    p.connect();
+    for _ in 0..rng.gen_range(1..=4) {
+        p.app.gateway_reads = rng.gen_bool(0.8);
+        p.app.function_reads = rng.gen_bool(0.8);
+        for _ in 0..rng.gen_range(0..40) {
+            p.step();
+            p.check_bounds();
+            if rng.gen_bool(0.3) {
+                p.advance(Duration::from_millis(rng.gen_range(1..=5)));
+            }
+        }
+        p.cut(rng.gen_range(0..3));
+        p.advance(Duration::from_millis(rng.gen_range(0..=2_000)));
+        p.drive(Duration::ZERO);
+        p.connect();
+    }
+    p.app.gateway_reads = true;
+    p.app.function_reads = true;
+    p.drive(Duration::from_secs(600));
+}
+
+fn run(seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let max_payload = rng.gen_range(1024..=8192);
+    let (fc, gc) = (
+        random_config(&mut rng, max_payload),
+        random_config(&mut rng, max_payload),
+    );
     let mode = if rng.gen_bool(0.5) {
         BodyMode::Stream
     } else {
@@ -46,29 +79,7 @@ fn run(seed: u64) {
     let response = random_body(&mut rng, 192 * 1024);
     p.app.request = request.clone();
     p.app.response = response.clone();
-
-    p.connect();
-    let cuts = rng.gen_range(1..=4);
-    for _ in 0..cuts {
-        // Run a random while, sometimes with a paused reader so the windows fill, then cut
-        // with a random number of in-flight messages still getting through.
-        p.app.gateway_reads = rng.gen_bool(0.8);
-        p.app.function_reads = rng.gen_bool(0.8);
-        for _ in 0..rng.gen_range(0..40) {
-            p.step();
-            p.check_bounds();
-            if rng.gen_bool(0.3) {
-                p.advance(Duration::from_millis(rng.gen_range(1..=5)));
-            }
-        }
-        p.cut(rng.gen_range(0..3));
-        p.advance(Duration::from_millis(rng.gen_range(0..=2_000)));
-        p.drive(Duration::ZERO);
-        p.connect();
-    }
-    p.app.gateway_reads = true;
-    p.app.function_reads = true;
-    p.drive(Duration::from_secs(600));
+    cut_at_random(&mut p, &mut rng);
 
     assert_eq!(p.f.error(), None, "seed {seed}");
     assert_eq!(p.g.error(), None, "seed {seed}");
@@ -132,13 +143,7 @@ fn decode(bytes: &[u8]) -> Vec<websocket::Message> {
 fn run_websocket(seed: u64) {
     let mut rng = StdRng::seed_from_u64(seed);
     let max_payload = rng.gen_range(1024..=8192);
-    let config = Config {
-        max_payload,
-        window: rng.gen_range(max_payload..=8 * max_payload),
-        ack_delay: Duration::from_millis(rng.gen_range(1..=20)),
-        resume_grace: Duration::from_secs(30),
-        ..Config::default()
-    };
+    let config = random_config(&mut rng, max_payload);
     let mut p = Pair::with_configs(
         config.clone(),
         config,
@@ -152,23 +157,7 @@ fn run_websocket(seed: u64) {
     let (function, function_bytes) = random_messages(&mut rng);
     p.app.request = client_bytes;
     p.app.response = function_bytes;
-
-    p.connect();
-    for _ in 0..rng.gen_range(1..=4) {
-        p.app.gateway_reads = rng.gen_bool(0.8);
-        p.app.function_reads = rng.gen_bool(0.8);
-        for _ in 0..rng.gen_range(0..40) {
-            p.step();
-            p.check_bounds();
-        }
-        p.cut(rng.gen_range(0..3));
-        p.advance(Duration::from_millis(rng.gen_range(0..=2_000)));
-        p.drive(Duration::ZERO);
-        p.connect();
-    }
-    p.app.gateway_reads = true;
-    p.app.function_reads = true;
-    p.drive(Duration::from_secs(600));
+    cut_at_random(&mut p, &mut rng);
 
     assert_eq!(p.f.error(), None, "seed {seed}");
     assert_eq!(p.g.error(), None, "seed {seed}");

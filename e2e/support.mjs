@@ -27,12 +27,37 @@ process.on("exit", () => {
   }
 });
 
+// Ports for servers the tests start are taken below the kernel's ephemeral range, from which
+// every `bind(0)` and outbound connection draws (miniflare's loopback server, workerd's own
+// sockets, each client's local port): a port found free there and handed to a server a moment
+// later can be taken in between, and was (ERR_ADDRESS_IN_USE, one CI run in a hundred or so).
+// Below the range only another listener can hold it; each is checked and none handed out twice.
+const ephemeralLow = (() => {
+  try {
+    return Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+})();
+const handedOut = new Set();
+
 export async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  const low = 20000;
+  const high = Math.max(low + 1000, ephemeralLow);
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port)) continue;
+    const server = net.createServer();
+    const free = await new Promise((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    if (!free) continue;
+    await new Promise((resolve) => server.close(resolve));
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${low}..${high}`);
 }
 
 /** The output lines, after it was ready, of the last process started as `name`. */

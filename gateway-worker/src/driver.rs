@@ -12,7 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_channel::oneshot;
 use lambda_relay::proto::{
-    self, AbortCode, CloseCode, Failure, GatewaySession, Intake, ResponseHead, ResponsePart, Timestamp, UpgradeRequest,
+    self, AbortCode, CloseCode, Failure, GatewaySession, Intake, ResponseHead, ResponsePart, Timestamp, Transmit,
+    UpgradeRequest,
 };
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -20,6 +21,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{BinaryType, CloseEvent, MessageEvent};
 use worker::{Delay, Response, Result, WebSocket};
 
+use crate::budget::Share;
 use crate::log::RequestLog;
 use crate::web;
 
@@ -141,6 +143,10 @@ fn socket_gone(driver: &DriverRef, code: Option<CloseCode>) {
     drive(driver);
 }
 
+/// Acknowledged request frames' buffers kept for reuse: enough for a window of frames in
+/// flight while the next ones fill.
+const SPARE_FRAMES: usize = 8;
+
 /// The driver's state, shared by the tasks that drive it.
 pub(crate) type DriverRef = Rc<RefCell<Driver>>;
 
@@ -150,6 +156,11 @@ pub(crate) struct Driver {
     /// Body payloads the session accepted by their header (`ResponsePart::External`), in
     /// order: views of the messages they arrived in, held outside the session.
     pub(crate) external_payloads: VecDeque<js_sys::Uint8Array>,
+    /// Request body frames written by their length (`write_external`), header and payload as
+    /// they go on the socket, by sequence number, until the function acknowledged them.
+    pub(crate) request_frames: VecDeque<(u64, js_sys::Uint8Array)>,
+    /// Buffers of acknowledged request frames, for the pump's next frames.
+    pub(crate) spare_frames: Vec<js_sys::ArrayBuffer>,
     socket: Option<Socket>,
     /// Resolves the client's response once the head (or a failure) is known.
     start: Option<oneshot::Sender<Start>>,
@@ -157,6 +168,8 @@ pub(crate) struct Driver {
     pub(crate) body_waker: Option<Waker>,
     /// The request body pump, waiting for window.
     pub(crate) request_waker: Option<Waker>,
+    /// The frame the pump waits to write by its length: it is woken when that fits.
+    pub(crate) request_frame_waits: Option<usize>,
     /// Whether the client's streamed body is still being read (pumped, or drained once the
     /// function wants no more): the response's end waits for it, so a client still uploading
     /// is not cut off under its writes before it read the answer.
@@ -169,6 +182,8 @@ pub(crate) struct Driver {
     pub(crate) log: RequestLog,
     /// The client's WebSocket, once the function accepted its upgrade.
     pub(crate) client_socket: Option<crate::websocket::ClientSocket>,
+    /// The session's part of the isolate's buffer budget, until it ends.
+    share: Option<Share>,
 }
 
 /// How the client's response starts.
@@ -185,20 +200,36 @@ pub(crate) enum Start {
 
 impl Driver {
     /// The state of a new session, whose client's response starts through `start`.
-    pub(crate) fn new(session: GatewaySession, start: oneshot::Sender<Start>, log: RequestLog) -> DriverRef {
+    /// The state of a new session admitted with `share` ([`admit`]), whose client's response
+    /// starts through `start`.
+    pub(crate) fn new(
+        session: GatewaySession,
+        share: Share,
+        start: oneshot::Sender<Start>,
+        log: RequestLog,
+    ) -> DriverRef {
         Rc::new(RefCell::new(Self {
             session,
             external_payloads: VecDeque::new(),
+            request_frames: VecDeque::new(),
+            spare_frames: Vec::new(),
             socket: None,
             start: Some(start),
             body_waker: None,
             request_waker: None,
+            request_frame_waits: None,
             request_pending: false,
             end_waker: None,
             timer_at: None,
             log,
             client_socket: None,
+            share: Some(share),
         }))
+    }
+
+    /// Whether the session is held below its window by its share of the isolate's budget.
+    pub(crate) fn share_constrained(&self) -> bool {
+        self.share.as_ref().is_some_and(Share::constrained)
     }
 
     /// Starts the client's response, once.
@@ -253,9 +284,27 @@ pub(crate) fn drive(driver: &DriverRef) {
         }
     }
     crate::websocket::pump(state);
+    if let Some(share) = &mut state.share {
+        // Before transmitting: a limit raised since frees withheld acks now.
+        share.update(driver, &mut state.session);
+    }
     if let Some(socket) = &state.socket {
-        while let Some(message) = state.session.poll_transmit() {
-            if socket.ws.send_with_bytes(&message).is_err() {
+        let raw: &web_sys::WebSocket = socket.ws.as_ref();
+        while let Some(transmit) = state.session.poll_transmit_parts() {
+            let sent = match transmit {
+                Transmit::Message(message) => raw.send_with_u8_array(&message),
+                Transmit::External(seq) => match state.request_frames.iter().find(|(s, _)| *s == seq) {
+                    Some((_, frame)) => raw.send_with_array_buffer_view(frame),
+                    None => {
+                        // Ours, not the function's: the session is failed, never sent a gap.
+                        state
+                            .session
+                            .abort(AbortCode::GATEWAY, "a request body frame was lost in the gateway");
+                        continue;
+                    }
+                },
+            };
+            if sent.is_err() {
                 break;
             }
         }
@@ -273,13 +322,36 @@ pub(crate) fn drive(driver: &DriverRef) {
     }
     // Wake only who can progress: a stream woken for nothing would poll, call drive() and
     // be woken again, spinning the isolate.
+    // Frames the function acknowledged are not needed for a resume any more.
+    let acked = state.session.peer_acked();
+    while state.request_frames.front().is_some_and(|(seq, _)| *seq < acked) {
+        if let Some((_, frame)) = state.request_frames.pop_front() {
+            if state.spare_frames.len() < SPARE_FRAMES {
+                state.spare_frames.push(frame.buffer());
+            }
+        }
+    }
     let over = state.session.error().is_some() || state.session.is_done();
+    if over {
+        // Nothing more is read from the session: its payloads and its budget go now, not
+        // when the object is collected.
+        state.external_payloads = VecDeque::new();
+        state.request_frames = VecDeque::new();
+        state.spare_frames = Vec::new();
+        state.share = None;
+    } else if let Some(share) = &mut state.share {
+        share.update(driver, &mut state.session);
+    }
     if over || state.session.has_readable() {
         if let Some(waker) = state.body_waker.take() {
             waker.wake();
         }
     }
-    if over || state.session.send_capacity() > 0 || !state.session.wants_request_body() {
+    let room = match state.request_frame_waits {
+        Some(len) => state.session.external_fits(len),
+        None => state.session.send_capacity() > 0,
+    };
+    if over || room || !state.session.wants_request_body() {
         if let Some(waker) = state.request_waker.take() {
             waker.wake();
         }

@@ -9,6 +9,7 @@
 //! WebSocket once the function accepted it.
 
 mod body;
+mod budget;
 mod config;
 mod driver;
 mod invoke;

@@ -111,12 +111,14 @@ impl RelaySession {
         );
         let (invocation, token) = invoke::request(&mut req, &config, &headers, &relay_id, mode, has_body).await?;
 
-        let session = match GatewaySession::new(config.session.clone(), exchange, token, web::now()) {
+        // The window the isolate's buffer budget has free (docs/performance.md).
+        let (session_config, share) = crate::budget::admit(&config.session, config.buffer_budget);
+        let session = match GatewaySession::new(session_config, exchange, token, web::now()) {
             Ok(s) => s,
             Err(e) => return web::failure_response(&Failure::misconfigured(e.to_string())),
         };
         let (start_tx, start_rx) = oneshot::channel();
-        let driver = Driver::new(session, start_tx, log);
+        let driver = Driver::new(session, share, start_tx, log);
         *self.driver.borrow_mut() = Some(driver.clone());
 
         // A client that leaves before the head: where the runtime reports it by aborting the

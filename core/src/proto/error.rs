@@ -194,6 +194,14 @@ pub enum StreamError {
         /// The limit.
         max: usize,
     },
+    /// A body frame written by its length that is empty or larger than a frame may carry now.
+    #[error("a body frame of {len} bytes: frames carry 1 to {max} bytes now")]
+    FrameSize {
+        /// The frame's length.
+        len: usize,
+        /// The most a frame carries now (zero before the peer's hello).
+        max: usize,
+    },
     /// A WebSocket message the relay does not carry (too large, a close code a peer may not
     /// send), or one sent after the close.
     #[error("{0}")]

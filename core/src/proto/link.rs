@@ -11,6 +11,14 @@
 //! The window counts every body frame at its payload plus [`BODY_FRAME_COST`], so it bounds
 //! the number of frames held as well as their bytes: a peer writing one byte at a time holds
 //! at most `window / (1 + BODY_FRAME_COST)` frames, not `window` of them.
+//!
+//! The announced window is fixed for the session, but a side may hold less: with a buffer
+//! limit below it ([`Link::set_buffer_limit`]) the link withholds acks for consumed bytes, so
+//! the peer can make it hold at most about the limit unconsumed. Ack timing is the
+//! receiver's choice (docs/protocol.md, "Reliability"), so a peer sees only acks that come
+//! later. The withheld frames stay in the peer's replay buffer, which is why a side limits
+//! only what it receives: a sender that also capped what it keeps could find its whole cap
+//! withheld by its peer, and neither would move again.
 
 use std::collections::VecDeque;
 
@@ -42,6 +50,11 @@ pub(crate) enum Timer {
 
 const TIMERS: usize = 5;
 
+/// Consumed items are acked in runs of at most `window / RUNS_PER_WINDOW` cost (or one larger
+/// frame): fine enough that withholding acks overshoots its limit by little, coarse enough
+/// that a window of one-byte frames is a few dozen runs, not thousands of entries.
+const RUNS_PER_WINDOW: u32 = 64;
+
 #[derive(Clone, Copy, Debug)]
 enum Socket {
     Down,
@@ -60,11 +73,37 @@ pub(crate) enum Received {
     Abort(Abort),
 }
 
+/// What to send next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transmit {
+    /// A whole message.
+    Message(Bytes),
+    /// The body frame with this sequence number that was written by its length
+    /// ([`GatewaySession::write_external`](super::GatewaySession::write_external)): the driver
+    /// sends the header it was given then and the payload it kept, as one message.
+    External(u64),
+}
+
 /// Small writes gathered into one body frame that has no sequence number yet. Its bytes and
 /// its frame cost already count as in flight.
 struct Tail {
     data: BytesMut,
     make: fn(Bytes) -> Item,
+}
+
+/// Consecutive consumed items not yet acked: `items` of them, costing `cost` in the window.
+/// Small items join the run before them, so the runs of a window are few, however small the
+/// peer's frames.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    items: u64,
+    cost: u64,
+}
+
+/// The next message, before the keepalive timer is rearmed for it.
+enum Next {
+    Message(Bytes),
+    External(u64),
 }
 
 /// The shared half of a session; see the module docs.
@@ -88,14 +127,20 @@ pub struct Link {
     peer: Option<Hello>,
 
     // Inbound: items `consumed..next_expected` wait in `queue`; `held` is the window cost of
-    // items `acked_sent..next_expected`, `consumed_unacked` that of `acked_sent..consumed`.
+    // items `acked_sent..next_expected`, `consumed_unacked` that of `acked_sent..consumed`,
+    // which `unacked` holds as runs of consecutive items, oldest first.
     next_expected: u64,
     consumed: u64,
     acked_sent: u64,
     queue: VecDeque<Item>,
     held: u64,
     consumed_unacked: u64,
+    unacked: VecDeque<Run>,
     ack_now: bool,
+    /// A consumed item without cost (a head, an end) is acked at once with all before it.
+    ack_all: bool,
+    /// What this side is willing to hold for its peer (see the module docs).
+    buffer_limit: u64,
     keepalive_due: bool,
 
     abort_out: Option<Abort>,
@@ -125,7 +170,10 @@ impl Link {
             queue: VecDeque::new(),
             held: 0,
             consumed_unacked: 0,
+            unacked: VecDeque::new(),
             ack_now: false,
+            ack_all: false,
+            buffer_limit: u64::MAX,
             keepalive_due: false,
             abort_out: None,
             timers: [None; TIMERS],
@@ -403,13 +451,73 @@ impl Link {
         self.consumed += 1;
         let cost = item.window_cost();
         self.consumed_unacked += cost;
-        if cost == 0 || self.consumed_unacked >= u64::from(self.config.window / 4) {
-            // Ends and heads are acked at once: the function is waiting for its end's ack.
+        let run_limit = u64::from(self.config.window / RUNS_PER_WINDOW).max(1);
+        match self.unacked.back_mut() {
+            Some(run) if run.cost + cost <= run_limit => {
+                run.items += 1;
+                run.cost += cost;
+            }
+            _ => self.unacked.push_back(Run { items: 1, cost }),
+        }
+        if cost == 0 {
+            // Heads and ends are acked at once, with everything before them: an end is the
+            // last item of its direction (the function waits for its ack), a head the first.
+            self.ack_all = true;
+            self.ack_now = true;
+        } else if self.ack_point().1 >= self.window_in_use() / 4 {
             self.ack_now = true;
         } else if self.timers[Timer::Ack as usize].is_none() {
             self.set_timer(Timer::Ack, Some(self.now + self.config.ack_delay));
         }
         Some(item)
+    }
+
+    /// Sets how much this side is willing to hold for its peer, below the window it
+    /// announced: acks for consumed items are withheld so that the peer's window leaves it
+    /// room for about `limit` (at most `limit` plus one run of items) unconsumed. Raising it
+    /// releases withheld acks. A limit at or above the window (the default) withholds
+    /// nothing.
+    pub(crate) fn set_buffer_limit(&mut self, limit: u64) {
+        // Room for at least one whole frame of the largest size we accept: a sender that does
+        // not split its frames (a driver that writes them by their length) still moves.
+        let limit = limit.max(u64::from(self.config.max_payload) + BODY_FRAME_COST);
+        let raised = limit > self.buffer_limit;
+        self.buffer_limit = limit;
+        if raised && self.ack_point().0 > 0 {
+            self.ack_now = true;
+        }
+    }
+
+    /// The most the peer can make us hold unconsumed (given the acks we sent), plus what we
+    /// keep for it: our share of the memory a side's buffers take.
+    pub(crate) fn buffer_footprint(&self) -> u64 {
+        u64::from(self.config.window).saturating_sub(self.consumed_unacked) + self.in_flight
+    }
+
+    /// The receive window as this side uses it: the announced one, or the buffer limit.
+    fn window_in_use(&self) -> u64 {
+        u64::from(self.config.window).min(self.buffer_limit)
+    }
+
+    /// How many consumed items (and their cost) may be acked now: all of them, unless the
+    /// buffer limit makes us withhold the last ones' acks (see [`Link::set_buffer_limit`]).
+    fn ack_point(&self) -> (u64, u64) {
+        if self.ack_all {
+            return (self.consumed - self.acked_sent, self.consumed_unacked);
+        }
+        // Acks withheld for this much consumed cost leave the peer room for `limit` more.
+        let keep = u64::from(self.config.window).saturating_sub(self.buffer_limit);
+        let (mut items, mut cost) = (0, 0);
+        for run in &self.unacked {
+            // Ack run by run while more than `keep` is withheld (overshooting by at most one
+            // run), so the peer always has room again once we consumed what it sent.
+            if run.cost > 0 && self.consumed_unacked - cost <= keep {
+                break;
+            }
+            items += run.items;
+            cost += run.cost;
+        }
+        (items, cost)
     }
 
     pub(crate) fn has_queued(&self) -> bool {
@@ -471,6 +579,30 @@ impl Link {
         self.next_seq = self.peer_acked + index as u64;
         self.push(replacement(len));
         true
+    }
+
+    /// Appends a body frame of `len` bytes whose payload the driver keeps (`ty` is its frame
+    /// type), after anything written before; returns its sequence number and its header. The
+    /// caller checked that it fits ([`Link::body_frame_limit`], [`Link::send_capacity`]).
+    pub(crate) fn write_external(&mut self, ty: super::FrameType, len: u32) -> (u64, Bytes) {
+        self.seal_tail();
+        let seq = self.next_seq;
+        let item = Item::External(ty, len);
+        self.scratch.clear();
+        Frame::encode_sequenced(seq, &item, &mut self.scratch);
+        self.push(item);
+        (seq, self.scratch.split().freeze())
+    }
+
+    /// Frames below this number were acknowledged by the peer.
+    pub(crate) fn peer_acked(&self) -> u64 {
+        self.peer_acked
+    }
+
+    /// The largest body payload one frame may carry (see [`Link::chunk_size`]); zero before
+    /// the peer's hello.
+    pub(crate) fn body_frame_limit(&self) -> usize {
+        self.chunk_size()
     }
 
     /// Appends an item to the outbound stream (it is sent when the socket allows).
@@ -560,41 +692,50 @@ impl Link {
 
     // ---- output ----
 
-    pub(crate) fn poll_transmit(&mut self) -> Option<Bytes> {
+    pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
         let msg = self.next_transmit()?;
         self.set_timer(Timer::Keepalive, Some(self.now + self.keepalive()));
         Some(msg)
     }
 
-    fn next_transmit(&mut self) -> Option<Bytes> {
+    fn next_transmit(&mut self) -> Option<Transmit> {
+        self.next_message().map(|m| match m {
+            Next::Message(bytes) => Transmit::Message(bytes),
+            Next::External(seq) => Transmit::External(seq),
+        })
+    }
+
+    fn next_message(&mut self) -> Option<Next> {
         let Socket::Up { hello_sent, peer_hello } = &mut self.socket else {
             return None;
         };
         if !*hello_sent {
             *hello_sent = true;
+            let (ackable, cost) = self.ack_point();
             let hello = Hello {
                 received: self.next_expected,
-                acked: self.consumed,
+                acked: self.acked_sent + ackable,
                 window: self.config.window,
                 max_payload: self.config.max_payload,
                 max_header_bytes: self.config.max_header_bytes,
                 // Validated to at most 60 s.
                 keepalive_ms: self.config.keepalive.as_millis() as u32,
             };
-            self.note_acked();
-            return Some(self.encode(&Frame::Hello(hello)));
+            self.note_acked(ackable, cost);
+            return Some(Next::Message(self.encode(&Frame::Hello(hello))));
         }
         let peer_hello = *peer_hello;
         if let Some(abort) = self.abort_out.take() {
-            return Some(self.encode(&Frame::Abort(abort)));
+            return Some(Next::Message(self.encode(&Frame::Abort(abort))));
         }
         if self.error.is_some() {
             return None;
         }
-        if (self.ack_now && self.consumed > self.acked_sent) || self.keepalive_due {
-            let acked = self.consumed;
-            self.note_acked();
-            return Some(self.encode(&Frame::Ack { acked }));
+        let (ackable, cost) = self.ack_point();
+        if (self.ack_now && ackable > 0) || self.keepalive_due {
+            let acked = self.acked_sent + ackable;
+            self.note_acked(ackable, cost);
+            return Some(Next::Message(self.encode(&Frame::Ack { acked })));
         }
         self.ack_now = false;
         if !peer_hello {
@@ -611,15 +752,29 @@ impl Link {
         let seq = self.cursor;
         self.cursor += 1;
         self.transmitted = self.transmitted.max(self.cursor);
+        let item = &self.replay[index];
+        if matches!(item, Item::External(..)) {
+            return Some(Next::External(seq));
+        }
         self.scratch.clear();
-        Frame::encode_sequenced(seq, &self.replay[index], &mut self.scratch);
-        Some(self.scratch.split().freeze())
+        Frame::encode_sequenced(seq, item, &mut self.scratch);
+        Some(Next::Message(self.scratch.split().freeze()))
     }
 
-    fn note_acked(&mut self) {
-        self.acked_sent = self.consumed;
-        self.held -= self.consumed_unacked;
-        self.consumed_unacked = 0;
+    /// `items` more consumed items, costing `cost`, were acked.
+    fn note_acked(&mut self, items: u64, cost: u64) {
+        self.acked_sent += items;
+        self.held -= cost;
+        self.consumed_unacked -= cost;
+        let mut left = items;
+        while left > 0 {
+            let run = self.unacked.pop_front().expect("acked items are in runs");
+            debug_assert!(run.items <= left, "runs are acked whole");
+            left -= run.items;
+        }
+        if self.acked_sent == self.consumed {
+            self.ack_all = false;
+        }
         self.ack_now = false;
         self.keepalive_due = false;
         self.set_timer(Timer::Ack, None);
@@ -650,6 +805,7 @@ impl Link {
             in_flight: self.in_flight,
             peer_window: self.peer.map_or(0, |p| p.window),
             held: self.held,
+            unconsumed: self.held - self.consumed_unacked,
             window: self.config.window,
             replay_len: self.replay.len() + usize::from(self.tail.is_some()),
             queue_len: self.queue.len(),
@@ -667,6 +823,8 @@ pub struct LinkStats {
     pub peer_window: u32,
     /// Window cost received but not yet acknowledged to the peer.
     pub held: u64,
+    /// Window cost received and not yet read: what the application still has to take.
+    pub unconsumed: u64,
     /// Our own receive window.
     pub window: u32,
     /// Frames in the replay buffer (the open tail counts as one).

@@ -20,6 +20,7 @@
 //! `gateway` (the two ends), `failure` (what a client gets before the head). No module
 //! imports one that imports it.
 
+mod budget;
 mod codec;
 mod codes;
 mod config;
@@ -47,6 +48,7 @@ pub mod websocket;
 #[cfg(test)]
 mod tests;
 
+pub use budget::{BufferBudget, DEFAULT_BUFFER_BUDGET, MAX_BUFFER_BUDGET, MIN_BUFFER_BUDGET, MIN_SESSION_WINDOW};
 #[cfg(feature = "client")]
 pub(crate) use codec::lower_hex;
 pub use codec::DecodeError;
@@ -65,7 +67,7 @@ pub use function::{FunctionRole, FunctionSession, RequestChunk, DEADLINE_MESSAGE
 pub use gateway::{ExchangeSummary, GatewayRole, GatewaySession, ReceivedResult, ResponsePart, ResultVerdict};
 pub use headers::encoded_len as header_block_len;
 pub use invocation::*;
-pub use link::LinkStats;
+pub use link::{LinkStats, Transmit};
 pub use placement::{location_hint, location_hint_for_region, LOCATION_HINTS};
 pub use result::InvocationResult;
 pub use session::{Intake, Role, Session};

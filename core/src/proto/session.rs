@@ -13,7 +13,7 @@ use super::codes::CloseCode;
 use super::config::{Config, ConfigError};
 use super::error::{Error, ProtocolError};
 use super::frame::{Abort, Frame, Item};
-use super::link::{Link, LinkStats, Received};
+use super::link::{Link, LinkStats, Received, Transmit};
 use super::time::Timestamp;
 
 /// How a driver takes in a message ([`Session::intake`]).
@@ -135,10 +135,40 @@ impl<R: Role> Session<R> {
 
     // ---- output ----
 
-    /// The next message to send, if any.
+    /// The next message to send, if any. For a session whose driver writes body frames by
+    /// their length ([`GatewaySession::write_external`](super::GatewaySession::write_external)),
+    /// use [`poll_transmit_parts`](Self::poll_transmit_parts): here such a frame fails the
+    /// session rather than be sent without its payload.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        match self.link.poll_transmit()? {
+            Transmit::Message(message) => Some(message),
+            Transmit::External(_) => {
+                let abort = super::frame::Abort {
+                    code: super::codes::AbortCode::GATEWAY,
+                    reason: "a body frame written by its length was polled without its payload".into(),
+                };
+                self.link.send_abort(abort.clone());
+                self.link.fail(Error::Aborted(abort));
+                self.link.poll_transmit().and_then(|t| match t {
+                    Transmit::Message(message) => Some(message),
+                    Transmit::External(_) => None,
+                })
+            }
+        }
+    }
+
+    /// The next thing to send, if any: a whole message, or a body frame whose payload the
+    /// driver keeps ([`Transmit::External`]).
+    #[must_use]
+    pub fn poll_transmit_parts(&mut self) -> Option<Transmit> {
         self.link.poll_transmit()
+    }
+
+    /// Frames below this number were acknowledged by the peer: a driver that keeps payloads
+    /// of frames written by their length can let them go.
+    pub fn peer_acked(&self) -> u64 {
+        self.link.peer_acked()
     }
 
     /// When to call [`Session::handle_timeout`] next.
@@ -224,6 +254,25 @@ impl<R: Role> Session<R> {
         let max = self.link.config().max_message_len();
         let e = ProtocolError::Decode(super::codec::DecodeError::MessageTooLarge { len, max });
         self.link.fail(Error::Protocol(e))
+    }
+
+    /// Sets how much this side is willing to hold for its peer, below the window its hello
+    /// announced: a driver whose sessions share one memory budget lowers it as they grow in
+    /// number ([`BufferBudget`](super::BufferBudget)). Consumed bytes' acks are withheld so
+    /// the peer can make this side hold at most about `limit` unconsumed once what it already
+    /// sent is read (`limit` plus one run of frames, a sixty-fourth of the window or one
+    /// frame). The limit is never below one whole frame of our `max_payload`, so a peer that
+    /// does not split its frames still moves. The withheld bytes wait in the peer's replay
+    /// buffer. The default, `u64::MAX`, withholds nothing.
+    pub fn set_buffer_limit(&mut self, limit: u64) {
+        self.link.set_buffer_limit(limit);
+    }
+
+    /// The most this session can be made to hold for its peer now (its window less the acks
+    /// it withholds) plus what it keeps unacknowledged for it: what a driver counts against
+    /// a shared budget.
+    pub fn buffer_footprint(&self) -> u64 {
+        self.link.buffer_footprint()
     }
 
     /// Buffer figures, for bounds checks and metrics.

@@ -41,6 +41,8 @@ pub struct GatewayRole {
     /// While a streamed request body is open: the client must have sent more by then, unless
     /// the function's window is full (docs/protocol.md, "Gateway side").
     upload_by: Option<Timestamp>,
+    /// A frame written by its length waits for window: the function is slow, not the client.
+    frame_waits: bool,
     /// What the exchange moved, for its log line ([`GatewaySession::summary`]).
     counts: Counts,
 }
@@ -175,7 +177,7 @@ impl Role for GatewayRole {
         }
         if self.upload_by.is_some_and(|at| at <= now) {
             let idle = link.config().upload_idle;
-            if link.body_capacity() == 0 {
+            if link.body_capacity() == 0 || self.frame_waits {
                 // The function is slow, not the client: the window is full.
                 self.upload_by = Some(now + idle);
                 return;
@@ -211,6 +213,7 @@ impl GatewaySession {
             // A WebSocket's client may rightly stay silent for minutes: its liveness is its
             // socket's, which the runtime keeps.
             upload_by: (exchange.body_mode == super::BodyMode::Stream).then(|| now + config.upload_idle),
+            frame_waits: false,
             counts: Counts::default(),
         };
         let mut session = Session::with_role(config, now, role)?;
@@ -272,6 +275,47 @@ impl GatewaySession {
             self.role.upload_by = Some(now + self.link.config().upload_idle);
         }
         Ok(taken)
+    }
+
+    /// The most request body bytes one frame may carry now: what the function's hello allows
+    /// (its `max_payload`, and its window less a frame's cost) and ours; zero before its hello.
+    pub fn frame_payload_limit(&self) -> usize {
+        self.link.body_frame_limit()
+    }
+
+    /// Writes a request body frame of `len` bytes whose payload the driver keeps (where the
+    /// client's body was read into, so it never enters the session's memory): returns the
+    /// frame's sequence number and its header ([`BODY_HEADER_LEN`](super::BODY_HEADER_LEN)
+    /// bytes), which go on the socket before the payload, as one message, whenever
+    /// [`poll_transmit_parts`](Self::poll_transmit_parts) says [`Transmit::External`](super::Transmit::External)
+    /// with that number, until [`peer_acked`](Self::peer_acked) passes it. `len` is 1 to
+    /// [`frame_payload_limit`](Self::frame_payload_limit); [`StreamError::Blocked`] until the
+    /// window has room for the whole frame.
+    pub fn write_external(&mut self, now: Timestamp, len: usize) -> Result<(u64, Bytes), StreamError> {
+        self.request_open()?;
+        let max = self.link.body_frame_limit();
+        if len == 0 || len > max {
+            return Err(StreamError::FrameSize { len, max });
+        }
+        self.role.frame_waits = self.link.send_capacity() < len + super::config::BODY_FRAME_COST as usize;
+        if self.role.frame_waits {
+            return Err(StreamError::Blocked);
+        }
+        let written = self.link.write_external(super::FrameType::REQUEST_BODY, len as u32);
+        self.role.counts.request_bytes += len as u64;
+        if self.role.upload_by.is_some() {
+            // Progress: the client's upload is alive.
+            self.role.upload_by = Some(now + self.link.config().upload_idle);
+        }
+        Ok(written)
+    }
+
+    /// Whether a frame of `len` bytes written by its length would be taken now: it fits a
+    /// frame and the window has room for all of it. A driver waiting to write one wakes on
+    /// this, not on any room, which would wake it for nothing.
+    pub fn external_fits(&self, len: usize) -> bool {
+        len <= self.link.body_frame_limit()
+            && self.link.send_capacity() >= len + super::config::BODY_FRAME_COST as usize
     }
 
     /// Ends the request body.

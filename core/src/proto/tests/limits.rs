@@ -339,7 +339,7 @@ fn uploading_gateway() -> GatewaySession {
 fn failed_at(g: &mut GatewaySession, until: Timestamp) -> Option<Timestamp> {
     while let Some(t) = g.poll_timeout().filter(|t| *t <= until) {
         g.handle_timeout(t);
-        while g.poll_transmit().is_some() {}
+        while g.poll_transmit_parts().is_some() {}
         if g.error().is_some() {
             return Some(t);
         }
@@ -384,6 +384,19 @@ fn a_full_window_is_the_functions_slowness_not_a_stalled_upload() {
         failed_at(&mut g, Timestamp::from_millis(20_000)),
         None,
         "no 408 while the window is full"
+    );
+    // A frame written by its length that waits for room for all of it is the function's
+    // slowness too, though the window has some room left.
+    let mut g = uploading_gateway();
+    for _ in 0..3 {
+        g.write_external(zero, 4096).unwrap();
+    }
+    assert!(g.send_capacity() > 0);
+    assert_eq!(g.write_external(zero, 4096), Err(StreamError::Blocked));
+    assert_eq!(
+        failed_at(&mut g, Timestamp::from_millis(20_000)),
+        None,
+        "no 408 while a frame waits"
     );
     // And an upload that keeps coming is never stalled, however long it takes.
     let mut g = uploading_gateway();

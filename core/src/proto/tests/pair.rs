@@ -21,6 +21,10 @@ pub(crate) struct Pair {
     /// does (`handle_external_body`), matching them back as it reads.
     pub gateway_external: bool,
     external_payloads: VecDeque<Bytes>,
+    /// Whether the gateway writes request body frames by their length, keeping their bytes
+    /// (header and payload) itself until acked, as the Durable Object does.
+    pub gateway_external_request: bool,
+    request_frames: VecDeque<(u64, Bytes)>,
     /// Every message that crossed, for tests that look at the wire.
     pub wire_to_g: Vec<Bytes>,
     pub wire_to_f: Vec<Bytes>,
@@ -51,7 +55,28 @@ pub(crate) struct Apps {
     pub finish_after_request: bool,
 }
 
+/// One end of a pair.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Side {
+    Function,
+    Gateway,
+}
+
 impl Pair {
+    pub fn config(&self, side: Side) -> &Config {
+        match side {
+            Side::Function => self.f.config(),
+            Side::Gateway => self.g.config(),
+        }
+    }
+
+    pub fn set_buffer_limit(&mut self, side: Side, limit: u64) {
+        match side {
+            Side::Function => self.f.set_buffer_limit(limit),
+            Side::Gateway => self.g.set_buffer_limit(limit),
+        }
+    }
+
     pub fn new(config: Config, mode: BodyMode) -> Self {
         let now = Timestamp::from_millis(1_000);
         Self::with_configs(config.clone(), config, mode, now)
@@ -77,6 +102,8 @@ impl Pair {
             connected: false,
             gateway_external: false,
             external_payloads: VecDeque::new(),
+            gateway_external_request: false,
+            request_frames: VecDeque::new(),
             wire_to_g: Vec::new(),
             wire_to_f: Vec::new(),
             app: Apps {
@@ -162,10 +189,23 @@ impl Pair {
                 self.to_g.push_back((at, m));
                 progress = true;
             }
-            while let Some(m) = self.g.poll_transmit() {
+            while let Some(t) = self.g.poll_transmit_parts() {
+                let m = match t {
+                    Transmit::Message(m) => m,
+                    Transmit::External(seq) => self
+                        .request_frames
+                        .iter()
+                        .find(|(s, _)| *s == seq)
+                        .map(|(_, frame)| frame.clone())
+                        .expect("a kept frame for every external transmit"),
+                };
                 self.wire_to_f.push(m.clone());
                 self.to_f.push_back((at, m));
                 progress = true;
+            }
+            let acked = self.g.peer_acked();
+            while self.request_frames.front().is_some_and(|(seq, _)| *seq < acked) {
+                self.request_frames.pop_front();
             }
         }
         while self.to_g.front().is_some_and(|m| m.0 <= self.now) {
@@ -227,7 +267,17 @@ impl Pair {
             }
         }
         if !a.request_finished && self.g.error().is_none() && self.g.has_connected() {
-            if !a.request.is_empty() {
+            if !a.request.is_empty() && self.gateway_external_request {
+                let n = a.request.len().min(self.g.frame_payload_limit());
+                if n > 0 {
+                    if let Ok((seq, header)) = self.g.write_external(self.now, n) {
+                        let payload = a.request.split_to(n);
+                        self.request_frames
+                            .push_back((seq, [&header[..], &payload[..]].concat().into()));
+                        progress = true;
+                    }
+                }
+            } else if !a.request.is_empty() {
                 if let Ok(n) = self.g.write(self.now, &mut a.request) {
                     progress |= n > 0;
                 }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::pair::Pair;
+use super::pair::{Pair, Side};
 use crate::proto::*;
 
 fn random_body(rng: &mut StdRng, max: usize) -> Bytes {
@@ -37,6 +37,19 @@ fn cut_at_random(p: &mut Pair, rng: &mut StdRng) {
     for _ in 0..rng.gen_range(1..=4) {
         p.app.gateway_reads = rng.gen_bool(0.8);
         p.app.function_reads = rng.gen_bool(0.8);
+        // Sometimes a side holds less than its window (a shared budget's share), or is given
+        // its whole window back: withheld acks and limited sends lose and repeat nothing.
+        for session in [Side::Function, Side::Gateway] {
+            if rng.gen_bool(0.3) {
+                let window = u64::from(p.config(session).window);
+                let limit = if rng.gen_bool(0.25) {
+                    u64::MAX
+                } else {
+                    rng.gen_range(BODY_FRAME_COST + 1..=window)
+                };
+                p.set_buffer_limit(session, limit);
+            }
+        }
         for _ in 0..rng.gen_range(0..40) {
             p.step();
             p.check_bounds();
@@ -71,6 +84,8 @@ fn run(seed: u64) {
     // Half the runs keep response payloads outside the gateway session, as the Durable
     // Object does.
     p.gateway_external = rng.gen_bool(0.5);
+    // And half write request frames by their length, keeping the bytes themselves.
+    p.gateway_external_request = rng.gen_bool(0.5);
     let request = if mode == BodyMode::Stream {
         random_body(&mut rng, 64 * 1024)
     } else {

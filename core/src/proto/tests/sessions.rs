@@ -124,6 +124,165 @@ fn paused_reader_holds_the_writer_at_the_window() {
     assert_eq!(p.app.response_body_read, pattern(200_000, 4));
 }
 
+/// Streams 1 MiB to a reader that repeatedly catches up for 30 ms and pauses for a second,
+/// with the gateway's buffer limit at `limit`; checks at every pause that the gateway holds no
+/// more unread than the limit allows, and returns how many pauses the body took.
+fn paused_reader_with_limit(limit: Option<u64>) -> usize {
+    let config = Config {
+        max_payload: 4 * 1024,
+        window: 64 * 1024,
+        ..Config::default()
+    };
+    let frame = 4 * 1024 + BODY_FRAME_COST;
+    let response = pattern(1 << 20, 9);
+    let mut p = Pair::new(config, BodyMode::Inline);
+    p.app.response = response.clone();
+    if let Some(limit) = limit {
+        p.g.set_buffer_limit(limit);
+    }
+    p.connect();
+    // The first window was announced before any limit could matter: it arrives whole.
+    p.app.gateway_reads = false;
+    p.drive(Duration::from_secs(1));
+    assert_eq!(p.g.stats().unconsumed, 64 * 1024);
+    let mut pauses = 0;
+    while p.app.response_body_read.len() < response.len() {
+        // The reader catches up, then pauses again: from now on the function may send only
+        // about the limit more before the reader takes it.
+        p.app.gateway_reads = true;
+        p.drive(Duration::from_millis(30));
+        p.app.gateway_reads = false;
+        p.drive(Duration::from_secs(1));
+        pauses += 1;
+        assert!(pauses < 10_000, "no progress");
+        let (Some(limit), true) = (limit, p.app.response_body_read.len() + 64 * 1024 < response.len()) else {
+            // Unlimited, or the rest fits the limit's room with its end, which is acked with
+            // all before it.
+            continue;
+        };
+        let g = p.g.stats();
+        assert!(
+            g.unconsumed <= limit + frame,
+            "held {} unread past limit {limit}",
+            g.unconsumed
+        );
+        assert!(
+            p.g.buffer_footprint() <= limit + frame,
+            "footprint {}",
+            p.g.buffer_footprint()
+        );
+        assert!(g.unconsumed > 0, "the function still sends within the limit");
+    }
+    p.app.gateway_reads = true;
+    p.drive(Duration::from_secs(5));
+    assert_eq!(p.app.response_body_read, response);
+    assert!(
+        p.f.is_done() && p.g.is_done(),
+        "the end was acked, withheld acks and all"
+    );
+    pauses
+}
+
+#[test]
+fn a_buffer_limit_bounds_what_a_paused_reader_makes_the_gateway_hold_and_loses_nothing() {
+    let limited = paused_reader_with_limit(Some(8 * 1024));
+    let unlimited = paused_reader_with_limit(None);
+    assert!(
+        limited >= 3 * unlimited,
+        "the limit paces the function: {limited} pauses, {unlimited} without it"
+    );
+}
+
+#[test]
+fn request_frames_written_by_length_arrive_whole_and_in_order_with_ordinary_writes() {
+    let mut p = Pair::new(small(), BodyMode::Stream);
+    p.gateway_external_request = true;
+    let request = pattern(100_000, 6);
+    p.app.request = request.clone();
+    p.app.response = pattern(10, 1);
+    p.connect();
+    p.drive(Duration::from_secs(60));
+    assert_eq!(p.app.request_read, request);
+    // Frames as large as the function's hello allows (4 KiB here), not split further.
+    let frames = p.wire_to_f.iter().filter(|m| m[0] == FrameType::REQUEST_BODY.0).count();
+    assert_eq!(frames, 100_000usize.div_ceil(4 * 1024));
+    assert_eq!(p.g.summary().request_bytes, 100_000);
+}
+
+#[test]
+fn a_frame_written_by_length_is_sized_and_windowed_before_it_is_taken() {
+    let now = Timestamp::from_millis(0);
+    let mut g = GatewaySession::new(small(), Exchange::new(BodyMode::Stream), super::TOKEN, now).unwrap();
+    // Before the function's hello no frame size is known.
+    assert_eq!(g.frame_payload_limit(), 0);
+    assert_eq!(g.write_external(now, 1), Err(StreamError::FrameSize { len: 1, max: 0 }));
+    g.socket_opened(now);
+    let _ = g.poll_transmit_parts();
+    let hello = Hello {
+        received: 0,
+        acked: 0,
+        window: 16 * 1024,
+        max_payload: 4 * 1024,
+        max_header_bytes: 64 * 1024,
+        keepalive_ms: 10_000,
+    };
+    g.handle_message(now, &super::enc(Frame::Hello(hello))).unwrap();
+    assert_eq!(g.frame_payload_limit(), 4 * 1024);
+    assert_eq!(
+        g.write_external(now, 0),
+        Err(StreamError::FrameSize { len: 0, max: 4 * 1024 })
+    );
+    assert_eq!(
+        g.write_external(now, 4097),
+        Err(StreamError::FrameSize {
+            len: 4097,
+            max: 4 * 1024
+        })
+    );
+    // The 16 KiB window takes three whole frames and not a fourth (each costs 64 more).
+    for expected in 0..3 {
+        let (seq, header) = g.write_external(now, 4 * 1024).unwrap();
+        assert_eq!(seq, expected);
+        assert_eq!(header.len(), BODY_HEADER_LEN);
+        assert_eq!(
+            &header[..],
+            &[&[0x10][..], &expected.to_be_bytes(), &4096u32.to_be_bytes()].concat()[..]
+        );
+    }
+    assert_eq!(g.write_external(now, 4 * 1024), Err(StreamError::Blocked));
+    assert_eq!(g.poll_transmit_parts(), Some(Transmit::External(0)));
+    // A driver that polls whole messages cannot send it without its payload: the session
+    // fails, never a frame missing its bytes.
+    let message = g.poll_transmit().expect("the abort");
+    assert_eq!(message[0], FrameType::ABORT.0);
+    assert!(g.error().is_some());
+}
+
+#[test]
+fn raising_the_buffer_limit_releases_the_withheld_acks() {
+    let config = Config {
+        max_payload: 4 * 1024,
+        window: 64 * 1024,
+        ..Config::default()
+    };
+    let mut p = Pair::new(config, BodyMode::Inline);
+    p.app.response = pattern(1 << 20, 3);
+    p.g.set_buffer_limit(8 * 1024);
+    p.connect();
+    p.drive(Duration::from_millis(200));
+    p.app.gateway_reads = false;
+    p.drive(Duration::from_secs(1));
+    assert!(p.g.stats().unconsumed <= 12 * 1024 + 2 * BODY_FRAME_COST);
+    p.g.set_buffer_limit(u64::MAX);
+    p.drive(Duration::from_secs(1));
+    assert_eq!(
+        p.g.stats().unconsumed,
+        64 * 1024,
+        "the whole window is the function's again"
+    );
+    assert_eq!(p.g.buffer_footprint(), 64 * 1024);
+}
+
 #[test]
 fn acks_are_batched_not_one_per_frame() {
     let config = Config {

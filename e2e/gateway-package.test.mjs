@@ -26,13 +26,27 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
+/** Where the machine's own npm reads its global settings. */
+const NPM_GLOBALCONFIG = execFileSync("npm", ["config", "get", "globalconfig"], { encoding: "utf8" }).trim();
+
 /** `npm install`s the packed package (and Hono) into a copy of `project`, then deploys it
  * with `--dry-run` on a PATH with Node and nothing else: no cargo, no Rust. */
 function deployDryRun(name, files) {
   const dir = path.join(work, name);
   mkdirSync(path.join(dir, "src"), { recursive: true });
   for (const [file, text] of Object.entries(files)) writeFileSync(path.join(dir, file), text);
-  const env = { HOME: work, PATH: `${NODE_BIN}:/usr/bin:/bin`, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1", npm_config_cache: process.env.npm_config_cache ?? path.join(process.env.HOME, ".npm") };
+  const env = {
+    HOME: work,
+    PATH: `${NODE_BIN}:/usr/bin:/bin`,
+    WRANGLER_SEND_METRICS: "false",
+    CI: "true",
+    NO_COLOR: "1",
+    npm_config_cache: process.env.npm_config_cache ?? path.join(process.env.HOME, ".npm"),
+    // The machine's npm settings (a registry's CA, a proxy): npm under another Node looks for
+    // its global npmrc beside that Node, not where the machine's npm keeps it.
+    npm_config_globalconfig: NPM_GLOBALCONFIG,
+    ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
+  };
   assert.throws(() => execFileSync("bash", ["-c", "command -v cargo"], { env }), "no cargo on the deploy's PATH");
   execFileSync(path.join(NODE_BIN, "node"), [NPM_CLI, "install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", tarball, "hono@4.13.19"], { cwd: dir, env, stdio: "pipe" });
   const out = path.join(dir, "out");

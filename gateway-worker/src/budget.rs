@@ -30,8 +30,10 @@ pub(crate) const RECHECK: Duration = Duration::from_millis(100);
 pub(crate) struct Share {
     footprint: u64,
     window: u64,
-    /// Whether its limit is below its window (and a recheck task runs for it).
+    /// Whether its limit (as the session applies it) is below its window: it withholds acks.
     constrained: bool,
+    /// Whether a recheck task runs for it (one at a time).
+    rechecking: bool,
 }
 
 /// Admits a new session into the isolate's budget of `total` bytes: its config, with the
@@ -45,17 +47,13 @@ pub(crate) fn admit(config: &proto::Config, total: u64) -> (proto::Config, Share
             footprint: window,
             window,
             constrained: false,
+            rechecking: false,
         };
         (admitted, share)
     })
 }
 
 impl Share {
-    /// Whether its limit is below its window.
-    pub(crate) fn constrained(&self) -> bool {
-        self.constrained
-    }
-
     /// The session moved: its footprint is counted anew and its limit is its share now.
     pub(crate) fn update(&mut self, driver: &DriverRef, session: &mut GatewaySession) {
         let footprint = session.buffer_footprint();
@@ -65,12 +63,20 @@ impl Share {
         });
         self.footprint = footprint;
         session.set_buffer_limit(limit);
-        let constrained = limit < self.window;
-        if constrained && !self.constrained {
+        // The limit as the session applies it: raised to a whole frame, it may withhold nothing.
+        self.constrained = session.buffer_limit() < self.window;
+        if self.constrained && !self.rechecking {
             // From this session's own context, so the acks it sends later are its own I/O.
+            self.rechecking = true;
             spawn_local(recheck(Rc::downgrade(driver)));
         }
-        self.constrained = constrained;
+    }
+
+    /// A recheck task's question after it drove the session: go on? When not, the next
+    /// constraint starts a new task.
+    pub(crate) fn keep_rechecking(&mut self) -> bool {
+        self.rechecking = self.constrained;
+        self.rechecking
     }
 }
 
@@ -81,7 +87,7 @@ async fn recheck(driver: Weak<RefCell<Driver>>) {
         worker::Delay::from(RECHECK).await;
         let Some(driver) = driver.upgrade() else { return };
         drive(&driver);
-        if !driver.borrow().share_constrained() {
+        if !driver.borrow_mut().keep_rechecking() {
             return;
         }
     }

@@ -227,9 +227,10 @@ impl Driver {
         }))
     }
 
-    /// Whether the session is held below its window by its share of the isolate's budget.
-    pub(crate) fn share_constrained(&self) -> bool {
-        self.share.as_ref().is_some_and(Share::constrained)
+    /// Whether a recheck of the isolate's budget should go on for this session: it is still
+    /// held below its window by its share (and not over).
+    pub(crate) fn keep_rechecking(&mut self) -> bool {
+        self.share.as_mut().is_some_and(Share::keep_rechecking)
     }
 
     /// Starts the client's response, once.
@@ -290,17 +291,21 @@ pub(crate) fn drive(driver: &DriverRef) {
     }
     if let Some(socket) = &state.socket {
         let raw: &web_sys::WebSocket = socket.ws.as_ref();
+        let mut lost = false;
         while let Some(transmit) = state.session.poll_transmit_parts() {
             let sent = match transmit {
                 Transmit::Message(message) => raw.send_with_u8_array(&message),
                 Transmit::External(seq) => match state.request_frames.iter().find(|(s, _)| *s == seq) {
                     Some((_, frame)) => raw.send_with_array_buffer_view(frame),
                     None => {
-                        // Ours, not the function's: the session is failed, never sent a gap.
+                        // Ours, not the function's. Nothing after it may go on this socket, or
+                        // the function would see a gap: the session is failed (if it still can
+                        // be) and the socket closed as aborted.
                         state
                             .session
                             .abort(AbortCode::GATEWAY, "a request body frame was lost in the gateway");
-                        continue;
+                        lost = true;
+                        break;
                     }
                 },
             };
@@ -309,6 +314,7 @@ pub(crate) fn drive(driver: &DriverRef) {
             }
         }
         let close = match state.session.poll_close() {
+            _ if lost => Some(CloseCode::ABORTED),
             Some(code) => Some(code),
             // The session gave up on this socket (the function fell silent); it may resume.
             None if !state.session.is_connected() => Some(CloseCode::GOING_AWAY),

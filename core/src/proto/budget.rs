@@ -15,8 +15,10 @@
 //!   shares and what they give back is free for new ones.
 //!
 //! The driver reports each session's [footprint](super::Session::buffer_footprint) after it
-//! moved (it only shrinks below the admitted window, as acks are withheld and sends kept
-//! within the limit) and releases it when the session ends.
+//! moved and releases it when the session ends. The footprint counts what the session keeps
+//! for the function too (request frames until acknowledged, up to the function's window), so
+//! admission sees it, but the budget does not cap it: only what a side receives is limited
+//! (see [`Session::set_buffer_limit`](super::Session::set_buffer_limit)).
 
 use super::config::{Config, MIN_MAX_PAYLOAD};
 

@@ -488,6 +488,11 @@ impl Link {
         }
     }
 
+    /// The buffer limit in force (at least a whole frame of ours; `u64::MAX` for none).
+    pub(crate) fn buffer_limit(&self) -> u64 {
+        self.buffer_limit
+    }
+
     /// The most the peer can make us hold unconsumed (given the acks we sent), plus what we
     /// keep for it: our share of the memory a side's buffers take.
     pub(crate) fn buffer_footprint(&self) -> u64 {

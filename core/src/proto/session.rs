@@ -268,6 +268,13 @@ impl<R: Role> Session<R> {
         self.link.set_buffer_limit(limit);
     }
 
+    /// The buffer limit in force: what [`set_buffer_limit`](Self::set_buffer_limit) was given,
+    /// raised to a whole frame of this side's `max_payload`; below the window, acks are
+    /// withheld.
+    pub fn buffer_limit(&self) -> u64 {
+        self.link.buffer_limit()
+    }
+
     /// The most this session can be made to hold for its peer now (its window less the acks
     /// it withholds) plus what it keeps unacknowledged for it: what a driver counts against
     /// a shared budget.

@@ -267,7 +267,12 @@ fn raising_the_buffer_limit_releases_the_withheld_acks() {
     };
     let mut p = Pair::new(config, BodyMode::Inline);
     p.app.response = pattern(1 << 20, 3);
+    assert_eq!(p.g.buffer_limit(), u64::MAX, "no limit until one is set");
+    // Never below a whole frame of ours, so a peer that does not split frames still moves.
+    p.g.set_buffer_limit(1);
+    assert_eq!(p.g.buffer_limit(), 4 * 1024 + BODY_FRAME_COST);
     p.g.set_buffer_limit(8 * 1024);
+    assert_eq!(p.g.buffer_limit(), 8 * 1024);
     p.connect();
     p.drive(Duration::from_millis(200));
     p.app.gateway_reads = false;

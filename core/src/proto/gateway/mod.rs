@@ -269,12 +269,17 @@ impl GatewaySession {
     pub fn write(&mut self, now: Timestamp, data: &mut Bytes) -> Result<usize, StreamError> {
         self.request_open()?;
         let taken = self.write_body(data, Item::RequestBody)?;
+        self.request_progress(now, taken);
+        Ok(taken)
+    }
+
+    /// `taken` request body bytes went to the function: counted, and, if any, the client's
+    /// upload is alive.
+    fn request_progress(&mut self, now: Timestamp, taken: usize) {
         self.role.counts.request_bytes += taken as u64;
         if taken > 0 && self.role.upload_by.is_some() {
-            // Progress: the client's upload is alive.
             self.role.upload_by = Some(now + self.link.config().upload_idle);
         }
-        Ok(taken)
     }
 
     /// The most request body bytes one frame may carry now: what the function's hello allows
@@ -297,16 +302,12 @@ impl GatewaySession {
         if len == 0 || len > max {
             return Err(StreamError::FrameSize { len, max });
         }
-        self.role.frame_waits = self.link.send_capacity() < len + super::config::BODY_FRAME_COST as usize;
+        self.role.frame_waits = !self.external_fits(len);
         if self.role.frame_waits {
             return Err(StreamError::Blocked);
         }
         let written = self.link.write_external(super::FrameType::REQUEST_BODY, len as u32);
-        self.role.counts.request_bytes += len as u64;
-        if self.role.upload_by.is_some() {
-            // Progress: the client's upload is alive.
-            self.role.upload_by = Some(now + self.link.config().upload_idle);
-        }
+        self.request_progress(now, len);
         Ok(written)
     }
 

@@ -7,11 +7,16 @@ import { fileURLToPath } from "node:url";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const wrangler = readFileSync(path.join(here, "..", "..", "gateway-worker", "wrangler.toml"), "utf8");
+const root = path.join(here, "..", "..");
+const wrangler = readFileSync(path.join(root, "gateway-worker", "wrangler.toml"), "utf8");
 const mf = new Miniflare(
   convertV4MiniflareOptions({
-    modules: true,
-    scriptPath: path.join(here, "worker.js"),
+    // The pipe imports the gateway's own gatherer (gateway-worker/src/gather.js).
+    modules: [
+      { type: "ESModule", path: path.join(here, "worker.js") },
+      { type: "ESModule", path: path.join(root, "gateway-worker", "src", "gather.js") },
+    ],
+    modulesRoot: root,
     compatibilityDate: /^compatibility_date\s*=\s*"([^"]+)"/m.exec(wrangler)?.[1],
     durableObjects: { PIPE: "Pipe" },
     host: "127.0.0.1",

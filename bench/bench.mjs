@@ -562,7 +562,7 @@ ${line("upGateway", "#e8590c", "6 4")}
 `;
 }
 
-/** `--only websockets|halves|upload|memory`: that section alone, printed (for working on it). */
+/** `--only websockets|halves|upload|download|memory`: that section alone, printed (for working on it). */
 async function only(section) {
   if (section === "memory") {
     for (const n of SLOW_CLIENTS) console.log(JSON.stringify(await slowClients(n)));
@@ -577,7 +577,14 @@ async function only(section) {
     for (let i = 0; i < 3; i++) console.log(JSON.stringify({ byob: await uploadPipe({ gather: DEFAULT_FRAME, byob: true }), gatherer: await uploadPipe({ gather: DEFAULT_FRAME, pause: true }), gateway: await gatewayUpload() }));
     return "";
   }
-  if (section !== "websockets") throw new Error(`--only ${section}: "websockets", "halves", "upload" or "memory"`);
+  if (section === "download") {
+    for (let i = 0; i < 3; i++) {
+      const { response, receive } = await halves();
+      console.log(JSON.stringify({ response, receive, pipe: await pipeThroughput(DEFAULT_FRAME), gateway: await gatewayThroughput(DEFAULT_FRAME) }));
+    }
+    return "";
+  }
+  if (section !== "websockets") throw new Error(`--only ${section}: "websockets", "halves", "upload", "download" or "memory"`);
   const ws = await websockets();
   console.log(JSON.stringify(ws, null, 2));
   return `ws_rtt_added_over_do_ms=${f2(ws.gateway.p50 - ws.bareDo.p50)} ws_rate_ratio=${f2(ws.gateway.perSecond / ws.bareDo.perSecond)}`;
@@ -799,7 +806,7 @@ async function main() {
 
   const atDefault = points.find((p) => p.frame === DEFAULT_FRAME);
   const summaryLine =
-    `summary download_ratio=${f2(atDefault.gateway / half.receive.mibs)} download_cpu_ratio=${f2(atDefault.gatewayCpu / atDefault.pipeCpu)} ` +
+    `summary download_ratio=${f2(atDefault.gateway / downLimit)} download_cpu_ratio=${f2(atDefault.gatewayCpu / atDefault.pipeCpu)} ` +
     `upload_ratio=${f2(atDefault.upGateway / upBestPipe.mibs)} upload_cpu_ratio=${f2(atDefault.upGatewayCpu / upBestPipe.workerdCpu)} ` +
     `upload_gatherer_ratio=${f2(atDefault.upGateway / upGatherer.mibs)} ` +
     `ttfb_added_over_passthrough_ms=${f2(relayed.p50 - passthrough.p50)} ` +

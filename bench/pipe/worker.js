@@ -218,7 +218,10 @@ export class Pipe extends DurableObject {
             pull(controller) {
               if (sent >= n) return controller.close();
               const len = Math.min(chunk.length, n - sent);
-              controller.enqueue(chunk.slice(0, len));
+              // The same bytes every time, so the same buffer: no copy per chunk (a default
+              // stream's enqueue takes the view as it is; the gateway's body passes the
+              // views its socket's messages arrived in).
+              controller.enqueue(len === chunk.length ? chunk : chunk.subarray(0, len));
               sent += len;
             },
           }),

@@ -12,6 +12,9 @@
 
 const PAUSED = Symbol("paused");
 
+/** The alignment a later read keeps between the scratch buffer and the frame. */
+const ALIGN = 64;
+
 export class BodyGatherer {
   /** @param {ReadableStream} body the client's request body */
   constructor(body) {
@@ -48,8 +51,12 @@ export class BodyGatherer {
       while (gathered < size) {
         if (!this.pending) {
           const inPlace = gathered === 0;
-          this.scratch ??= new ArrayBuffer(size);
-          const view = inPlace ? new Uint8Array(frame, offset, size) : new Uint8Array(this.scratch, 0, size - gathered);
+          this.scratch ??= new ArrayBuffer(size + ALIGN);
+          // A later read lands in the scratch buffer at the alignment it will have in the
+          // frame, so copying it in moves aligned words on both sides.
+          const view = inPlace
+            ? new Uint8Array(frame, offset, size)
+            : new Uint8Array(this.scratch, (offset + gathered) % ALIGN, size - gathered);
           this.pending = { read: this.reader.read(view), inPlace };
         }
         const { read, inPlace } = this.pending;

@@ -29,6 +29,10 @@ export class BodyGatherer {
     this.ended = false;
     /** A drain took the body over: a fill still waiting on a read returns at once. */
     this.stopped = false;
+    /** The pause timer, the waiting frame's resolver and when it goes without more. */
+    this.timer = null;
+    this.onPause = null;
+    this.deadline = 0;
   }
 
   /**
@@ -46,7 +50,6 @@ export class BodyGatherer {
     this.frame = frame;
     let gathered = 0;
     let paused = null;
-    let timer;
     try {
       while (gathered < size) {
         if (!this.pending) {
@@ -76,13 +79,35 @@ export class BodyGatherer {
           new Uint8Array(frame, offset + gathered, value.byteLength).set(value);
         }
         gathered += value.byteLength;
-        paused ??= new Promise((resolve) => (timer = setTimeout(resolve, pauseMs, PAUSED)));
+        if (!paused) {
+          paused = new Promise((resolve) => (this.onPause = resolve));
+          this.deadline = Date.now() + pauseMs;
+          this.#arm(pauseMs);
+        }
       }
     } finally {
-      clearTimeout(timer);
+      this.onPause = null;
     }
     this.frame = frame;
     return gathered;
+  }
+
+  /**
+   * One timer for the gatherer, not one a frame (a timer's start and clear cost more than a
+   * frame's reads here): armed when a frame gets its first bytes and none is pending; when it
+   * fires it pauses the frame waiting past its deadline, or waits out the rest of a later
+   * frame's, or lapses if no frame waits.
+   */
+  #arm(ms) {
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      if (!this.onPause) return;
+      const left = this.deadline - Date.now();
+      if (left > 0) return this.#arm(left);
+      const pause = this.onPause;
+      this.onPause = null;
+      pause(PAUSED);
+    }, ms);
   }
 
   /**

@@ -243,8 +243,9 @@ async function uploadPipe({ gather = 0, byob = false, pause = false } = {}) {
 /** Each half of the relay alone on workerd, `TOTAL` bytes in `DEFAULT_FRAME` pieces: a generated
  * response to a client, socket messages received and dropped, a client's body read and dropped,
  * generated socket messages sent. Every socket sender keeps at most 4 MiB unacknowledged. */
-async function halves() {
+async function halves(which = ["response", "receive", "requestBody", "send"]) {
   const gib = TOTAL / 2 ** 30;
+  const wanted = (name, measurement) => (which.includes(name) ? measurement() : undefined);
   const measure = async (job, retry = true) => {
     try {
       return await measureOnce(job);
@@ -270,22 +271,68 @@ async function halves() {
     return { mibs: TOTAL / MiB / seconds, workerdCpu: (w1 - w0) / 1000 / gib };
   };
   const ws = (url) => url.replace("http", "ws");
-  const response = await measure(async (url) => (await drain(`${url}/generate?n=${TOTAL}&chunk=${DEFAULT_FRAME}`)).bytes);
-  const receive = await measure(async (url) => {
-    await run(BENCH, ["pipe-send", `${ws(url)}/sink`, String(DEFAULT_FRAME), String(TOTAL)]);
-    return TOTAL; // the sink's acknowledgements reached TOTAL, or the sender would have failed
-  });
-  const requestBody = await measure(async (url) => {
-    const res = await fetch(`${url}/drop?byob&chunk=${DEFAULT_FRAME}`, { method: "POST", body: uploadBody(TOTAL), duplex: "half" });
-    return Number(await res.text());
-  });
-  const send = await measure(async (url) => {
+  const response = await wanted("response", () => measure(async (url) => (await drain(`${url}/generate?n=${TOTAL}&chunk=${DEFAULT_FRAME}`)).bytes));
+  const receive = await wanted("receive", () =>
+    measure(async (url) => {
+      await run(BENCH, ["pipe-send", `${ws(url)}/sink`, String(DEFAULT_FRAME), String(TOTAL)]);
+      return TOTAL; // the sink's acknowledgements reached TOTAL, or the sender would have failed
+    }),
+  );
+  const requestBody = await wanted("requestBody", () =>
+    measure(async (url) => {
+      const res = await fetch(`${url}/drop?byob&chunk=${DEFAULT_FRAME}`, { method: "POST", body: uploadBody(TOTAL), duplex: "half" });
+      return Number(await res.text());
+    }),
+  );
+  const send = await wanted("send", () => measure(async (url) => {
     const receiving = run(BENCH, ["pipe-recv", `${ws(url)}/socket?id=spew`]);
     await new Promise((r) => setTimeout(r, 100));
     await (await fetch(`${url}/spew?id=spew&n=${TOTAL}&chunk=${DEFAULT_FRAME}`)).text();
     return Number(await receiving);
-  });
+  }));
   return { response, receive, requestBody, send };
+}
+
+/** Interleaved rounds for the summary's ratios. */
+const ROUNDS = quick ? 1 : 5;
+
+/**
+ * The summary's comparisons at the defaults, in `ROUNDS` interleaved rounds: on a shared 2-core
+ * machine one measurement can be a quarter off the next of the same thing, so each ratio is
+ * taken within a round (the gateway and its reference a minute apart at most) and the median
+ * of the rounds is what the summary reports.
+ */
+async function rounds() {
+  const out = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const { response, receive } = await halves(["response", "receive"]);
+    const pipe = await pipeThroughput(DEFAULT_FRAME);
+    const down = await gatewayThroughput(DEFAULT_FRAME);
+    const byob = await uploadPipe({ gather: DEFAULT_FRAME, byob: true });
+    const gatherer = await uploadPipe({ gather: DEFAULT_FRAME, pause: true });
+    const up = await gatewayUpload();
+    const downLimit = Math.max(Math.min(response.mibs, receive.mibs), pipe.mibs);
+    out.push({
+      downLimit,
+      down: down.mibs,
+      download: down.mibs / downLimit,
+      downloadCpu: down.workerdCpu / pipe.workerdCpu,
+      byob: byob.mibs,
+      up: up.mibs,
+      upload: up.mibs / byob.mibs,
+      uploadCpu: up.workerdCpu / byob.workerdCpu,
+      gatherer: gatherer.mibs,
+      uploadGatherer: up.mibs / gatherer.mibs,
+    });
+    console.error(`  round ${i + 1}: download ${f2(down.mibs / downLimit)}, upload ${f2(up.mibs / byob.mibs)} (${f2(up.mibs / gatherer.mibs)} of the gatherer)`);
+  }
+  return out;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 // ---- client WebSockets ----
@@ -562,7 +609,7 @@ ${line("upGateway", "#e8590c", "6 4")}
 `;
 }
 
-/** `--only websockets|halves|upload|download|memory`: that section alone, printed (for working on it). */
+/** `--only websockets|halves|upload|download|rounds|memory`: that section alone, printed (for working on it). */
 async function only(section) {
   if (section === "memory") {
     for (const n of SLOW_CLIENTS) console.log(JSON.stringify(await slowClients(n)));
@@ -577,6 +624,10 @@ async function only(section) {
     for (let i = 0; i < 3; i++) console.log(JSON.stringify({ byob: await uploadPipe({ gather: DEFAULT_FRAME, byob: true }), gatherer: await uploadPipe({ gather: DEFAULT_FRAME, pause: true }), gateway: await gatewayUpload() }));
     return "";
   }
+  if (section === "rounds") {
+    for (const round of await rounds()) console.log(JSON.stringify(round));
+    return "";
+  }
   if (section === "download") {
     for (let i = 0; i < 3; i++) {
       const { response, receive } = await halves();
@@ -584,7 +635,7 @@ async function only(section) {
     }
     return "";
   }
-  if (section !== "websockets") throw new Error(`--only ${section}: "websockets", "halves", "upload", "download" or "memory"`);
+  if (section !== "websockets") throw new Error(`--only ${section}: "websockets", "halves", "upload", "download", "rounds" or "memory"`);
   const ws = await websockets();
   console.log(JSON.stringify(ws, null, 2));
   return `ws_rtt_added_over_do_ms=${f2(ws.gateway.p50 - ws.bareDo.p50)} ws_rate_ratio=${f2(ws.gateway.perSecond / ws.bareDo.perSecond)}`;
@@ -684,6 +735,20 @@ async function main() {
   if (out) writeFileSync(path.join(path.dirname(out), "benchmarks-throughput.svg"), chart(points));
   say("![throughput against frame size, both directions](benchmarks-throughput.svg)");
   say();
+
+  say(`## The summary's ratios: ${ROUNDS} interleaved round${ROUNDS > 1 ? "s" : ""} at the defaults`);
+  say();
+  say(`One measurement on this shared machine can be a quarter off the next of the same thing, so the tables above, one run each, are not where the summary's ratios come from. Each round measures the download's halves and pipe, the gateway's download, the BYOB-filled and the gatherer's upload pipes and the gateway's upload, one after another (${DEFAULT_FRAME / 1024} KiB frames, a ${DEFAULT_WINDOW / MiB} MiB window); each ratio is taken within its round, and the summary reports the median.`);
+  say();
+  const measured = await rounds();
+  const med = (key) => median(measured.map((r) => r[key]));
+  table(
+    ["round", "download: gateway MiB/s", "its limit MiB/s", "ratio", "workerd CPU vs the pipe", "upload: gateway MiB/s", "BYOB pipe MiB/s", "ratio", "workerd CPU vs that pipe", "gatherer pipe MiB/s", "ratio"],
+    [
+      ...measured.map((r, i) => [String(i + 1), f1(r.down), f1(r.downLimit), f2(r.download), f2(r.downloadCpu), f1(r.up), f1(r.byob), f2(r.upload), f2(r.uploadCpu), f1(r.gatherer), f2(r.uploadGatherer)]),
+      ["median", "", "", f2(med("download")), f2(med("downloadCpu")), "", "", f2(med("upload")), f2(med("uploadCpu")), "", f2(med("uploadGatherer"))],
+    ],
+  );
 
   say("## Frame size and window (the defaults' data)");
   say();
@@ -804,11 +869,9 @@ async function main() {
   say();
   table(["aggregate MiB/s", "TTFB p50 ms", "TTFB p99 ms"], [[f1(c.mibs), f1(c.p50), f1(c.p99)]]);
 
-  const atDefault = points.find((p) => p.frame === DEFAULT_FRAME);
   const summaryLine =
-    `summary download_ratio=${f2(atDefault.gateway / downLimit)} download_cpu_ratio=${f2(atDefault.gatewayCpu / atDefault.pipeCpu)} ` +
-    `upload_ratio=${f2(atDefault.upGateway / upBestPipe.mibs)} upload_cpu_ratio=${f2(atDefault.upGatewayCpu / upBestPipe.workerdCpu)} ` +
-    `upload_gatherer_ratio=${f2(atDefault.upGateway / upGatherer.mibs)} ` +
+    `summary download_ratio=${f2(med("download"))} download_cpu_ratio=${f2(med("downloadCpu"))} ` +
+    `upload_ratio=${f2(med("upload"))} upload_cpu_ratio=${f2(med("uploadCpu"))} upload_gatherer_ratio=${f2(med("uploadGatherer"))} ` +
     `ttfb_added_over_passthrough_ms=${f2(relayed.p50 - passthrough.p50)} ` +
     `workerd_rss_growth_mib=${mib(mem.big.workerd - mem.small.workerd)} fn_rss_growth_mib=${mib(Math.max(mem.big.fn - mem.small.fn, nodeMem.big.fn - nodeMem.small.fn))} ` +
     `fn_cpu_s_per_gib_down=rust:${f2(rust.fnCpu)},node:${f2(node.fnCpu)},python:${f2(py.fnCpu)} ` +

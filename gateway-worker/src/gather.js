@@ -54,7 +54,7 @@ export class BodyGatherer {
       while (gathered < size) {
         if (!this.pending) {
           const inPlace = gathered === 0;
-          this.scratch ??= new ArrayBuffer(size + ALIGN);
+          if (!(this.scratch?.byteLength >= size + ALIGN)) this.scratch = new ArrayBuffer(size + ALIGN);
           // A later read lands in the scratch buffer at the alignment it will have in the
           // frame, so copying it in moves aligned words on both sides.
           const view = inPlace
@@ -120,7 +120,8 @@ export class BodyGatherer {
    */
   async drain(limit, idleMs) {
     this.stopped = true;
-    let buffer = this.scratch ?? new ArrayBuffer(64 * 1024);
+    // (A scratch buffer whose last read was the body's end stays detached: length 0.)
+    let buffer = this.scratch?.byteLength ? this.scratch : new ArrayBuffer(64 * 1024);
     let dropped = 0;
     try {
       for (;;) {

@@ -58,12 +58,10 @@ pub(crate) async fn pump_request(driver: DriverRef, body: JsValue) {
             .pop()
             .filter(|b| b.byte_length() == header_len + frame)
             .unwrap_or_else(|| js_sys::ArrayBuffer::new(header_len + frame));
-        let Ok(fill) = gatherer.fill(&buffer, header_len, frame, pause_ms) else {
-            return body_failed(&driver);
-        };
+        let fill = JsFuture::from(gatherer.fill(&buffer, header_len, frame, pause_ms));
         // A client that paused to wait for the response does not hold its end: once the
         // function wants no more, the read still pending is left to the drain.
-        let gathered = match select(JsFuture::from(fill), no_longer_wanted(&driver)).await {
+        let gathered = match select(fill, no_longer_wanted(&driver)).await {
             Either::Left((Ok(gathered), _)) => gathered.as_f64().unwrap_or(0.0) as u32,
             Either::Left((Err(_), _)) => return body_failed(&driver),
             Either::Right(_) => return drain(&gatherer).await,
@@ -137,8 +135,9 @@ async fn frame_size(driver: &DriverRef) -> Option<u32> {
 }
 
 /// How long a frame that has bytes waits for more before it goes: a pause this long means the
-/// client paused. One timer a frame, not one a read: a zero timer raced against every read
-/// lost to reads still in flight, cut frames short and cost a quarter of the throughput.
+/// client paused. Counted from the frame's first bytes, not from each read: a zero timer
+/// raced against every read lost to reads still in flight, cut frames short and cost a
+/// quarter of the throughput.
 const GATHER_WAIT: Duration = Duration::from_millis(2);
 
 /// Resolves once the session wants no more of the request body (the driver wakes the pump's
@@ -197,14 +196,9 @@ extern "C" {
     #[wasm_bindgen(constructor, catch)]
     fn new(body: &JsValue) -> std::result::Result<BodyGatherer, JsValue>;
 
-    #[wasm_bindgen(method, catch)]
-    fn fill(
-        this: &BodyGatherer,
-        frame: &js_sys::ArrayBuffer,
-        offset: u32,
-        size: u32,
-        pause_ms: u32,
-    ) -> std::result::Result<Promise, JsValue>;
+    /// An async method: a failed read rejects its promise, it never throws.
+    #[wasm_bindgen(method)]
+    fn fill(this: &BodyGatherer, frame: &js_sys::ArrayBuffer, offset: u32, size: u32, pause_ms: u32) -> Promise;
 
     #[wasm_bindgen(method, getter)]
     fn frame(this: &BodyGatherer) -> js_sys::ArrayBuffer;

@@ -199,7 +199,6 @@ pub(crate) enum Start {
 }
 
 impl Driver {
-    /// The state of a new session, whose client's response starts through `start`.
     /// The state of a new session admitted with `share` ([`admit`]), whose client's response
     /// starts through `start`.
     pub(crate) fn new(
@@ -326,8 +325,6 @@ pub(crate) fn drive(driver: &DriverRef) {
             }
         }
     }
-    // Wake only who can progress: a stream woken for nothing would poll, call drive() and
-    // be woken again, spinning the isolate.
     // Frames the function acknowledged are not needed for a resume any more.
     let acked = state.session.peer_acked();
     while state.request_frames.front().is_some_and(|(seq, _)| *seq < acked) {
@@ -348,6 +345,8 @@ pub(crate) fn drive(driver: &DriverRef) {
     } else if let Some(share) = &mut state.share {
         share.update(driver, &mut state.session);
     }
+    // Wake only who can progress: a stream woken for nothing would poll, call drive() and
+    // be woken again, spinning the isolate.
     if over || state.session.has_readable() {
         if let Some(waker) = state.body_waker.take() {
             waker.wake();

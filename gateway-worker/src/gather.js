@@ -6,8 +6,8 @@
 // A frame's first read (BYOB) fills it in place. Later reads fill a scratch buffer that is
 // copied in after them: a pending read holds its whole buffer until it settles, and a frame
 // must be sendable while one is pending, because the client may have paused. Once a frame has
-// its first bytes, later reads race one timer of `pauseMs`: a body that flows fills the frame
-// first; when the timer wins, the client paused, and the frame goes with what it has (the
+// its first bytes, later reads race its deadline, `pauseMs` on: a body that flows fills the
+// frame first; when the deadline wins, the client paused, and the frame goes with what it has (the
 // pending read carries on into the next frame), so a body that trickles is never held back.
 
 const PAUSED = Symbol("paused");
@@ -19,7 +19,7 @@ export class BodyGatherer {
   /** @param {ReadableStream} body the client's request body */
   constructor(body) {
     this.reader = body.getReader({ mode: "byob" });
-    /** @type {ArrayBuffer | null} later reads' buffer, a frame's payload long */
+    /** @type {ArrayBuffer | null} later reads' buffer: a frame's payload and ALIGN long */
     this.scratch = null;
     /** @type {{ read: Promise<ReadableStreamReadResult<Uint8Array>>, inPlace: boolean } | null} */
     this.pending = null;

@@ -114,7 +114,8 @@ export class Pipe extends DurableObject {
           const gatherer = new BodyGatherer(request.body);
           let bytes = 0;
           for (;;) {
-            const n = await gatherer.fill(new ArrayBuffer(HEADER + gather), HEADER, gather, 2);
+            // One buffer for every message: a send copies what it sends.
+            const n = await gatherer.fill(gatherer.frame ?? new ArrayBuffer(HEADER + gather), HEADER, gather, 2);
             if (n) await this.sendBounded(new Uint8Array(gatherer.frame, HEADER, n));
             bytes += n;
             if (gatherer.ended) break;
@@ -123,12 +124,15 @@ export class Pipe extends DurableObject {
           return new Response(String(bytes));
         }
         if (gather && url.searchParams.has("byob")) {
-          // Gathered by the runtime: BYOB reads fill each message's buffer in place.
+          // Gathered by the runtime: BYOB reads fill each message's buffer in place, one buffer
+          // for every message (a send copies what it sends).
           let bytes = 0;
+          let spare;
           for (;;) {
-            const { filled, done } = await readInto(request.body, this.reader, gather);
+            const { filled, done } = await readInto(request.body, this.reader, gather, spare);
             this.reader = filled.reader;
             if (filled.view.byteLength) await this.sendBounded(filled.view);
+            spare = filled.view.buffer;
             bytes += filled.view.byteLength;
             if (done) break;
           }
@@ -136,6 +140,7 @@ export class Pipe extends DurableObject {
           return new Response(String(bytes));
         }
         let bytes = 0;
+        // One buffer for every gathered message: a send copies what it sends.
         let held = gather ? new Uint8Array(gather) : null;
         let fill = 0;
         for await (const chunk of request.body) {
@@ -151,7 +156,6 @@ export class Pipe extends DurableObject {
             at += n;
             if (fill === gather) {
               await this.sendBounded(held);
-              held = new Uint8Array(gather);
               fill = 0;
             }
           }
@@ -244,10 +248,10 @@ export class Pipe extends DurableObject {
   }
 }
 
-/** Fills a new buffer of `size` bytes from `body` with BYOB reads; `done` once the body ended. */
-async function readInto(body, reader, size) {
+/** Fills `spare` (or a new buffer) of `size` bytes from `body` with BYOB reads; `done` once the body ended. */
+async function readInto(body, reader, size, spare) {
   reader ??= body.getReader({ mode: "byob" });
-  let buffer = new ArrayBuffer(size);
+  let buffer = spare ?? new ArrayBuffer(size);
   let fill = 0;
   while (fill < size) {
     const { value, done } = await reader.read(new Uint8Array(buffer, fill, size - fill));
